@@ -1,0 +1,33 @@
+"""Where device input meets the lanes: scanners and scales publish per-lane events, the lane's
+cashier page (and tests) subscribe. In memory on purpose: a scan not yet in a basket is not a
+sale, and the journal only takes what the cashier commits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+LaneEvent = dict[str, Any]
+
+
+class LaneBus:
+    def __init__(self, queue_size: int = 256) -> None:
+        self._subs: dict[str, set[asyncio.Queue[LaneEvent]]] = defaultdict(set)
+        self._queue_size = queue_size
+        self.last: dict[str, LaneEvent] = {}
+
+    def publish(self, lane: str, event: LaneEvent) -> None:
+        self.last[lane] = event
+        for q in list(self._subs[lane]):
+            if q.full():  # a stalled page must not block the scanner: drop its oldest
+                q.get_nowait()
+            q.put_nowait(event)
+
+    def subscribe(self, lane: str) -> asyncio.Queue[LaneEvent]:
+        q: asyncio.Queue[LaneEvent] = asyncio.Queue(self._queue_size)
+        self._subs[lane].add(q)
+        return q
+
+    def unsubscribe(self, lane: str, q: asyncio.Queue[LaneEvent]) -> None:
+        self._subs[lane].discard(q)
