@@ -1,0 +1,217 @@
+"""What a printer would print, from its bytes: receipts (split at each cut) as text lines laid
+out in the paper's columns, and as PNG (Pillow) for the technician page and e-receipts.
+
+The PNG wants a CJK font: it takes $STOREGW_CJK_FONT or the first known one installed
+(WenQuanYi Micro Hei, Noto CJK, Droid fallback); without one it draws each CJK character as a
+marked box, so a missing font never breaks a preview."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFont
+
+from protocols.escpos import text as tx
+from protocols.escpos.decoder import (
+    Barcode,
+    Cut,
+    Event,
+    Image,
+    Line,
+    PrintItem,
+    QRCode,
+    decode,
+)
+
+CJK_FONTS = (
+    "truetype/wqy/wqy-microhei.ttc",
+    "truetype/wqy/wqy-zenhei.ttc",
+    "opentype/noto/NotoSansCJK-Regular.ttc",
+    "truetype/droid/DroidSansFallbackFull.ttf",
+)
+
+
+@dataclass
+class Receipt:
+    items: list[PrintItem] = field(default_factory=list)
+    cut: bool = False  # False: bytes ended before a cut (a torn or unfinished receipt)
+
+
+def receipts(events: list[Event]) -> list[Receipt]:
+    out: list[Receipt] = [Receipt()]
+    for ev in events:
+        if isinstance(ev, Cut):
+            out[-1].cut = True
+            out.append(Receipt())
+        elif isinstance(ev, Line | Barcode | QRCode | Image):
+            out[-1].items.append(ev)
+    if not out[-1].items:
+        out.pop()
+    return out
+
+
+def item_text(item: PrintItem, columns: int) -> str:
+    if isinstance(item, Line):
+        text = item.text
+        cols = columns // 2 if item.style.wide else columns
+        if item.style.wide:  # a double-width line holds half as many characters
+            text = tx.clip(text, cols)
+        if item.style.align == "center":
+            text = tx.center(text, cols)
+        elif item.style.align == "right":
+            text = tx.rjust(text, cols)
+        return text.rstrip()
+    if isinstance(item, Barcode):
+        return tx.center(f"[{item.symbology} {item.data}]", columns).rstrip()
+    if isinstance(item, QRCode):
+        return tx.center(f"[QR {item.data}]", columns).rstrip()
+    return tx.center(f"[image {item.width}x{item.height}]", columns).rstrip()
+
+
+def receipt_text(receipt: Receipt, columns: int) -> str:
+    return "\n".join(item_text(i, columns) for i in receipt.items) + "\n"
+
+
+def text_preview(data: bytes, columns: int, *, hanzi_default: bool = False) -> str:
+    """Every receipt in `data` as text, receipts separated by a scissors line."""
+    parts = [receipt_text(r, columns) for r in receipts(decode(data, hanzi_default=hanzi_default))]
+    return ("-" * 8 + " ✂ " + "-" * 8 + "\n").join(parts)
+
+
+# --- PNG ---------------------------------------------------------------------------------
+@cache
+def cjk_font_path() -> str | None:
+    env = os.environ.get("STOREGW_CJK_FONT")
+    if env and Path(env).exists():
+        return env
+    for base in ("/usr/share/fonts", "/usr/local/share/fonts"):
+        for rel in CJK_FONTS:
+            if (Path(base) / rel).exists():
+                return str(Path(base) / rel)
+    return None
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    path = cjk_font_path()
+    if path:
+        return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size)
+
+
+def _line_image(item: Line, dots: int, columns: int) -> PILImage.Image:
+    """Draw at font A size (12 x 24 dots a column), then stretch for double width / height."""
+    cell = dots // columns
+    scale_w, scale_h = (2 if item.style.wide else 1), (2 if item.style.tall else 1)
+    cols = columns // scale_w
+    img = PILImage.new("1", (cols * cell, 24), 1)
+    draw = ImageDraw.Draw(img)
+    free = max(cols - tx.width(item.text), 0)
+    col = {"center": free // 2, "right": free}.get(item.style.align, 0)
+    font = _font(19)
+    has_font = cjk_font_path() is not None
+    for ch in item.text:
+        w = tx.char_width(ch)
+        if col + w > cols:
+            break
+        x = col * cell
+        if w == 2 and not has_font:
+            # no CJK font here: a marked box where the character would be
+            draw.rectangle([x + 1, 2, x + 2 * cell - 2, 21], outline=0)
+            draw.line([x + 1, 2, x + 2 * cell - 2, 21], fill=0)
+        elif ch != " ":
+            # centre each glyph in its cells: proportional fonts still line up in columns
+            gx = x + (w * cell - draw.textlength(ch, font=font)) / 2
+            for dx in (0, 1) if item.style.bold else (0,):
+                draw.text((gx + dx, 1), ch, font=font, fill=0)
+        col += w
+    if scale_w == 1 and scale_h == 1:
+        return img
+    return img.resize((img.width * scale_w, 24 * scale_h))
+
+
+def _barcode_image(item: Barcode, dots: int) -> PILImage.Image:
+    import barcode as pybarcode  # python-escpos brings python-barcode
+
+    try:
+        pattern = pybarcode.get(item.symbology.lower().replace("-", ""), item.data).build()[0]
+    except Exception:  # a symbology python-barcode lacks: draw the data only
+        pattern = ""
+    module = max(1, min(2, (dots - 20) // max(len(pattern), 1)))
+    img = PILImage.new("1", (dots, 84), 1)
+    draw = ImageDraw.Draw(img)
+    x0 = (dots - len(pattern) * module) // 2
+    for i, bit in enumerate(pattern):
+        if bit == "1":
+            draw.rectangle([x0 + i * module, 2, x0 + (i + 1) * module - 1, 60], fill=0)
+    font = _font(18)
+    tw = draw.textlength(item.data, font=font)
+    draw.text(((dots - tw) / 2, 62), item.data, font=font, fill=0)
+    return img
+
+
+def _qr_image(item: QRCode, dots: int) -> PILImage.Image:
+    import qrcode  # python-escpos brings qrcode
+
+    qr = qrcode.QRCode(border=2, box_size=5)
+    qr.add_data(item.data)
+    qr.make(fit=True)
+    matrix = qr.get_matrix()
+    box = max(2, min(6, dots // (len(matrix) + 4)))
+    side = len(matrix) * box
+    img = PILImage.new("1", (dots, side + 4), 1)
+    draw = ImageDraw.Draw(img)
+    x0 = (dots - side) // 2
+    for r, row in enumerate(matrix):
+        for c, on in enumerate(row):
+            if on:
+                draw.rectangle(
+                    [x0 + c * box, 2 + r * box, x0 + (c + 1) * box - 1, 2 + (r + 1) * box - 1],
+                    fill=0,
+                )
+    return img
+
+
+def receipt_png(receipt: Receipt, dots: int, columns: int) -> bytes:
+    """One receipt as a 1-bit PNG as wide as the paper's dots (384 or 576)."""
+    blocks: list[PILImage.Image] = []
+    for item in receipt.items:
+        if isinstance(item, Line):
+            blocks.append(_line_image(item, dots, columns))
+        elif isinstance(item, Barcode):
+            blocks.append(_barcode_image(item, dots))
+        elif isinstance(item, QRCode):
+            blocks.append(_qr_image(item, dots))
+        else:
+            img = PILImage.new("1", (dots, min(item.height, 200)), 1)
+            ImageDraw.Draw(img).rectangle(
+                [0, 0, min(item.width, dots) - 1, img.height - 1], outline=0
+            )
+            blocks.append(img)
+    height = sum(b.height for b in blocks) + 24
+    page = PILImage.new("1", (dots, max(height, 24)), 1)
+    y = 0
+    for b in blocks:
+        page.paste(b, (0, y))
+        y += b.height
+    if receipt.cut:  # dashed cut line
+        draw = ImageDraw.Draw(page)
+        for x in range(0, dots, 12):
+            draw.line([x, y + 12, x + 6, y + 12], fill=0)
+    buf = io.BytesIO()
+    page.save(buf, "PNG", optimize=True)
+    return buf.getvalue()
+
+
+def png_preview(
+    data: bytes, dots: int, columns: int, *, hanzi_default: bool = False
+) -> list[bytes]:
+    """Each receipt in `data` as PNG bytes."""
+    return [
+        receipt_png(r, dots, columns) for r in receipts(decode(data, hanzi_default=hanzi_default))
+    ]
