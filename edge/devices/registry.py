@@ -53,9 +53,7 @@ def load_declared(path: Path) -> list[DeviceSpec]:
             for k, v in entry.items()
             if k not in ("id", "kind", "profile", "port", "address", "lane")
         }
-        specs.append(
-            DeviceSpec(entry["id"], entry["kind"], entry["profile"], port, lane, options)
-        )
+        specs.append(DeviceSpec(entry["id"], entry["kind"], entry["profile"], port, lane, options))
     return specs
 
 
@@ -141,7 +139,5 @@ class Devices:
             result = await device.action(action, params)
         except DeviceError as err:
             log.warning("device %s action %s failed: %s", device.spec.id, action, err)
-            return web.json_response(
-                {"error": str(err), "device": device.describe()}, status=409
-            )
+            return web.json_response({"error": str(err), "device": device.describe()}, status=409)
         return web.json_response({"device": device.spec.id, "action": action, "result": result})

@@ -1,0 +1,250 @@
+"""The lane API: what a checkout lane (cashier page, POS app, script) calls to commit a sale,
+a refund or a shift close. Each answers only once the event is durable in the journal.
+
+A lane may send an `Idempotency-Key` header (or `client_ref`): a retried POST after a timeout
+then returns the sale already booked instead of booking it twice."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.devices.base import Context
+from edge.journal import Journal, JournalFull
+from edge.uplink import Uplink
+from protocols import events, pricing
+
+log = logging.getLogger(__name__)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LineIn(_In):
+    sku: str
+    name: str
+    qty_milli: Annotated[int, Field(strict=True, gt=0)]
+    unit_price_fen: Annotated[int, Field(strict=True, ge=0)]
+    discount_fen: Annotated[int, Field(strict=True, ge=0)] = 0
+    weighed: bool = False
+    category: str | None = None
+
+
+class SaleIn(_In):
+    cashier: str
+    lines: list[LineIn]
+    discounts: list[events.Discount] = []
+    payments: list[events.Payment]
+    member_id: str | None = None
+    member: events.MemberSummary | None = None
+    coupons: list[str] = []
+    client_ref: str | None = None
+
+
+class RefundIn(_In):
+    cashier: str
+    sale_id: str
+    lines: list[events.RefundLine]
+    payments: list[events.Payment]
+    reason: str = ""
+    client_ref: str | None = None
+
+
+class ShiftIn(_In):
+    cashier: str
+    shift_id: str
+    opened_at: datetime
+    closed_at: datetime
+    tenders: list[events.TenderCount] = []
+    client_ref: str | None = None
+
+
+def _error(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+def _reason(err: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()[:5]
+    )
+
+
+class Lanes:
+    def __init__(self, journal: Journal, uplink: Uplink | None, ctx: Context, tz: str) -> None:
+        self.journal = journal
+        self.uplink = uplink
+        self.ctx = ctx
+        self.tz = ZoneInfo(tz)
+
+    def business_day(self, occurred_at: str) -> date:
+        return datetime.fromisoformat(occurred_at).astimezone(self.tz).date()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/lanes/{lane}/sales", self.post_sale),
+            web.post("/api/lanes/{lane}/refunds", self.post_refund),
+            web.post("/api/lanes/{lane}/shifts/close", self.post_shift_close),
+            web.get("/api/journal", self.get_journal),
+        ]
+
+    async def _body(self, request: web.Request, model: type[_In]) -> Any:
+        try:
+            raw = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(
+                text='{"error": "body is not JSON"}', content_type="application/json"
+            ) from None
+        try:
+            return model.model_validate(raw)
+        except ValidationError as err:
+            reason = _reason(err)
+            log.warning(
+                "lane %s: rejected %s: %s", request.match_info.get("lane"), model.__name__, reason
+            )
+            raise web.HTTPBadRequest(
+                text=web.json_response({"error": reason}).text, content_type="application/json"
+            ) from None
+
+    def _commit(
+        self,
+        request: web.Request,
+        type_: str,
+        client_ref: str | None,
+        build: Any,
+        schema: type[BaseModel],
+    ) -> web.Response:
+        ref = request.headers.get("Idempotency-Key") or client_ref
+        lane = request.match_info["lane"]
+
+        def make_body(env: dict[str, Any]) -> dict[str, Any]:
+            body = build(env, lane)
+            # the same check the hub makes: a sale that doesn't add up is refused here, now
+            return schema.model_validate(body).model_dump(mode="json")
+
+        hooks = self.ctx.sale_txn_hooks if type_ == "sale.completed" else ()
+        try:
+            rec = self.journal.record(type_, make_body, client_ref=ref, hooks=hooks)
+        except ValidationError as err:
+            log.warning("lane %s: %s refused: %s", lane, type_, _reason(err))
+            return _error(400, _reason(err))
+        except ValueError as err:
+            log.warning("lane %s: %s refused: %s", lane, type_, err)
+            return _error(400, str(err))
+        except JournalFull as err:
+            log.error("lane %s: %s refused: %s", lane, type_, err)
+            return _error(507, str(err))
+        env = rec.envelope
+        if self.uplink and not rec.duplicate:
+            self.uplink.nudge()
+        result = {
+            "id": env["id"],
+            "seq": env["seq"],
+            "duplicate": rec.duplicate,
+            **{
+                k: env["body"][k]
+                for k in (
+                    "sale_id",
+                    "refund_id",
+                    "receipt_no",
+                    "total_fen",
+                    "change_fen",
+                    "shift_id",
+                )
+                if k in env["body"]
+            },
+        }
+        request["envelope"] = env
+        return web.json_response(result, status=200 if rec.duplicate else 201)
+
+    async def _after_sale(self, env: dict[str, Any]) -> None:
+        for hook in self.ctx.sale_hooks:
+            try:
+                await hook(env)
+            except Exception:  # the sale is booked; a printer hiccup must not fail the lane
+                log.exception("after-sale hook failed for %s", env["id"])
+
+    async def post_sale(self, request: web.Request) -> web.Response:
+        sale: SaleIn = await self._body(request, SaleIn)
+
+        def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
+            lines = [
+                {
+                    **ln.model_dump(),
+                    "total_fen": pricing.line_total(
+                        ln.qty_milli, ln.unit_price_fen, ln.discount_fen
+                    ),
+                }
+                for ln in sale.lines
+            ]
+            total = sum(x["total_fen"] for x in lines) - sum(d.amount_fen for d in sale.discounts)
+            paid = sum(p.amount_fen for p in sale.payments)
+            day = self.business_day(env["occurred_at"])
+            n = self.journal.next_counter(f"receipt:{lane}:{day.isoformat()}")
+            self.journal.next_counter(f"shift:{lane}:count")
+            self.journal.next_counter(f"shift:{lane}:fen", total)
+            return {
+                "sale_id": env["id"],
+                "lane": lane,
+                "cashier": sale.cashier,
+                "receipt_no": f"{day:%Y%m%d}-{lane}-{n:04d}",
+                "business_day": day.isoformat(),
+                "lines": lines,
+                "discounts": [d.model_dump() for d in sale.discounts],
+                "total_fen": total,
+                "payments": [p.model_dump() for p in sale.payments],
+                "change_fen": max(paid - total, 0),
+                "member_id": sale.member_id,
+                "member": sale.member.model_dump() if sale.member else None,
+                "coupons": sale.coupons,
+            }
+
+        resp = self._commit(request, "sale.completed", sale.client_ref, build, events.SaleCompleted)
+        if resp.status == 201:
+            await self._after_sale(request["envelope"])
+        return resp
+
+    async def post_refund(self, request: web.Request) -> web.Response:
+        refund: RefundIn = await self._body(request, RefundIn)
+
+        def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
+            return {
+                "refund_id": env["id"],
+                "sale_id": refund.sale_id,
+                "lane": lane,
+                "cashier": refund.cashier,
+                "reason": refund.reason,
+                "lines": [x.model_dump() for x in refund.lines],
+                "total_fen": sum(x.amount_fen for x in refund.lines),
+                "payments": [p.model_dump() for p in refund.payments],
+            }
+
+        return self._commit(request, "sale.refunded", refund.client_ref, build, events.SaleRefunded)
+
+    async def post_shift_close(self, request: web.Request) -> web.Response:
+        shift: ShiftIn = await self._body(request, ShiftIn)
+
+        def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
+            return {
+                "shift_id": shift.shift_id,
+                "lane": lane,
+                "cashier": shift.cashier,
+                "opened_at": shift.opened_at.isoformat(),
+                "closed_at": shift.closed_at.isoformat(),
+                "sales_count": self.journal.take_counter(f"shift:{lane}:count"),
+                "sales_fen": self.journal.take_counter(f"shift:{lane}:fen"),
+                "tenders": [t.model_dump() for t in shift.tenders],
+            }
+
+        return self._commit(request, "shift.closed", shift.client_ref, build, events.ShiftClosed)
+
+    async def get_journal(self, request: web.Request) -> web.Response:
+        stats = self.journal.stats()
+        if self.uplink:
+            stats["uplink"] = self.uplink.stats()
+        return web.json_response(stats)

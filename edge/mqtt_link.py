@@ -1,0 +1,187 @@
+"""One MQTT 5 connection that keeps itself up: paho-mqtt's network loop in its own thread,
+reconnecting with exponential backoff and full jitter (a chain's gateways must not all hit the
+broker in the same second after an outage), callbacks handed to the asyncio loop.
+
+Used by the gateway's uplink and by the hub's ingest (the hub imports it from here)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """mqtt://[user:pass@]host[:1883] or mqtts://…[:8883]?ca=/path/ca.pem.
+        The password may also come from STOREGW_MQTT_PASSWORD, so it need not sit in a unit file."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError(f"MQTT URL must be mqtt://host:port or mqtts://host:port, got {url!r}")
+        tls = parts.scheme == "mqtts"
+        query = parse_qs(parts.query)
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (8883 if tls else 1883),
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password)
+            if parts.password
+            else os.environ.get("STOREGW_MQTT_PASSWORD"),
+            ca_file=query.get("ca", [None])[0],
+        )
+
+
+Handler = Callable[[str, bytes], None]
+
+
+class MqttLink:
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        subscriptions: list[tuple[str, int]] = (),  # type: ignore[assignment]
+        on_message: Handler | None = None,
+        on_up: Callable[[bool], None] | None = None,  # session_present
+        on_down: Callable[[], None] | None = None,
+        will: tuple[str, bytes] | None = None,  # retained, QoS 1
+        session_expiry_s: int = 7 * 24 * 3600,
+        max_inflight: int = 32,
+        backoff: tuple[float, float] = (0.5, 30.0),
+    ) -> None:
+        self.address = BrokerAddress.parse(url)
+        self.loop = loop
+        self.subscriptions = list(subscriptions)
+        self._on_message = on_message
+        self._on_up = on_up
+        self._on_down = on_down
+        self._backoff = backoff
+        self._session_expiry = session_expiry_s
+        self.connected = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._down_logged = False
+
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        c.max_inflight_messages_set(max_inflight)
+        c.max_queued_messages_set(0)
+        if self.address.username:
+            c.username_pw_set(self.address.username, self.address.password)
+        if self.address.tls:
+            c.tls_set(ca_certs=self.address.ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        if will:
+            c.will_set(will[0], will[1], qos=1, retain=True)
+        c.on_connect = self._connected
+        c.on_disconnect = self._disconnected
+        c.on_message = self._message
+        self.client = c
+
+    # --- paho thread -----------------------------------------------------------------------
+    def _connected(self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            log.error("broker %s refused the connection: %s", self.address.host, rc)
+            client.disconnect()
+            return
+        for topic, qos in self.subscriptions:
+            client.subscribe(topic, qos)
+        self.connected = True
+        if self._down_logged:
+            log.info("broker %s:%s reachable again", self.address.host, self.address.port)
+        self._down_logged = False
+        if self._on_up:
+            self.loop.call_soon_threadsafe(self._on_up, bool(flags.session_present))
+
+    def _disconnected(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        self.connected = False
+        if self._on_down:
+            self.loop.call_soon_threadsafe(self._on_down)
+
+    def _message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if self._on_message:
+            self.loop.call_soon_threadsafe(self._on_message, msg.topic, bytes(msg.payload))
+
+    def _run(self) -> None:
+        delay = self._backoff[0]
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self._session_expiry
+        while not self._stop.is_set():
+            try:
+                self.client.connect(
+                    self.address.host,
+                    self.address.port,
+                    keepalive=20,
+                    clean_start=False,
+                    properties=props,
+                )
+                while not self._stop.is_set():
+                    rc = self.client.loop(timeout=0.2)
+                    if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        break
+                    if self.connected:
+                        delay = self._backoff[0]
+            except (OSError, ssl.SSLError) as err:
+                if not self._down_logged:
+                    log.warning(
+                        "broker %s:%s unreachable: %s", self.address.host, self.address.port, err
+                    )
+                    self._down_logged = True
+            if self.connected:
+                self.connected = False
+                if self._on_down:
+                    self.loop.call_soon_threadsafe(self._on_down)
+            if not self._down_logged:
+                log.warning("lost the broker %s:%s", self.address.host, self.address.port)
+                self._down_logged = True
+            # full jitter: sleep uniformly in [min, delay], then double the ceiling
+            self._stop.wait(random.uniform(self._backoff[0], delay))
+            delay = min(delay * 2, self._backoff[1])
+
+    # --- any thread ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
+        self._thread.start()
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def stop(self, last_words: tuple[str, bytes] | None = None) -> None:
+        """Disconnect cleanly; `last_words` (retained) replace the will, which a clean
+        disconnect does not send."""
+        if last_words and self.connected:
+            info = self.client.publish(last_words[0], last_words[1], qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError):
+                pass
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        try:
+            self.client.disconnect()
+        except OSError:
+            pass

@@ -1,0 +1,53 @@
+"""The hub's FastAPI app: one router per bounded context under /api (bearer token required),
+the ingest worker started and stopped with the app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from hub.auth.service import Tokens
+from hub.db import Database
+from hub.deps import require_token
+from hub.ingest.router import router as ingest_router
+from hub.ingest.worker import IngestWorker
+from hub.sales.router import router as sales_router
+from hub.stores.router import router as stores_router
+
+
+def create_app(
+    data_dir: Path, database_url: str | None = None, mqtt_url: str | None = None
+) -> FastAPI:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(database_url or f"sqlite:///{data_dir / 'hub.db'}")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db.migrate()
+        app.state.tokens.bootstrap(data_dir)
+        if mqtt_url:
+            app.state.worker = IngestWorker(db, mqtt_url)
+            await app.state.worker.start()
+        yield
+        if app.state.worker:
+            await app.state.worker.stop()
+        db.engine.dispose()
+
+    app = FastAPI(title="storegw hub", version="0.1.0", lifespan=lifespan)
+    app.state.db = db
+    app.state.tokens = Tokens(db)
+    app.state.worker = None
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict[str, object]:
+        w = app.state.worker
+        return {"ok": True, "mqtt": bool(w and w.link and w.link.connected)}
+
+    api = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
+    for r in (stores_router, sales_router, ingest_router):
+        api.include_router(r)
+    app.include_router(api)
+    return app

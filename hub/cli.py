@@ -1,0 +1,102 @@
+"""`storegw`: one command for every role.
+
+storegw hub  --data-dir DIR [--database-url URL] --mqtt-url mqtt://HOST:PORT --listen HOST:PORT
+storegw edge --store S --gateway G --data-dir DIR --mqtt-url mqtt://HOST:PORT --listen HOST:PORT
+storegw sim
+storegw demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _split(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def run_hub(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from hub.app import create_app
+
+    app = create_app(Path(args.data_dir), args.database_url, args.mqtt_url)
+    host, port = _split(args.listen)
+    uvicorn.run(app, host=host, port=port, log_level=args.log_level.lower(), access_log=False)
+
+
+def run_edge(args: argparse.Namespace) -> None:
+    from edge.gateway import serve
+
+    asyncio.run(serve(args))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="storegw", description="storegw: store gateway and hub")
+    parser.add_argument("--log-level", default=os.environ.get("STOREGW_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="role", required=True)
+
+    hub = sub.add_parser("hub", help="run the chain hub (API + ingest)")
+    hub.add_argument("--data-dir", required=True)
+    hub.add_argument(
+        "--database-url",
+        default=os.environ.get("STOREGW_DATABASE_URL"),
+        help="default: a SQLite file in the data dir",
+    )
+    hub.add_argument(
+        "--mqtt-url", default=os.environ.get("STOREGW_MQTT_URL", "mqtt://127.0.0.1:1883")
+    )
+    hub.add_argument("--listen", default="127.0.0.1:8000")
+    hub.set_defaults(run=run_hub)
+
+    edge = sub.add_parser("edge", help="run a store gateway")
+    edge.add_argument("--store", required=True)
+    edge.add_argument("--gateway", required=True)
+    edge.add_argument("--data-dir", required=True)
+    edge.add_argument(
+        "--mqtt-url", default=os.environ.get("STOREGW_MQTT_URL", "mqtt://127.0.0.1:1883")
+    )
+    edge.add_argument("--listen", default="127.0.0.1:8080")
+    edge.add_argument("--tz", default="Asia/Shanghai", help="the store's IANA time zone")
+    edge.add_argument(
+        "--ack-timeout",
+        type=float,
+        default=10.0,
+        help="seconds without a hub ack before resending (backs off)",
+    )
+    edge.set_defaults(run=run_edge)
+
+    sim = sub.add_parser("sim", help="start device simulators and print their paths")
+    sim.add_argument("rest", nargs=argparse.REMAINDER)
+    sim.set_defaults(run=lambda a: __import__("edge.sim.cli", fromlist=["main"]).main(a.rest))
+
+    demo = sub.add_parser("demo", help="a small chain on this machine, nothing to configure")
+    demo.add_argument("--stores", type=int, default=3)
+    demo.add_argument("--rate", type=float, default=3.0, help="sales per second per store")
+    demo.add_argument("--data-dir", default=None, help="default: a fresh temporary folder")
+    demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl-C)")
+    demo.set_defaults(run=lambda a: __import__("hub.demo", fromlist=["main"]).main(a))
+
+    args = parser.parse_args(argv)
+    _logging(args.log_level)
+    try:
+        args.run(args)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

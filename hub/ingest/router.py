@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.deps import session
+from hub.ingest.models import RejectedEvent
+from hub.stores.models import Gateway
+
+router = APIRouter(tags=["ingest"])
+Db = Annotated[Session, Depends(session)]
+
+
+@router.get("/ingest/status")
+def ingest_status(request: Request, db: Db) -> dict[str, Any]:
+    """Per gateway: last applied seq, lag (how long its last event took to be applied),
+    rejected count, online status; plus the worker's own counters."""
+    worker = request.app.state.worker
+    buffered = worker.ingest.buffered if worker else {}
+    gateways = []
+    for g in db.scalars(select(Gateway).order_by(Gateway.store_id, Gateway.id)):
+        lag = None
+        if g.last_applied_at and g.last_event_at:
+            lag = round((g.last_applied_at - g.last_event_at).total_seconds(), 3)
+        gateways.append(
+            {
+                "store": g.store_id,
+                "gateway": g.id,
+                "last_seq": g.last_seq,
+                "lag_s": lag,
+                "last_applied_at": g.last_applied_at,
+                "rejected": g.rejected,
+                "status": g.status,
+                "waiting_events": len(buffered.get((g.store_id, g.id), {})),
+            }
+        )
+    return {"gateways": gateways, "worker": worker.stats() if worker else None}
+
+
+@router.get("/ingest/rejected")
+def rejected(
+    db: Db,
+    store: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    q = select(RejectedEvent).order_by(RejectedEvent.id.desc()).limit(limit)
+    if store:
+        q = q.where(RejectedEvent.store_id == store)
+    return {
+        "rejected": [
+            {
+                "id": r.id,
+                "store": r.store_id,
+                "gateway": r.gateway_id,
+                "seq": r.seq,
+                "event_id": r.event_id,
+                "type": r.type,
+                "reason": r.reason,
+                "raw": r.raw,
+                "received_at": r.received_at,
+            }
+            for r in db.scalars(q)
+        ]
+    }

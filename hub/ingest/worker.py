@@ -1,0 +1,140 @@
+"""The MQTT side of ingest: subscribe (shared, so more hub workers can join), hand batches of
+messages to the Ingest service one transaction at a time, publish each gateway's ack only
+after COMMIT, and announce the hub's own status (retained; the will says offline) so the
+gateways resend whatever the hub may have missed while it was away."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from typing import Any
+
+from sqlalchemy import update
+
+from edge.mqtt_link import MqttLink
+from hub.db import Database, utcnow
+from hub.ingest.service import Ingest
+from hub.stores.models import Gateway
+from protocols import topics
+from protocols.envelope import iso
+
+log = logging.getLogger(__name__)
+
+HUB_STATUS = f"{topics.ROOT}/hub/status"
+STATUS_ALL = f"{topics.ROOT}/+/+/status"
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        db: Database,
+        mqtt_url: str,
+        *,
+        shared: bool = True,
+        max_messages_per_pass: int = 64,
+        worker_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.ingest = Ingest(db)
+        self.url = mqtt_url
+        self.shared = shared
+        self.max_messages = max_messages_per_pass
+        self.worker_id = worker_id or f"hub-ingest-{os.environ.get('STOREGW_HUB_WORKER', '1')}"
+        self.queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self.link: MqttLink | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.passes = 0
+        self.applied = 0
+
+    def _status(self, state: str) -> bytes:
+        return json.dumps({"state": state, "at": iso(utcnow())}).encode()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        events = topics.EVENTS_SHARED if self.shared else topics.EVENTS_ALL
+        self.link = MqttLink(
+            self.url,
+            self.worker_id,
+            loop,
+            subscriptions=[(events, 1), (STATUS_ALL, 1)],
+            on_message=self._message,
+            on_up=self._up,
+            will=(HUB_STATUS, self._status("offline")),
+            max_inflight=64,
+        )
+        self.link.start()
+        self._task = asyncio.create_task(self._run(), name="ingest")
+
+    def _up(self, _session_present: bool) -> None:
+        assert self.link
+        self.link.publish(HUB_STATUS, self._status("online"), retain=True)
+
+    def _message(self, topic: str, payload: bytes) -> None:
+        self.queue.put_nowait((topic, payload))
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self.link:
+            await asyncio.to_thread(self.link.stop, (HUB_STATUS, self._status("offline")))
+
+    def _gateway_status(self, topic: str, payload: bytes) -> None:
+        try:
+            t = topics.parse_gateway_topic(topic)
+            state = json.loads(payload).get("state")
+        except (ValueError, AttributeError) as err:
+            log.warning("unreadable status on %s: %s", topic, err)
+            return
+        if state not in ("online", "offline"):
+            return
+        with self.db.transaction() as s:
+            self.ingest.ensure_gateway(s, (t.store, t.gateway))
+            s.execute(
+                update(Gateway)
+                .where(Gateway.store_id == t.store, Gateway.id == t.gateway)
+                .values(status=state, status_at=utcnow())
+            )
+
+    async def _run(self) -> None:
+        while True:
+            msgs = [await self.queue.get()]
+            while len(msgs) < self.max_messages and not self.queue.empty():
+                msgs.append(self.queue.get_nowait())
+            events = [m for m in msgs if m[0].endswith("/events")]
+            for topic, payload in msgs:
+                if topic.endswith("/status"):
+                    await asyncio.to_thread(self._gateway_status, topic, payload)
+            await self._apply(events)
+
+    async def _apply(self, msgs: list[tuple[str, bytes]]) -> None:
+        if not msgs:
+            return
+        delay = 0.5
+        while True:
+            try:
+                result = await asyncio.to_thread(self.ingest.apply, msgs)
+                break
+            except Exception:  # database down: keep the batch, retry; nothing is acked
+                log.exception("applying %s messages failed; retrying in %.1f s", len(msgs), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+        self.passes += 1
+        self.applied += result.applied
+        assert self.link
+        for (store, gateway), upto in result.acks.items():
+            self.link.publish(topics.acks(store, gateway), json.dumps({"upto": upto}).encode())
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "connected": bool(self.link and self.link.connected),
+            "queued_messages": self.queue.qsize(),
+            "passes": self.passes,
+            "applied": self.applied,
+            "buffered": {f"{k[0]}/{k[1]}": len(v) for k, v in self.ingest.buffered.items() if v},
+        }

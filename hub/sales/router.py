@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from hub.deps import session
+from hub.sales.models import Refund, Sale, SaleLine, SalePayment
+from protocols.money import fen_to_yuan
+
+router = APIRouter(tags=["sales"])
+Db = Annotated[Session, Depends(session)]
+
+
+def _sale(s: Sale) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "store": s.store_id,
+        "gateway": s.gateway_id,
+        "seq": s.seq,
+        "lane": s.lane,
+        "cashier": s.cashier,
+        "receipt_no": s.receipt_no,
+        "business_day": s.business_day,
+        "occurred_at": s.occurred_at,
+        "total_fen": s.total_fen,
+        "total": fen_to_yuan(s.total_fen),
+        "discount_fen": s.discount_fen,
+        "change_fen": s.change_fen,
+        "refunded_fen": s.refunded_fen,
+        "member_id": s.member_id,
+        "coupons": s.coupons,
+    }
+
+
+@router.get("/stores/{store_id}/sales")
+def list_sales(
+    store_id: str,
+    db: Db,
+    since: Annotated[datetime | None, Query(description="occurred_at >= (UTC, ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="occurred_at < (UTC, ISO 8601)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[str | None, Query(description="the next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    """Sales of a store, oldest first, paged by a cursor (stable while sales keep arriving)."""
+    for ts in (since, until):
+        if ts is not None and ts.tzinfo is None:
+            raise HTTPException(422, "since/until need a UTC offset, e.g. 2026-11-23T00:00:00Z")
+    q = select(Sale).where(Sale.store_id == store_id)
+    if since:
+        q = q.where(Sale.occurred_at >= since)
+    if until:
+        q = q.where(Sale.occurred_at < until)
+    if after:
+        cursor = db.get(Sale, after)
+        if cursor is None:
+            raise HTTPException(422, "unknown cursor")
+        q = q.where(
+            or_(
+                Sale.occurred_at > cursor.occurred_at,
+                and_(Sale.occurred_at == cursor.occurred_at, Sale.id > cursor.id),
+            )
+        )
+    rows = list(db.scalars(q.order_by(Sale.occurred_at, Sale.id).limit(limit)))
+    return {
+        "sales": [_sale(s) for s in rows],
+        "next_cursor": rows[-1].id if len(rows) == limit else None,
+    }
+
+
+@router.get("/sales/{sale_id}")
+def get_sale(sale_id: str, db: Db) -> dict[str, Any]:
+    sale = db.get(Sale, sale_id)
+    if sale is None:
+        raise HTTPException(404, f"no sale {sale_id}")
+    lines = db.scalars(select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.n))
+    pays = db.scalars(
+        select(SalePayment).where(SalePayment.sale_id == sale_id).order_by(SalePayment.n)
+    )
+    refunds = db.scalars(select(Refund).where(Refund.sale_id == sale_id))
+    return {
+        **_sale(sale),
+        "lines": [
+            {
+                "sku": x.sku,
+                "name": x.name,
+                "category": x.category,
+                "qty_milli": x.qty_milli,
+                "unit_price_fen": x.unit_price_fen,
+                "discount_fen": x.discount_fen,
+                "total_fen": x.total_fen,
+                "weighed": x.weighed,
+            }
+            for x in lines
+        ],
+        "payments": [{"tender": p.tender, "amount_fen": p.amount_fen, "ref": p.ref} for p in pays],
+        "refunds": [
+            {
+                "id": r.id,
+                "store": r.store_id,
+                "total_fen": r.total_fen,
+                "occurred_at": r.occurred_at,
+                "reason": r.reason,
+            }
+            for r in refunds
+        ],
+    }

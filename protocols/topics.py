@@ -1,0 +1,59 @@
+"""MQTT topic names: the one place both sides spell them.
+
+storegw/v1/{store}/{gateway}/events     edge → hub   batches of envelopes, QoS 1
+storegw/v1/{store}/{gateway}/acks       hub → edge   highest contiguous seq applied
+storegw/v1/{store}/{gateway}/status     retained; the last will says offline
+storegw/v1/{store}/config/{kind}        hub → edges  retained versioned snapshots
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+ROOT = "storegw/v1"
+# store and gateway ids: short, printable, and never an MQTT wildcard or separator
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+EVENTS_ALL = f"{ROOT}/+/+/events"
+SHARED_GROUP = "hub"
+EVENTS_SHARED = f"$share/{SHARED_GROUP}/{EVENTS_ALL}"
+
+
+class TopicError(ValueError):
+    pass
+
+
+def check_id(value: str, what: str) -> str:
+    if not _ID.match(value):
+        raise TopicError(f"{what} {value!r} must be 1-64 of A-Z a-z 0-9 _ . - (starting alnum)")
+    return value
+
+
+def events(store: str, gateway: str) -> str:
+    return f"{ROOT}/{check_id(store, 'store')}/{check_id(gateway, 'gateway')}/events"
+
+
+def acks(store: str, gateway: str) -> str:
+    return f"{ROOT}/{check_id(store, 'store')}/{check_id(gateway, 'gateway')}/acks"
+
+
+def status(store: str, gateway: str) -> str:
+    return f"{ROOT}/{check_id(store, 'store')}/{check_id(gateway, 'gateway')}/status"
+
+
+def config(store: str, kind: str) -> str:
+    return f"{ROOT}/{check_id(store, 'store')}/config/{check_id(kind, 'kind')}"
+
+
+class GatewayTopic(NamedTuple):
+    store: str
+    gateway: str
+    leaf: str
+
+
+def parse_gateway_topic(topic: str) -> GatewayTopic:
+    parts = topic.split("/")
+    if len(parts) != 5 or "/".join(parts[:2]) != ROOT or parts[3] == "config":
+        raise TopicError(f"not a gateway topic: {topic!r}")
+    return GatewayTopic(check_id(parts[2], "store"), check_id(parts[3], "gateway"), parts[4])
