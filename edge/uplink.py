@@ -14,7 +14,10 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
+
+from paho.mqtt.client import topic_matches_sub
 
 from edge.journal import Journal
 from edge.mqtt_link import MqttLink
@@ -59,6 +62,17 @@ class Uplink:
         self.events_topic = topics.events(self.store, self.gateway)
         self.acks_topic = topics.acks(self.store, self.gateway)
         self.status_topic = topics.status(self.store, self.gateway)
+        # other edge services (snapshots, RPC replies) listen on the same single connection
+        self.routes: list[tuple[str, Callable[[str, bytes], None]]] = []
+
+    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], None]) -> None:
+        """Route messages matching `topic_filter` to `handler` (on the event loop). Call
+        before start()."""
+        self.routes.append((topic_filter, handler))
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        assert self.link, "uplink not started"
+        self.link.publish(topic, payload, qos=qos, retain=retain)
 
     def _status(self, state: str) -> bytes:
         return json.dumps({"state": state, "at": iso(utc_now())}).encode()
@@ -69,7 +83,8 @@ class Uplink:
             self.url,
             f"gw-{self.store}-{self.gateway}",
             loop,
-            subscriptions=[(self.acks_topic, 1), (HUB_STATUS, 1)],
+            subscriptions=[(self.acks_topic, 1), (HUB_STATUS, 1)]
+            + [(f, 1) for f, _ in self.routes],
             on_message=self._message,
             on_up=self._up,
             on_down=self._down,
@@ -106,6 +121,13 @@ class Uplink:
         self.connected = False
 
     def _message(self, topic: str, payload: bytes) -> None:
+        for topic_filter, handler in self.routes:
+            if topic_matches_sub(topic_filter, topic):
+                try:
+                    handler(topic, payload)
+                except Exception:
+                    log.exception("handler for %s failed", topic)
+                return
         try:
             doc = json.loads(payload)
         except ValueError:

@@ -9,8 +9,10 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
+from paho.mqtt.client import topic_matches_sub
 from sqlalchemy import update
 
 from edge.mqtt_link import MqttLink
@@ -45,11 +47,22 @@ class IngestWorker:
         self.queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self.link: MqttLink | None = None
         self._task: asyncio.Task[None] | None = None
+        # other hub contexts (RPC from the lanes, snapshot publishing) share the connection
+        self.routes: list[tuple[str, Callable[[str, bytes], None]]] = []
         self.passes = 0
         self.applied = 0
 
     def _status(self, state: str) -> bytes:
         return json.dumps({"state": state, "at": iso(utcnow())}).encode()
+
+    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], None]) -> None:
+        """Route messages matching `topic_filter` to `handler` (on the event loop; do blocking
+        work with asyncio.to_thread). Call before start()."""
+        self.routes.append((topic_filter, handler))
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        assert self.link, "ingest worker not started"
+        self.link.publish(topic, payload, qos=qos, retain=retain)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -58,7 +71,7 @@ class IngestWorker:
             self.url,
             self.worker_id,
             loop,
-            subscriptions=[(events, 1), (STATUS_ALL, 1)],
+            subscriptions=[(events, 1), (STATUS_ALL, 1)] + [(f, 1) for f, _ in self.routes],
             on_message=self._message,
             on_up=self._up,
             will=(HUB_STATUS, self._status("offline")),
@@ -72,6 +85,13 @@ class IngestWorker:
         self.link.publish(HUB_STATUS, self._status("online"), retain=True)
 
     def _message(self, topic: str, payload: bytes) -> None:
+        for topic_filter, handler in self.routes:
+            if topic_matches_sub(topic_filter, topic):
+                try:
+                    handler(topic, payload)
+                except Exception:
+                    log.exception("handler for %s failed", topic)
+                return
         self.queue.put_nowait((topic, payload))
 
     async def stop(self) -> None:
