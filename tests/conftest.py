@@ -1,0 +1,308 @@
+"""Real parts for every test: a Mosquitto of the test's own on a free port, SQLite files in
+tmp_path, PostgreSQL when STOREGW_TEST_PG_URL names a server, and the storegw processes
+themselves (started with the CLI, killed for real)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+PG_URL = os.environ.get("STOREGW_TEST_PG_URL")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(
+    predicate: Any, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except (httpx.HTTPError, OSError) as err:
+            last = err
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+class Broker:
+    """A Mosquitto process with a config written by the test."""
+
+    def __init__(self, workdir: Path, persistence: bool = False) -> None:
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.conf = self.dir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            f"persistence {'true' if persistence else 'false'}\n"
+            f"persistence_location {self.dir}/\n"
+            "max_queued_messages 0\n"  # 0 = no limit: the hub's session must never drop QoS 1
+            "max_inflight_messages 0\n"
+            "log_type error\nlog_type warning\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.proc = subprocess.Popen(
+            [exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+        def listening() -> bool:
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_until(listening, 10, what="mosquitto to listen")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path / "broker")
+    b.start()
+    yield b
+    b.stop()
+
+
+def _pg_admin(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("STOREGW_TEST_PG_URL is not set (CI sets it)")
+    name = f"storegw_{uuid.uuid4().hex[:12]}"
+    _pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
+    base = PG_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    """The hub's database: its default SQLite file (None), or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("pg_url")
+
+
+class Proc:
+    """A storegw process started through the real CLI."""
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.log = log
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        out = open(self.log, "ab")  # noqa: SIM115 - the child keeps it
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", *self.args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()  # SIGKILL: no cleanup, no last words
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def tail(self, n: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+
+
+class Hub(Proc):
+    def __init__(self, data_dir: Path, mqtt_url: str, db_url: str | None = None) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        args = [
+            "hub",
+            "--data-dir",
+            str(data_dir),
+            "--mqtt-url",
+            mqtt_url,
+            "--listen",
+            f"127.0.0.1:{self.port}",
+        ]
+        if db_url:
+            args += ["--database-url", db_url]
+        super().__init__(
+            args, data_dir.parent / f"{data_dir.name}.log", {"STOREGW_HUB_TOKEN": "test-hq-token"}
+        )
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}",
+            headers={"Authorization": "Bearer test-hq-token"},
+            timeout=10,
+        )
+
+    def start(self, wait: bool = True) -> None:
+        super().start()
+        if wait:
+            wait_until(
+                lambda: self.http.get("/health").json()["mqtt"], 30, what=f"hub up\n{self.tail()}"
+            )
+
+    def status(self) -> dict[tuple[str, str], dict[str, Any]]:
+        rows = self.http.get("/api/ingest/status").json()["gateways"]
+        return {(r["store"], r["gateway"]): r for r in rows}
+
+    def last_seq(self, store: str, gateway: str) -> int:
+        return int(self.status().get((store, gateway), {}).get("last_seq", 0))
+
+    def sale_ids(self, store: str) -> list[str]:
+        ids: list[str] = []
+        after = None
+        while True:
+            params: dict[str, Any] = {"limit": 1000}
+            if after:
+                params["after"] = after
+            page = self.http.get(f"/api/stores/{store}/sales", params=params).json()
+            ids += [s["id"] for s in page["sales"]]
+            after = page["next_cursor"]
+            if not after:
+                return ids
+
+
+class Edge(Proc):
+    def __init__(
+        self, data_dir: Path, store: str, gateway: str, mqtt_url: str, ack_timeout: float = 2.0
+    ) -> None:
+        self.port = free_port()
+        self.store, self.gateway = store, gateway
+        data_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(
+            [
+                "edge",
+                "--store",
+                store,
+                "--gateway",
+                gateway,
+                "--data-dir",
+                str(data_dir),
+                "--mqtt-url",
+                mqtt_url,
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--ack-timeout",
+                str(ack_timeout),
+            ],
+            data_dir.parent / f"{data_dir.name}.log",
+            {"STOREGW_EDGE_TOKEN": "test-lane-token"},
+        )
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}",
+            headers={"Authorization": "Bearer test-lane-token"},
+            timeout=10,
+        )
+
+    def start(self, wait: bool = True) -> None:
+        super().start()
+        if wait:
+            wait_until(
+                lambda: self.http.get("/health").status_code == 200,
+                30,
+                what=f"edge up\n{self.tail()}",
+            )
+
+    def journal(self) -> dict[str, Any]:
+        return self.http.get("/api/journal").json()
+
+    def sell(self, n: int = 0, key: str | None = None, member: str | None = None) -> httpx.Response:
+        headers = {"Idempotency-Key": key} if key else {}
+        return self.http.post("/api/lanes/1/sales", json=sale_body(n, member), headers=headers)
+
+
+def sale_body(n: int = 0, member: str | None = None) -> dict[str, Any]:
+    """A realistic 5-line sale: packaged goods and one weighed item, paid by cash or QR."""
+    lines = [
+        {
+            "sku": "6901028075015",
+            "name": "农夫山泉 550ml",
+            "qty_milli": 2000,
+            "unit_price_fen": 200,
+        },
+        {
+            "sku": "6920459905012",
+            "name": "康师傅红烧牛肉面",
+            "qty_milli": 1000,
+            "unit_price_fen": 450 + n % 7,
+        },
+        {
+            "sku": "2000123",
+            "name": "富士苹果",
+            "qty_milli": 1000 + n % 900,
+            "unit_price_fen": 1280,
+            "weighed": True,
+            "category": "fresh",
+        },
+        {
+            "sku": "6902538004045",
+            "name": "伊利纯牛奶 250ml",
+            "qty_milli": 3000,
+            "unit_price_fen": 350,
+            "discount_fen": 50,
+        },
+        {"sku": "6934502301851", "name": "奥利奥饼干", "qty_milli": 1000, "unit_price_fen": 990},
+    ]
+    from protocols.pricing import line_total
+
+    total = sum(
+        line_total(x["qty_milli"], x["unit_price_fen"], x.get("discount_fen", 0)) for x in lines
+    )
+    pay = (
+        {"tender": "cash", "amount_fen": (total // 1000 + 1) * 1000}
+        if n % 2
+        else {"tender": "wechat", "amount_fen": total, "ref": f"wx{n}"}
+    )
+    body: dict[str, Any] = {"cashier": "张丽", "lines": lines, "payments": [pay]}
+    if member:
+        body["member_id"] = member
+    return body
