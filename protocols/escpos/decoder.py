@@ -47,6 +47,7 @@ class Cut:
 class DrawerPulse:
     pin: int  # 2 or 5
     on_ms: int
+    realtime: bool = False  # DLE DC4 1: done on receipt, even while printing is blocked
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ class Decoder:
         if c == 0x14:  # DLE DC4 fn
             if n == 1:
                 self._need(buf, 5)
-                self._events.append(DrawerPulse(2 if buf[3] == 0 else 5, buf[4] * 100))
+                self._events.append(DrawerPulse(2 if buf[3] == 0 else 5, buf[4] * 100, True))
                 return 5
             if n == 2:
                 self._need(buf, 5)

@@ -43,6 +43,7 @@ class Paper:
     barcode: bool = True  # GS k in hardware
     qr: bool = True  # GS ( k in hardware
     escpos_profile: str = "default"  # python-escpos capabilities profile
+    hanzi: str = "gb18030"  # encoding inside FS & … FS . (gbk on old firmware)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Document:
 
     def line(self, text: str = "") -> None:
         self.lines.append(text)
-        self.out.extend(tx.encode(text) + b"\n")
+        self.out.extend(tx.encode(text, self.paper.hanzi) + b"\n")
 
     def rule(self, ch: str = "-") -> None:
         self.line(ch * self.paper.columns)

@@ -72,14 +72,14 @@ def two_sides(left: str, right: str, columns: int) -> list[str]:
     return [*wrap(left, columns), rjust(right, columns)]
 
 
-def encode(text: str) -> bytes:
+def encode(text: str, hanzi: str = "gb18030") -> bytes:
     """ASCII as is; each run of non-ASCII characters as GB18030 between FS & and FS ."""
     out = bytearray()
     run: list[str] = []
 
     def flush() -> None:
         if run:
-            out.extend(FS_HANZI_ON + "".join(run).encode("gb18030") + FS_HANZI_OFF)
+            out.extend(FS_HANZI_ON + "".join(run).encode(hanzi, "replace") + FS_HANZI_OFF)
             run.clear()
 
     for ch in text:

@@ -1,0 +1,586 @@
+"""Receipt printers (ESC/POS through python-escpos: network 9100, serial, USB, file).
+
+Every receipt is a job in a queue kept in the gateway's SQLite (`print_jobs`): a sale's job is
+inserted inside the transaction that journals the sale, so a booked sale always has its
+receipt queued and an unbooked one never does. Each job has an id and prints once:
+
+- before and after each job the printer's real-time status (DLE EOT) is read; a fault (offline,
+  cover open, paper out) keeps the job queued, or marks it failed when it came mid-job, and is
+  shown to the lane and the technician — never reported as printed;
+- a failed job is sent again when the printer is ready, preceded by DLE DC4 8 so the printer
+  drops what it held of the first try (it would otherwise print that too);
+- a job found `sending` after a crash may be half printed: it is marked `interrupted` and is
+  not printed again by itself; a reprint is an explicit action and is marked as a copy."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from escpos import printer as escpos_printer
+from escpos.exceptions import Error as EscposError
+
+from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
+from edge.devices.payment_profiles import PrinterProfile, payment_profiles
+from protocols.escpos import preview
+from protocols.escpos import status as st
+from protocols.escpos.receipt import Document, Store, render_sale, render_test_page
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from edge.devices.registry import Devices
+
+log = logging.getLogger(__name__)
+
+CLEAR_BUFFER = bytes.fromhex("10140801031401060208")  # DLE DC4 8: drop unprinted data
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS print_jobs (
+    id TEXT PRIMARY KEY,
+    printer TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('receipt', 'reprint', 'test')),
+    sale_id TEXT,
+    receipt_no TEXT,
+    copy INTEGER NOT NULL DEFAULT 0,
+    data BLOB NOT NULL,
+    envelope TEXT,
+    state TEXT NOT NULL DEFAULT 'queued'
+        CHECK (state IN ('queued', 'sending', 'printed', 'failed', 'interrupted')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    created_at REAL NOT NULL,
+    printed_at REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS print_jobs_one_receipt
+    ON print_jobs(printer, sale_id) WHERE kind = 'receipt';
+CREATE INDEX IF NOT EXISTS print_jobs_pending ON print_jobs(printer, state);
+"""
+PENDING = ("queued", "failed")
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _job_id() -> str:
+    import uuid6
+
+    return str(uuid6.uuid7())
+
+
+# --- the queue -------------------------------------------------------------------------------
+class PrintQueue:
+    """The `print_jobs` table. Writes commit at once unless they run inside a sale's
+    transaction (the hook), which commits with the sale."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self.conn = db.conn
+        self.conn.executescript(SCHEMA)
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        self.conn.execute(sql, params)
+        if self.conn.in_transaction and self.conn.isolation_level is not None:
+            self.conn.commit()  # a connection in implicit-transaction mode
+
+    def add(
+        self,
+        printer: str,
+        kind: str,
+        data: bytes,
+        *,
+        sale_id: str | None = None,
+        receipt_no: str | None = None,
+        envelope: dict[str, Any] | None = None,
+        copy: bool = False,
+        in_transaction: bool = False,
+    ) -> str | None:
+        """The new job's id, or None when this sale's receipt is already queued."""
+        job = _job_id()
+        sql = (
+            "INSERT OR IGNORE INTO print_jobs (id, printer, kind, sale_id, receipt_no, copy, data,"
+            " envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        params = (
+            job, printer, kind, sale_id, receipt_no, int(copy), data,
+            json.dumps(envelope, ensure_ascii=False) if envelope else None, time.time(),
+        )  # fmt: skip
+        cur = self.conn.execute(sql, params)
+        if (
+            not in_transaction
+            and self.conn.in_transaction
+            and self.conn.isolation_level is not None
+        ):
+            self.conn.commit()
+        return job if cur.rowcount else None
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM print_jobs WHERE id=?", (job_id,)).fetchone()
+        return self._row(row)
+
+    def _row(self, row: Any) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        cols = [
+            "id", "printer", "kind", "sale_id", "receipt_no", "copy", "data", "envelope",
+            "state", "attempts", "error", "created_at", "printed_at",
+        ]  # fmt: skip
+        return dict(zip(cols, row, strict=True))
+
+    def pending(self, printer: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT * FROM print_jobs WHERE printer=? AND state IN ('queued', 'failed') "
+            "ORDER BY created_at, id",
+            (printer,),
+        ).fetchall()
+        return [r for r in map(self._row, rows) if r]
+
+    def by_sale(self, sale_id: str, printer: str | None = None) -> dict[str, Any] | None:
+        sql = "SELECT * FROM print_jobs WHERE sale_id=? AND kind='receipt'"
+        params: tuple[Any, ...] = (sale_id,)
+        if printer:
+            sql, params = sql + " AND printer=?", (sale_id, printer)
+        return self._row(self.conn.execute(sql + " LIMIT 1", params).fetchone())
+
+    def recent(self, printer: str, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT * FROM print_jobs WHERE printer=? ORDER BY created_at DESC LIMIT ?",
+            (printer, limit),
+        ).fetchall()
+        return [public(r) for r in map(self._row, rows) if r]
+
+    def set_state(self, job_id: str, state: str, error: str | None = None) -> None:
+        if state == "sending":
+            self._write(
+                "UPDATE print_jobs SET state='sending', attempts=attempts+1, error=NULL WHERE id=?",
+                (job_id,),
+            )
+        elif state == "printed":
+            self._write(
+                "UPDATE print_jobs SET state='printed', error=NULL, printed_at=? WHERE id=?",
+                (time.time(), job_id),
+            )
+        else:
+            self._write("UPDATE print_jobs SET state=?, error=? WHERE id=?", (state, error, job_id))
+
+    def interrupted(self, printer: str) -> int:
+        """Jobs a crash left mid-send: they may be half printed, so never resent by themselves."""
+        cur = self.conn.execute(
+            "UPDATE print_jobs SET state='interrupted', "
+            "error='the gateway stopped while sending; reprint if the customer has no receipt' "
+            "WHERE printer=? AND state='sending'",
+            (printer,),
+        )
+        if self.conn.in_transaction and self.conn.isolation_level is not None:
+            self.conn.commit()
+        return cur.rowcount
+
+    def counts(self, printer: str) -> dict[str, int]:
+        rows = self.conn.execute(
+            "SELECT state, count(*) FROM print_jobs WHERE printer=? GROUP BY state", (printer,)
+        ).fetchall()
+        return {state: n for state, n in rows}
+
+
+def public(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as the API shows it (no bytes)."""
+    return {k: v for k, v in job.items() if k not in ("data", "envelope")} | {
+        "copy": bool(job["copy"])
+    }
+
+
+# --- links: python-escpos transports, used from a worker thread ------------------------------
+@dataclass
+class Link:
+    """One python-escpos printer object, plus what it can't do: drain stale input and read
+    exactly the four DLE EOT replies."""
+
+    impl: escpos_printer.Escpos
+    kind: str  # network | serial | usb | file
+    timeout: float = 2.0
+
+    def open(self) -> None:
+        try:
+            self.impl.open()
+        except EscposError as err:
+            raise OSError(str(err)) from err
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.impl.close()
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.impl._raw(data)
+        except EscposError as err:
+            raise OSError(str(err)) from err
+
+    def _drain(self) -> None:
+        dev: Any = self.impl.device
+        if self.kind == "network":
+            dev.setblocking(False)
+            try:
+                while dev.recv(64):
+                    pass
+            except (BlockingIOError, InterruptedError):
+                pass
+            finally:
+                dev.settimeout(self.timeout)
+        elif self.kind == "serial":
+            dev.reset_input_buffer()
+
+    def status(self) -> st.PrinterStatus | None:
+        """None when this link cannot read (a file, a one-way cable)."""
+        if self.kind == "file":
+            return None
+        self._drain()
+        self.write(st.ALL_QUERIES)
+        replies = b""
+        deadline = time.monotonic() + self.timeout
+        while len(replies) < 4:
+            if time.monotonic() > deadline:
+                raise OSError(f"printer did not answer DLE EOT ({len(replies)} of 4 replies)")
+            try:
+                chunk = bytes(self.impl._read())
+            except TimeoutError:
+                chunk = b""
+            except EscposError as err:
+                raise OSError(str(err)) from err
+            if self.kind == "network" and chunk == b"" and time.monotonic() < deadline - 0.05:
+                raise OSError("printer closed the connection")
+            replies += chunk
+        try:
+            return st.parse(replies[:4])
+        except st.StatusError as err:
+            raise OSError(f"garbled status: {err}") from err
+
+
+def make_link(port: str, options: dict[str, Any], profile: PrinterProfile) -> Link:
+    """`host:port` or `tcp://host:port` (network, 9100 by default), `/dev/…` or `serial:/dev/…`,
+    `usb:VID:PID` (or `usb:` for the profile's ids), `file:/path`."""
+    timeout = float(options.get("timeout_s", 2.0))
+    escpos_profile = profile.escpos_profile
+    if port.startswith("file:"):
+        return Link(escpos_printer.File(port[5:], profile=escpos_profile), "file", timeout)
+    if port.startswith("usb:"):
+        ids = port[4:] or (profile.usb.ids[0] if profile.usb else "")
+        vid, _, pid = ids.partition(":")
+        if not vid or not pid:
+            raise DeviceError(f"usb port needs VID:PID, got {port!r}")
+        impl = escpos_printer.Usb(
+            int(vid, 16), int(pid, 16), timeout=int(timeout * 1000), profile=escpos_profile,
+            in_ep=int(options.get("in_ep", 0x82)), out_ep=int(options.get("out_ep", 0x01)),
+        )  # fmt: skip
+        return Link(impl, "usb", timeout)
+    if port.startswith(("serial:", "/dev/")):
+        impl = escpos_printer.Serial(
+            port.removeprefix("serial:"),
+            baudrate=int(options.get("baudrate", 9600)),
+            timeout=timeout,
+            dsrdtr=bool(options.get("dsrdtr", False)),
+            profile=escpos_profile,
+        )
+        return Link(impl, "serial", timeout)
+    host, _, num = port.removeprefix("tcp://").rpartition(":")
+    if not host:
+        host, num = num, "9100"
+    impl = escpos_printer.Network(host, int(num), timeout=timeout, profile=escpos_profile)
+    return Link(impl, "network", timeout)
+
+
+# --- the driver --------------------------------------------------------------------------------
+# printers by (context, device id): drawers and lane routes find them here
+PRINTERS: dict[tuple[int, str], Printer] = {}
+
+
+@driver
+class Printer(Device):
+    kind = "printer"
+    actions = ("status", "test-print", "open-drawer", "reprint", "preview", "jobs")
+
+    def __init__(self, spec: DeviceSpec, ctx: Context) -> None:
+        super().__init__(spec, ctx)
+        if ctx.db is None:
+            raise DeviceError("a printer needs the gateway database for its queue")
+        self.profile = payment_profiles().printer(spec.profile)
+        opts = spec.options
+        self.paper = self.profile.paper()
+        self.store = Store(
+            name=str(opts.get("store_name", "")),
+            header=tuple(opts.get("header", ())),
+            footer=tuple(opts.get("footer", ())),
+            qr_url=str(opts.get("qr_url", "")),
+            qr_caption=str(opts.get("qr_caption", Store.qr_caption)),
+            timezone=str(opts.get("timezone", "Asia/Shanghai")),
+        )
+        self.poll_s = float(opts.get("poll_interval_s", 2.0))
+        self.drawer_enabled = bool(opts.get("drawer", bool(self.profile.drawer_pins)))
+        self.link = make_link(spec.port, opts, self.profile)
+        self.queue = PrintQueue(ctx.db)
+        self.printer_status: st.PrinterStatus | None = None
+        self._io = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._done = asyncio.Event()  # set whenever a job settles (for actions that wait)
+        if n := self.queue.interrupted(spec.id):
+            log.warning("printer %s: %s job(s) interrupted by a restart, not resent", spec.id, n)
+        ctx.sale_txn_hooks.append(self._enqueue_sale)
+        ctx.sale_hooks.append(self._after_sale)
+        PRINTERS[(id(ctx), spec.id)] = self
+
+    # --- sale hooks ------------------------------------------------------------------------
+    def _enqueue_sale(self, db: sqlite_utils.Database, envelope: dict[str, Any]) -> None:
+        body = envelope.get("body", {})
+        if envelope.get("type") != "sale.completed" or body.get("lane") != self.spec.lane:
+            return
+        doc = render_sale(envelope, self.paper, self.store)
+        self.queue.add(
+            self.spec.id, "receipt", bytes(doc.out), sale_id=body["sale_id"],
+            receipt_no=body["receipt_no"], envelope=envelope, in_transaction=True,
+        )  # fmt: skip
+
+    async def _after_sale(self, envelope: dict[str, Any]) -> None:
+        body = envelope.get("body", {})
+        if body.get("lane") != self.spec.lane:
+            return
+        self._wake.set()
+        if any(p.get("tender") == "cash" for p in body.get("payments", [])) and self.drawer_enabled:
+            try:
+                await self.open_drawer()
+            except (OSError, DeviceError) as err:
+                log.warning("printer %s: drawer did not open: %s", self.spec.id, err)
+                self.lanes.publish(
+                    self.spec.lane or "", {"type": "drawer.failed", "device": self.spec.id,
+                                           "error": str(err)},
+                )  # fmt: skip
+
+    # --- I/O -------------------------------------------------------------------------------
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        async with self._io:
+            return await asyncio.to_thread(fn, *args)
+
+    async def connect(self) -> None:
+        await self._run(self.link.open)
+        await self.refresh_status()
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.link.close)
+
+    async def refresh_status(self) -> st.PrinterStatus | None:
+        new = await self._run(self.link.status) if self.profile.realtime_status else None
+        if new != self.printer_status:
+            self.printer_status = new
+            event = {"type": "printer.status", "device": self.spec.id,
+                     "status": new.as_dict() if new else None}  # fmt: skip
+            if new and new.problems():
+                log.warning("printer %s: %s", self.spec.id, ", ".join(new.problems()))
+            if self.spec.lane:
+                self.lanes.publish(self.spec.lane, event)
+        return new
+
+    async def open_drawer(self, pin: int | None = None) -> None:
+        pin = pin or (self.profile.drawer_pins[0] if self.profile.drawer_pins else 2)
+        t = max(1, min(8, self.profile.drawer_pulse_ms // 100))
+        # DLE DC4 1: real time, so the drawer opens even with the paper out
+        await self._run(self.link.write, bytes((0x10, 0x14, 0x01, 0 if pin == 2 else 1, t)))
+
+    async def serve(self) -> None:
+        while True:
+            await self.print_pending()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            await self.refresh_status()
+
+    async def print_pending(self) -> None:
+        for job in self.queue.pending(self.spec.id):
+            if not await self._print_job(job):
+                return
+
+    def _publish_job(self, job: dict[str, Any], state: str, error: str | None = None) -> None:
+        self._done.set()
+        if self.spec.lane:
+            self.lanes.publish(
+                self.spec.lane,
+                {"type": "printer.job", "device": self.spec.id, "job": job["id"],
+                 "sale_id": job["sale_id"], "state": state, "error": error},
+            )  # fmt: skip
+
+    async def _print_job(self, job: dict[str, Any]) -> bool:
+        """Print one job; False when the printer cannot go on (the job stays pending)."""
+        before = await self.refresh_status()
+        if before and not before.ready:
+            reason = ", ".join(before.problems())
+            self.queue.set_state(job["id"], job["state"], f"waiting: {reason}")
+            self._publish_job(job, "waiting", reason)
+            return False
+        self.queue.set_state(job["id"], "sending")
+        data = (CLEAR_BUFFER if job["attempts"] else b"") + bytes(job["data"])
+        try:
+            await self._run(self.link.write, data)
+            after = await self.refresh_status()
+        except OSError as err:
+            self.queue.set_state(job["id"], "failed", f"link lost while printing: {err}")
+            self._publish_job(job, "failed", str(err))
+            raise
+        if after and not after.ready:
+            reason = ", ".join(after.problems())
+            self.queue.set_state(job["id"], "failed", reason)
+            self._publish_job(job, "failed", reason)
+            log.warning("printer %s: job %s failed: %s", self.spec.id, job["id"], reason)
+            return False
+        self.queue.set_state(job["id"], "printed")
+        self._publish_job(job, "printed")
+        return True
+
+    # --- actions ---------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["printer"] = {
+            "title": self.profile.title,
+            "paper_mm": self.profile.paper_mm,
+            "columns": self.paper.columns,
+            "status": self.printer_status.as_dict() if self.printer_status else None,
+            "jobs": self.queue.counts(self.spec.id),
+        }
+        return d
+
+    def _require_online(self) -> None:
+        if self.state != "online":
+            raise DeviceError(f"printer {self.spec.id} is {self.state}: {self.last_error or ''}")
+
+    async def _wait_job(self, job_id: str, timeout: float) -> dict[str, Any]:
+        """Until the job prints or fails; a fault is an error, never a success."""
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.queue.get(job_id)
+            assert job is not None
+            if job["state"] == "printed":
+                return public(job)
+            if job["state"] in ("failed", "interrupted") or (
+                job["error"] and job["error"].startswith("waiting")
+            ):
+                raise DeviceError(f"not printed: {job['error']} (job {job_id} will be retried)")
+            if time.monotonic() > deadline:
+                raise DeviceError(f"job {job_id} not printed yet: {self.state}")
+            self._done.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._done.wait(), 0.2)
+
+    def _document_for(
+        self, params: dict[str, Any], *, copy: bool
+    ) -> tuple[Document, dict[str, Any]]:
+        job = None
+        if params.get("job_id"):
+            job = self.queue.get(str(params["job_id"]))
+        elif params.get("sale_id"):
+            job = self.queue.by_sale(str(params["sale_id"]), self.spec.id) or self.queue.by_sale(
+                str(params["sale_id"])
+            )
+        if job is None or not job["envelope"]:
+            raise DeviceError("no receipt for that sale_id / job_id")
+        envelope = json.loads(job["envelope"])
+        return render_sale(envelope, self.paper, self.store, copy=copy), job
+
+    async def action(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        timeout = float(params.get("timeout_s", 10))
+        if name == "status":
+            self._require_online()
+            status = await self.refresh_status()
+            result = {"status": status.as_dict() if status else None,
+                      "jobs": self.queue.counts(self.spec.id)}  # fmt: skip
+            if status and not status.ready:
+                raise DeviceError(f"printer not ready: {', '.join(status.problems())}")
+            return result
+        if name == "jobs":
+            return {"jobs": self.queue.recent(self.spec.id, int(params.get("limit", 20)))}
+        if name == "open-drawer":
+            self._require_online()
+            try:
+                await self.open_drawer(params.get("pin"))
+            except OSError as err:
+                raise DeviceError(f"drawer not opened: {err}") from err
+            return {"opened": True}
+        if name == "test-print":
+            self._require_online()
+            status = await self.refresh_status()
+            if status and not status.ready:  # a test page is not queued for later
+                raise DeviceError(f"printer not ready: {', '.join(status.problems())}")
+            doc = render_test_page(self.paper, self.store, self.spec.id, _now_iso())
+            job = self.queue.add(self.spec.id, "test", bytes(doc.out))
+            assert job
+            return await self._wait_job(job, timeout)
+        if name == "reprint":
+            doc, original = self._document_for(params, copy=True)
+            job = self.queue.add(
+                self.spec.id, "reprint", bytes(doc.out), sale_id=original["sale_id"],
+                receipt_no=original["receipt_no"], envelope=json.loads(original["envelope"]),
+                copy=True,
+            )  # fmt: skip
+            assert job
+            self._require_online()
+            return await self._wait_job(job, timeout)
+        if name == "preview":
+            doc, _ = self._document_for(params, copy=bool(params.get("copy", False)))
+            return self.preview(bytes(doc.out))
+        raise DeviceError(f"printer has no action {name!r}")
+
+    def preview(self, data: bytes) -> dict[str, Any]:
+        text = preview.text_preview(data, self.paper.columns)
+        pngs = preview.png_preview(data, self.paper.dots, self.paper.columns)
+        return {"text": text, "png_base64": base64.b64encode(pngs[0]).decode() if pngs else ""}
+
+    async def stop(self) -> None:
+        await super().stop()
+        with contextlib.suppress(ValueError):
+            self.ctx.sale_txn_hooks.remove(self._enqueue_sale)
+        with contextlib.suppress(ValueError):
+            self.ctx.sale_hooks.remove(self._after_sale)
+        PRINTERS.pop((id(self.ctx), self.spec.id), None)
+
+
+def printers_of(ctx: Context) -> list[Printer]:
+    return [p for (c, _), p in PRINTERS.items() if c == id(ctx)]
+
+
+# --- lane API: e-receipts and reprints -------------------------------------------------------
+def lane_routes(devices: Devices) -> list[web.RouteDef]:
+    def find(sale_id: str, lane: str | None = None) -> Printer:
+        for p in printers_of(devices.ctx):
+            if (lane is None or p.spec.lane == lane) and p.queue.by_sale(sale_id, p.spec.id):
+                return p
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": f"no receipt for sale {sale_id}"}),
+            content_type="application/json",
+        )
+
+    async def receipt(request: web.Request) -> web.Response:
+        sale_id, fmt = request.match_info["sale_id"], request.match_info["fmt"]
+        p = find(sale_id)
+        doc, _ = p._document_for({"sale_id": sale_id}, copy=False)
+        if fmt == "txt":
+            return web.Response(text=preview.text_preview(bytes(doc.out), p.paper.columns))
+        png = preview.png_preview(bytes(doc.out), p.paper.dots, p.paper.columns)[0]
+        return web.Response(body=png, content_type="image/png")
+
+    async def reprint(request: web.Request) -> web.Response:
+        lane, sale_id = request.match_info["lane"], request.match_info["sale_id"]
+        p = find(sale_id, lane)
+        try:
+            job = await p.action("reprint", {"sale_id": sale_id})
+        except DeviceError as err:
+            return web.json_response({"error": str(err)}, status=409)
+        return web.json_response({"job": job})
+
+    return [
+        web.get(r"/api/receipts/{sale_id}.{fmt:txt|png}", receipt),
+        web.post("/api/lanes/{lane}/receipts/{sale_id}/reprint", reprint),
+    ]
