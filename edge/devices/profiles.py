@@ -82,6 +82,7 @@ class Weighing(Strict):
     poll_interval_ms: int = Field(default=250, ge=20)
     command_gap_ms: int = Field(default=0, ge=0)  # quiet time the scale needs between commands
     reply_timeout_ms: int = Field(default=600, ge=50)
+    settle_timeout_ms: int = Field(default=2000, ge=100)  # how long `read` waits for stability
 
     @model_validator(mode="after")
     def _range(self) -> Weighing:
