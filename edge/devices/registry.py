@@ -3,9 +3,12 @@ by its driver's supervisor, listed and driven through `/api/devices`."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
+import time
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,8 @@ from edge.devices.base import KINDS, Context, Device, DeviceError, DeviceSpec
 
 log = logging.getLogger(__name__)
 
-SpecSource = Callable[[], Iterable[DeviceSpec]]
+# discovery: returns the specs it sees now (or an awaitable of them, when it must probe)
+SpecSource = Callable[[], Iterable[DeviceSpec] | Awaitable[Iterable[DeviceSpec]]]
 
 
 class DeclarationError(ValueError):
@@ -63,6 +67,10 @@ class Devices:
         self.declared = declared or ctx.data_dir / "devices.toml"
         self.by_id: dict[str, Device] = {}
         self.sources: list[SpecSource] = []  # discovery adds itself here
+        self.rescan_interval = 2.0  # hot-plug is noticed within this many seconds
+        self.forget_after = 30.0  # a discovered device gone this long is removed
+        self._missing: dict[str, float] = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     def add(self, spec: DeviceSpec) -> Device:
         if spec.id in self.by_id:
@@ -80,16 +88,63 @@ class Devices:
     async def start(self) -> None:
         for spec in load_declared(self.declared):
             self.add(spec)
-        self.refresh()
+        await self.rescan()
+        if self.sources and self.rescan_interval > 0:
+            self._watcher = asyncio.create_task(self._watch(), name="devices:rescan")
 
     def refresh(self) -> None:
-        """Add what discovery sees now; declared devices win over discovered ones."""
+        """Add what synchronous sources see now; declared devices win over discovered ones."""
         for source in self.sources:
-            for spec in source():
-                if spec.id not in self.by_id:
-                    self.add(spec)
+            specs = source()
+            if not inspect.isawaitable(specs):
+                for spec in specs:
+                    self._offer(spec)
+
+    def _offer(self, spec: DeviceSpec) -> None:
+        # a declared device owns its id and its port; discovery never doubles it
+        if spec.id in self.by_id or any(d.spec.port == spec.port for d in self.by_id.values()):
+            return
+        log.info("discovered %s %s (%s) on %s", spec.kind, spec.id, spec.profile, spec.port)
+        self.add(spec)
+
+    async def rescan(self) -> None:
+        """Ask every source what it sees; add the new, forget discovered ones long gone."""
+        seen: set[str] = set()
+        for source in self.sources:
+            try:
+                specs = source()
+                if inspect.isawaitable(specs):
+                    specs = await specs
+                for spec in specs:
+                    seen.add(spec.id)
+                    self._offer(spec)
+            except Exception:  # discovery trouble must not take the declared devices down
+                log.exception("device discovery failed")
+                return
+        now = time.monotonic()
+        for device_id, device in list(self.by_id.items()):
+            if device.spec.source != "discovered" or device_id in seen:
+                self._missing.pop(device_id, None)
+                continue
+            gone_since = self._missing.setdefault(device_id, now)
+            if now - gone_since >= self.forget_after:
+                log.info("forgetting %s: unplugged for %.0f s", device_id, now - gone_since)
+                self._missing.pop(device_id, None)
+                await self.remove(device_id)
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.rescan_interval)
+            await self.rescan()
 
     async def stop(self) -> None:
+        if self._watcher:
+            self._watcher.cancel()
+            try:
+                await self._watcher
+            except asyncio.CancelledError:
+                pass
+            self._watcher = None
         for device_id in list(self.by_id):
             await self.remove(device_id)
 

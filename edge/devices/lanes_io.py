@@ -1,0 +1,118 @@
+"""Where scanners and scales meet the checkout lane over HTTP:
+
+- `GET /api/lanes/{lane}/events`: the lane's scans and weights as server-sent events. A payment
+  code appears masked; its full code stays on the in-process lane bus for the payment module.
+- `POST /api/lanes/{lane}/weigh` {sku, name, price_per_kg_fen}: reads the lane's scale and
+  answers a sale line priced per kg × stable weight, or a clear error. Rounding: grams ×
+  price per kg / 1000, half up to the fen (protocols.pricing.weighed), the rule Chinese
+  price-computing scales print."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.devices.base import DeviceError
+from edge.devices.scale import Scale
+from protocols import pricing
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_S = 15.0
+
+
+class WeighIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sku: Annotated[str, Field(min_length=1)]
+    name: str
+    price_per_kg_fen: Annotated[int, Field(strict=True, ge=0)]
+
+
+def _error(status: int, reason: str, **more: Any) -> web.Response:
+    return web.json_response({"error": reason, **more}, status=status)
+
+
+def for_the_page(event: dict[str, Any]) -> dict[str, Any]:
+    """What leaves the process: never a payment code in full."""
+    if event.get("type") == "paycode":
+        return {k: v for k, v in event.items() if k != "code"}
+    return event
+
+
+def lane_routes(devices: Any) -> list[web.RouteDef]:
+    lanes = devices.ctx.lanes
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        lane = request.match_info["lane"]
+        queue = lanes.subscribe(lane)
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        try:
+            await response.prepare(request)
+            await response.write(b": lane events\n\n")
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                data = json.dumps(for_the_page(event), ensure_ascii=False)
+                await response.write(
+                    f"event: {event.get('type', 'message')}\ndata: {data}\n\n".encode()
+                )
+        except ConnectionResetError:
+            pass
+        finally:
+            lanes.unsubscribe(lane, queue)
+        return response
+
+    async def weigh(request: web.Request) -> web.Response:
+        lane = request.match_info["lane"]
+        try:
+            body = WeighIn.model_validate(await request.json())
+        except ValueError as err:  # JSON and validation errors alike
+            reason = (
+                "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors()
+                )
+                if isinstance(err, ValidationError)
+                else "body is not JSON"
+            )
+            log.warning("lane %s weigh: bad request: %s", lane, reason)
+            return _error(400, reason)
+        scales = [d for d in devices.on_lane(lane, "scale") if isinstance(d, Scale)]
+        if not scales:
+            return _error(404, f"lane {lane} has no scale")
+        scale = next((s for s in scales if s.state == "online"), scales[0])
+        try:
+            weight = await scale.stable_weight()
+        except DeviceError as err:
+            log.warning("lane %s weigh %s: %s", lane, body.sku, err)
+            return _error(409, str(err), device=scale.spec.id)
+        why = scale.sellable(weight)
+        if why:
+            log.info("lane %s weigh %s refused: %s", lane, body.sku, why)
+            return _error(409, why, device=scale.spec.id, grams=weight.grams)
+        grams = weight.grams
+        line = {
+            "sku": body.sku,
+            "name": body.name,
+            "qty_milli": grams,
+            "unit_price_fen": body.price_per_kg_fen,
+            "discount_fen": 0,
+            "total_fen": pricing.weighed(grams, body.price_per_kg_fen),
+            "weighed": True,
+        }
+        lanes.publish(lane, {"type": "weighed", "device": scale.spec.id, "line": line})
+        return web.json_response({"line": line, "device": scale.spec.id, "net": weight.net})
+
+    return [
+        web.get("/api/lanes/{lane}/events", events),
+        web.post("/api/lanes/{lane}/weigh", weigh),
+    ]
