@@ -1,0 +1,369 @@
+"""The payment service the gateway wires in: the lane's payment API, resuming what a crash
+left open, resolving lost answers, and reversing approved payments that no sale took up.
+
+Never twice: the idempotency key is the primary key of the attempt; a second POST with it
+joins the running attempt or returns its result, and never sends a second request to take
+money. Never lost: the state is in the gateway's SQLite before each request goes out, and
+`start()` picks up every attempt that is not final."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tomllib
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from edge.devices.aggregator import Aggregator
+from edge.devices.base import Context, Device, DeviceError
+from edge.devices.terminal import Terminal, TerminalUnreachable
+from edge.payments import cash, flows
+from edge.payments.attempts import OPEN, Attempt, AttemptConflict, AttemptStore
+from protocols import qrpay
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from edge.devices.registry import Devices
+
+log = logging.getLogger(__name__)
+
+QR_METHODS = ("qr", "wechat", "alipay", "unionpay")
+
+
+def _error(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+class Payments:
+    def __init__(self, ctx: Context, devices: Devices) -> None:
+        if ctx.db is None:
+            raise ValueError("payments need the gateway database")
+        self.ctx, self.devices = ctx, devices
+        self.store = AttemptStore(ctx.db)
+        conf: dict[str, Any] = {}
+        path = ctx.data_dir / "payments.toml"
+        if path.exists():
+            conf = tomllib.loads(path.read_text("utf-8"))
+        self.cash_rounding = str(conf.get("cash_rounding", "none"))
+        cash.round_due(0, self.cash_rounding)  # a wrong rule fails at start, not at a sale
+        self.resolve_interval_s = float(conf.get("resolve_interval_s", 10.0))
+        self.unclaimed_reverse_after_s = float(conf.get("unclaimed_reverse_after_s", 900.0))
+        self._running: dict[str, asyncio.Task[Attempt]] = {}
+        self._cancel: dict[str, asyncio.Event] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        ctx.sale_txn_hooks.append(self._claim)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Resume every attempt a previous run left open, then keep sweeping."""
+        for attempt in self.store.open():
+            log.warning("payment %s was %s when the gateway stopped: resuming",
+                        attempt.key, attempt.state)  # fmt: skip
+            self._spawn(attempt, self._resume(attempt))
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="payments:sweep")
+
+    async def stop(self) -> None:
+        if self._sweeper:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for task in list(self._running.values()):
+            task.cancel()
+        for task in list(self._running.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._claim in self.ctx.sale_txn_hooks:
+            self.ctx.sale_txn_hooks.remove(self._claim)
+
+    def _claim(self, db: sqlite_utils.Database, envelope: dict[str, Any]) -> None:
+        """A sale whose payment carries `ref` = an attempt's key takes that payment up."""
+        body = envelope.get("body", {})
+        for p in body.get("payments", []):
+            if p.get("ref"):
+                self.store.claim(str(p["ref"]), str(body.get("sale_id", "")))
+
+    # --- running attempts ----------------------------------------------------------------------
+    def _notify(self, attempt: Attempt, text: str | None) -> None:
+        if attempt.lane:
+            event = {"type": "payment", "key": attempt.key, "state": attempt.state,
+                     "reason": attempt.reason}  # fmt: skip
+            if text:
+                event["text"] = text
+            self.ctx.lanes.publish(attempt.lane, event)
+
+    def _spawn(self, attempt: Attempt, coro: Any) -> asyncio.Task[Attempt]:
+        task = asyncio.create_task(coro, name=f"payment:{attempt.key}")
+        self._running[attempt.key] = task
+
+        def done(t: asyncio.Task[Attempt]) -> None:
+            self._running.pop(attempt.key, None)
+            self._cancel.pop(attempt.key, None)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("payment %s failed: %r", attempt.key, t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    def _device(self, attempt: Attempt) -> Device | None:
+        return self.devices.by_id.get(attempt.device or "")
+
+    async def _run(self, attempt: Attempt, auth_code: str | None) -> Attempt:
+        device = self._device(attempt)
+        cancel = self._cancel.setdefault(attempt.key, asyncio.Event())
+        if isinstance(device, Aggregator):
+            result = await flows.run_qr(self.store, device, attempt, auth_code=auth_code,
+                                        cancel=cancel, notify=self._notify)  # fmt: skip
+        elif isinstance(device, Terminal):
+            result = await flows.run_card(self.store, device, attempt, cancel=cancel,
+                                          notify=self._notify)  # fmt: skip
+        else:
+            result = self.store.set_state(attempt.key, "declined", "no payment device")
+        self._notify(result, None)
+        return result
+
+    async def _resume(self, attempt: Attempt) -> Attempt:
+        device = self._device(attempt)
+        try:
+            if isinstance(device, Aggregator):
+                if attempt.state == "approved":
+                    result = await flows.reverse_qr(self.store, device, attempt, "no sale took it")
+                else:
+                    result = await flows.run_qr(self.store, device, attempt, resume=True,
+                                                notify=self._notify)  # fmt: skip
+            elif isinstance(device, Terminal):
+                if attempt.state == "reversing" or attempt.state == "approved":
+                    result = await flows.reverse_card(self.store, device, attempt,
+                                                      attempt.reason or "reversing")  # fmt: skip
+                else:
+                    result = await flows.resolve_card(self.store, device, attempt)
+            else:
+                log.error("payment %s: device %s is gone; left %s",
+                          attempt.key, attempt.device, attempt.state)  # fmt: skip
+                return attempt
+        except (TerminalUnreachable, DeviceError, OSError) as err:
+            log.warning("payment %s: cannot resolve now (%s); retrying later", attempt.key, err)
+            return self.store.get(attempt.key) or attempt
+        self._notify(result, None)
+        return result
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.resolve_interval_s)
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("payment sweep failed")
+
+    def sweep(self) -> None:
+        """Resolve open attempts nobody is running; reverse approved ones no sale took up."""
+        for attempt in self.store.open():
+            if attempt.key not in self._running and attempt.state in OPEN:
+                self._spawn(attempt, self._resume(attempt))
+        for attempt in self.store.unclaimed(self.unclaimed_reverse_after_s):
+            if attempt.key not in self._running:
+                log.warning("payment %s approved but no sale took it: reversing", attempt.key)
+                self._spawn(attempt, self._resume(attempt))
+
+    async def wait(self, key: str, timeout: float) -> Attempt | None:
+        task = self._running.get(key)
+        if task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), timeout)
+        return self.store.get(key)
+
+    # --- what the lane calls -------------------------------------------------------------------
+    def _pick(self, lane: str, kind: str, wanted: str | None) -> Device:
+        if wanted:
+            device = self.devices.by_id.get(wanted)
+            if device is None or device.kind != kind:
+                raise DeviceError(f"no {kind} {wanted!r}")
+            return device
+        found = self.devices.on_lane(lane, kind) or [
+            d for d in self.devices.by_id.values() if d.kind == kind and d.spec.lane is None
+        ]
+        if not found:
+            raise DeviceError(f"lane {lane} has no {kind}")
+        return found[0]
+
+    async def pay(self, lane: str, body: dict[str, Any]) -> tuple[Attempt, bool]:
+        """Start (or join) the attempt the body describes: (attempt, created)."""
+        key, method, amount = body.get("key"), body.get("method"), body.get("amount_fen")
+        if not isinstance(key, str) or not 8 <= len(key) <= 64:
+            raise ValueError("'key' (the idempotency key, 8-64 characters) is required")
+        if type(amount) is not int or amount <= 0:
+            raise ValueError("'amount_fen' must be a positive integer")
+        if method == "cash":
+            return self._cash(lane, key, amount, body)
+        if method == "card":
+            device = self._pick(lane, "terminal", body.get("device"))
+            stored_method, auth = "card", None
+        elif method in QR_METHODS:
+            auth = body.get("auth_code")
+            if not isinstance(auth, str) or not qrpay.valid_auth_code(auth):
+                raise ValueError("'auth_code' must be the 16-24 digits of the customer's code")
+            device = self._pick(lane, "aggregator", body.get("device"))
+            stored_method = "qr"
+        else:
+            raise ValueError("'method' must be card, qr, wechat, alipay, unionpay or cash")
+        attempt, created = self.store.create(
+            key, lane=lane, method=stored_method, device=device.spec.id, amount_fen=amount,
+            auth_code=auth, detail={"subject": str(body.get("subject", ""))},
+        )  # fmt: skip
+        if created:
+            self._notify(attempt, None)
+            self._spawn(attempt, self._run(attempt, auth))
+        return attempt, created
+
+    def _cash(self, lane: str, key: str, amount: int, body: dict[str, Any]) -> tuple[Attempt, bool]:
+        tendered = body.get("tendered_fen", amount)
+        t = cash.tender(amount, tendered, self.cash_rounding)  # type: ignore[arg-type]
+        detail = {"tendered_fen": t.tendered_fen, "taken_fen": t.taken_fen,
+                  "change_fen": t.change_fen, "rounding_fen": t.rounding_fen,
+                  "remaining_fen": t.remaining_fen, "rule": self.cash_rounding}  # fmt: skip
+        return self.store.create(
+            key, lane=lane, method="cash", device=None, amount_fen=amount, state="approved",
+            detail=detail,
+        )  # fmt: skip
+
+    def cancel(self, key: str) -> bool:
+        event = self._cancel.get(key)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    async def reverse(self, key: str, reason: str) -> Attempt:
+        attempt = self.store.get(key)
+        if attempt is None:
+            raise KeyError(key)
+        if attempt.state != "approved" or attempt.sale_id:
+            raise ValueError(f"only an approved payment no sale has taken can be reversed "
+                             f"(this one is {attempt.state}, sale {attempt.sale_id})")  # fmt: skip
+        if attempt.method == "cash":
+            return self.store.set_state(key, "reversed", reason)
+        device = self._device(attempt)
+        if isinstance(device, Aggregator):
+            task = self._spawn(attempt, flows.reverse_qr(self.store, device, attempt, reason))
+        elif isinstance(device, Terminal):
+            task = self._spawn(attempt, flows.reverse_card(self.store, device, attempt, reason))
+        else:
+            raise ValueError(f"device {attempt.device} is gone")
+        return await asyncio.shield(task)
+
+    # --- HTTP ---------------------------------------------------------------------------------
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/lanes/{lane}/payments", self._post),
+            web.get("/api/lanes/{lane}/payments", self._list),
+            web.get("/api/payments/{key}", self._get),
+            web.post("/api/payments/{key}/cancel", self._cancel_route),
+            web.post("/api/payments/{key}/reverse", self._reverse_route),
+        ]
+
+    @staticmethod
+    async def _json(request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            raise ValueError("body is not JSON") from None
+        if not isinstance(body, dict):
+            raise ValueError("body must be a JSON object")
+        return body
+
+    @staticmethod
+    def _wait_s(request: web.Request, body: dict[str, Any], default: float) -> float:
+        try:
+            return max(
+                0.0, min(float(body.get("wait_s", request.query.get("wait_s", default))), 180)
+            )
+        except (TypeError, ValueError):
+            return default
+
+    async def _post(self, request: web.Request) -> web.Response:
+        lane = request.match_info["lane"]
+        try:
+            body = await self._json(request)
+            if "key" not in body and request.headers.get("Idempotency-Key"):
+                body["key"] = request.headers["Idempotency-Key"]
+            attempt, created = await self.pay(lane, body)
+        except AttemptConflict as err:
+            log.warning("lane %s: payment refused: %s", lane, err)
+            return _error(409, str(err))
+        except (ValueError, cash.CashError) as err:
+            log.warning("lane %s: payment refused: %s", lane, err)
+            return _error(400, str(err))
+        except DeviceError as err:
+            log.warning("lane %s: payment refused: %s", lane, err)
+            return _error(409, str(err))
+        got = await self.wait(attempt.key, self._wait_s(request, body, 60.0)) or attempt
+        status = (201 if created else 200) if got.final else 202
+        return web.json_response({"payment": got.public(), "created": created}, status=status)
+
+    async def _get(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        got = await self.wait(key, self._wait_s(request, {}, 0.0))
+        if got is None:
+            return _error(404, f"no payment {key}")
+        return web.json_response({"payment": got.public(), "history": self.store.history(key)})
+
+    async def _list(self, request: web.Request) -> web.Response:
+        lane, state = request.match_info["lane"], request.query.get("state")
+        attempts = self.store.on_lane(lane, state)
+        if request.query.get("unclaimed"):
+            attempts = [a for a in attempts if a.state == "approved" and not a.sale_id]
+        return web.json_response({"payments": [a.public() for a in attempts]})
+
+    async def _cancel_route(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        if self.store.get(key) is None:
+            return _error(404, f"no payment {key}")
+        if not self.cancel(key):
+            return _error(409, "the payment is not running")
+        got = await self.wait(key, 30.0)
+        assert got is not None
+        return web.json_response({"payment": got.public()})
+
+    async def _reverse_route(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        try:
+            body = await self._json(request)
+            got = await self.reverse(key, str(body.get("reason", "reversed by the cashier")))
+        except KeyError:
+            return _error(404, f"no payment {key}")
+        except ValueError as err:
+            return _error(409, str(err))
+        return web.json_response({"payment": got.public()})
+
+
+async def test_payment(device: Device, params: dict[str, Any]) -> dict[str, Any]:
+    """The `test-payment` action of a terminal or an aggregator: a real attempt (journaled like
+    any other, marked test) of `amount_fen` (default 1 fen), reversed at once if approved."""
+    if device.ctx.db is None:
+        raise DeviceError("no gateway database")
+    store = AttemptStore(device.ctx.db)
+    key = str(params.get("key") or f"test-{uuid.uuid4().hex[:16]}")
+    amount = params.get("amount_fen", 1)
+    if type(amount) is not int or amount <= 0:
+        raise DeviceError("amount_fen must be a positive integer")
+    if isinstance(device, Aggregator):
+        auth = params.get("auth_code")
+        if not isinstance(auth, str) or not qrpay.valid_auth_code(auth):
+            raise DeviceError("a QR test payment needs the auth_code of a test wallet")
+        attempt, _ = store.create(key, lane=device.spec.lane, method="qr", device=device.spec.id,
+                                  amount_fen=amount, auth_code=auth, test=True)  # fmt: skip
+        result = await flows.run_qr(store, device, attempt, auth_code=auth)
+        if result.state == "approved":
+            result = await flows.reverse_qr(store, device, result, "test payment")
+    elif isinstance(device, Terminal):
+        attempt, _ = store.create(key, lane=device.spec.lane, method="card",
+                                  device=device.spec.id, amount_fen=amount, test=True)  # fmt: skip
+        result = await flows.run_card(store, device, attempt)
+        if result.state == "approved":
+            result = await flows.reverse_card(store, device, result, "test payment")
+    else:
+        raise DeviceError(f"{device.kind} cannot take a test payment")
+    return {"payment": result.public(), "history": store.history(key)}
