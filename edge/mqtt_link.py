@@ -33,10 +33,11 @@ class BrokerAddress:
     username: str | None = None
     password: str | None = None
     ca_file: str | None = None
+    mqtt5: bool = True  # ?protocol=3.1.1 for brokers without MQTT 5 (the demo's fallback)
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
-        """mqtt://[user:pass@]host[:1883] or mqtts://…[:8883]?ca=/path/ca.pem.
+        """mqtt://[user:pass@]host[:1883] or mqtts://…[:8883]?ca=/path/ca.pem[&protocol=3.1.1].
         The password may also come from STOREGW_MQTT_PASSWORD, so it need not sit in a unit file."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
@@ -52,6 +53,7 @@ class BrokerAddress:
             if parts.password
             else os.environ.get("STOREGW_MQTT_PASSWORD"),
             ca_file=query.get("ca", [None])[0],
+            mqtt5=query.get("protocol", ["5"])[0] != "3.1.1",
         )
 
 
@@ -87,7 +89,15 @@ class MqttLink:
         self._thread: threading.Thread | None = None
         self._down_logged = False
 
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        if self.address.mqtt5:
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        else:  # MQTT 3.1.1: the persistent session is clean_session=False
+            c = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+            )
         c.max_inflight_messages_set(max_inflight)
         c.max_queued_messages_set(0)
         if self.address.username:
@@ -102,6 +112,12 @@ class MqttLink:
         self.client = c
 
     # --- paho thread -----------------------------------------------------------------------
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the event loop is closed: the process is shutting down
+            self._stop.set()
+
     def _connected(self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
         if rc.is_failure:
             log.error("broker %s refused the connection: %s", self.address.host, rc)
@@ -114,16 +130,16 @@ class MqttLink:
             log.info("broker %s:%s reachable again", self.address.host, self.address.port)
         self._down_logged = False
         if self._on_up:
-            self.loop.call_soon_threadsafe(self._on_up, bool(flags.session_present))
+            self._post(self._on_up, bool(flags.session_present))
 
     def _disconnected(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self.connected = False
         if self._on_down:
-            self.loop.call_soon_threadsafe(self._on_down)
+            self._post(self._on_down)
 
     def _message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         if self._on_message:
-            self.loop.call_soon_threadsafe(self._on_message, msg.topic, bytes(msg.payload))
+            self._post(self._on_message, msg.topic, bytes(msg.payload))
 
     def _run(self) -> None:
         delay = self._backoff[0]
@@ -131,13 +147,16 @@ class MqttLink:
         props.SessionExpiryInterval = self._session_expiry
         while not self._stop.is_set():
             try:
-                self.client.connect(
-                    self.address.host,
-                    self.address.port,
-                    keepalive=20,
-                    clean_start=False,
-                    properties=props,
-                )
+                if self.address.mqtt5:
+                    self.client.connect(
+                        self.address.host,
+                        self.address.port,
+                        keepalive=20,
+                        clean_start=False,
+                        properties=props,
+                    )
+                else:
+                    self.client.connect(self.address.host, self.address.port, keepalive=20)
                 while not self._stop.is_set():
                     rc = self.client.loop(timeout=0.2)
                     if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -153,7 +172,7 @@ class MqttLink:
             if self.connected:
                 self.connected = False
                 if self._on_down:
-                    self.loop.call_soon_threadsafe(self._on_down)
+                    self._post(self._on_down)
             if not self._down_logged:
                 log.warning("lost the broker %s:%s", self.address.host, self.address.port)
                 self._down_logged = True

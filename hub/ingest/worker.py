@@ -66,17 +66,20 @@ class IngestWorker:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        events = topics.EVENTS_SHARED if self.shared else topics.EVENTS_ALL
         self.link = MqttLink(
             self.url,
             self.worker_id,
             loop,
-            subscriptions=[(events, 1), (STATUS_ALL, 1)] + [(f, 1) for f, _ in self.routes],
+            subscriptions=[(STATUS_ALL, 1)] + [(f, 1) for f, _ in self.routes],
             on_message=self._message,
             on_up=self._up,
             will=(HUB_STATUS, self._status("offline")),
             max_inflight=64,
         )
+        # shared subscriptions are MQTT 5; a 3.1.1 broker gets the plain one (a single worker)
+        shared = self.shared and self.link.address.mqtt5
+        events = topics.EVENTS_SHARED if shared else topics.EVENTS_ALL
+        self.link.subscriptions.insert(0, (events, 1))
         self.link.start()
         self._task = asyncio.create_task(self._run(), name="ingest")
 
