@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import termios
 from collections.abc import Callable
 
 import serial
@@ -47,18 +48,21 @@ class SerialPort:
 
     def open(self) -> None:
         s = self.settings
+        # a pty has no UART: Linux refuses or ignores 7-bit and parity modes on it, and the
+        # 7-bit framing is done above anyway, so a pty is always opened 8N1
+        pty = os.path.realpath(self.path).startswith("/dev/pts/")
         ser = serial.Serial()
         ser.port = self.path
         ser.baudrate = s.baudrate
-        ser.bytesize = serial.SEVENBITS if s.bytesize == 7 else serial.EIGHTBITS
-        ser.parity = _PARITY[s.parity]
+        ser.bytesize = serial.SEVENBITS if s.bytesize == 7 and not pty else serial.EIGHTBITS
+        ser.parity = serial.PARITY_NONE if pty else _PARITY[s.parity]
         ser.stopbits = serial.STOPBITS_TWO if s.stopbits == 2 else serial.STOPBITS_ONE
         ser.timeout = 0
         ser.exclusive = True  # one driver per port: discovery never probes a port in use
         try:
             ser.open()
-        except serial.SerialException as err:
-            raise OSError(f"cannot open {self.path}: {err}") from err
+        except (serial.SerialException, termios.error, ValueError) as err:
+            raise OSError(f"cannot open {self.path} as {s.describe()}: {err}") from err
         self._serial = ser
         self._loop = asyncio.get_running_loop()
         self.lost = self._loop.create_future()
