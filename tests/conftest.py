@@ -217,6 +217,7 @@ class Edge(Proc):
     ) -> None:
         self.port = free_port()
         self.store, self.gateway = store, gateway
+        self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         super().__init__(
             [
