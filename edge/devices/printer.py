@@ -9,8 +9,9 @@ receipt queued and an unbooked one never does. Each job has an id and prints onc
   shown to the lane and the technician — never reported as printed;
 - a failed job is sent again when the printer is ready, preceded by DLE DC4 8 so the printer
   drops what it held of the first try (it would otherwise print that too);
-- a job found `sending` after a crash may be half printed: it is marked `interrupted` and is
-  not printed again by itself; a reprint is an explicit action and is marked as a copy."""
+- a job found `sending` after a crash may be half printed, and one whose status after sending
+  could not be read may have printed: both are marked `interrupted` and are not printed again by
+  themselves; a reprint is an explicit action and is marked as a copy."""
 
 from __future__ import annotations
 
@@ -425,12 +426,24 @@ class Printer(Device):
         data = (CLEAR_BUFFER if job["attempts"] else b"") + bytes(job["data"])
         try:
             await self._run(self.link.write, data)
-            after = await self.refresh_status()
-        except OSError as err:
-            self.queue.set_state(job["id"], "failed", f"link lost while printing: {err}")
+        except OSError as err:  # part of it may be in the printer: the resend clears first
+            self.queue.set_state(job["id"], "failed", f"link lost while sending: {err}")
             self._publish_job(job, "failed", str(err))
             raise
+        try:
+            after = await self.refresh_status()
+        except OSError as err:
+            # all of it was sent, but whether it printed is unknown: like a crash mid-send,
+            # it is not resent by itself (that could print it twice); the lane may reprint
+            reason = f"sent, then the printer went away: {err}; reprint if missing"
+            self.queue.set_state(job["id"], "interrupted", reason)
+            self._publish_job(job, "interrupted", reason)
+            raise
         if after and not after.ready:
+            # drop what the printer still holds of this job, or it would finish it when the
+            # fault clears and the resend would print it a second time
+            with contextlib.suppress(OSError):
+                await self._run(self.link.write, CLEAR_BUFFER)
             reason = ", ".join(after.problems())
             self.queue.set_state(job["id"], "failed", reason)
             self._publish_job(job, "failed", reason)

@@ -25,6 +25,7 @@ from protocols.escpos.decoder import (
     Decoder,
     DrawerPulse,
     Event,
+    Feed,
     Init,
     PrintItem,
     StatusRequest,
@@ -48,6 +49,7 @@ class PrinterSim:
     columns: int = 48
     dots: int = 576
     hanzi_default: bool = False
+    tear_feed: int | None = preview.TEAR_FEED  # a feed this long ends a receipt (no cutter)
     out_dir: Path | None = None  # where receipts are kept as .txt and .png
     status: st.PrinterStatus = field(default_factory=st.PrinterStatus)
     receipts: list[Printed] = field(default_factory=list)
@@ -111,7 +113,11 @@ class PrinterSim:
         elif isinstance(ev, DrawerPulse):
             self.drawer_pulses.append(ev)
         elif isinstance(ev, Cut):
-            self._cut()
+            if self._paper:
+                self._cut()
+        elif isinstance(ev, Feed):
+            if self.tear_feed is not None and ev.lines >= self.tear_feed and self._paper:
+                self._cut()
         elif not isinstance(ev, StatusRequest | ClearBuffer | Unknown):
             self._paper.append(ev)
             if self._lines_left is not None:

@@ -44,6 +44,13 @@ class Cut:
 
 
 @dataclass(frozen=True)
+class Feed:
+    """ESC d n: n lines of paper; on a printer without a cutter, how a receipt ends."""
+
+    lines: int
+
+
+@dataclass(frozen=True)
 class DrawerPulse:
     pin: int  # 2 or 5
     on_ms: int
@@ -81,6 +88,7 @@ Event = (
     | Barcode
     | QRCode
     | Cut
+    | Feed
     | DrawerPulse
     | StatusRequest
     | ClearBuffer
@@ -258,6 +266,11 @@ class Decoder:
                     49: "center",
                     50: "right",
                 }.get(n, "left")
+            return 3
+        if c == 0x64:  # ESC d n: print and feed n lines
+            self._need(buf, 3)
+            self._flush_partial_line()
+            self._events.append(Feed(buf[2]))
             return 3
         if c == 0x70:  # ESC p m t1 t2: drawer kick
             self._need(buf, 5)

@@ -21,6 +21,7 @@ from protocols.escpos.decoder import (
     Barcode,
     Cut,
     Event,
+    Feed,
     Image,
     Line,
     PrintItem,
@@ -36,18 +37,27 @@ CJK_FONTS = (
 )
 
 
+TEAR_FEED = 6  # our receipts end with ESC d 6 where there is no cutter
+
+
 @dataclass
 class Receipt:
     items: list[PrintItem] = field(default_factory=list)
     cut: bool = False  # False: bytes ended before a cut (a torn or unfinished receipt)
 
 
-def receipts(events: list[Event]) -> list[Receipt]:
+def receipts(events: list[Event], tear_feed: int | None = None) -> list[Receipt]:
+    """Split at each cut — or, for a printer without a cutter, at each feed of at least
+    `tear_feed` lines (where the cashier tears the paper off)."""
     out: list[Receipt] = [Receipt()]
     for ev in events:
-        if isinstance(ev, Cut):
-            out[-1].cut = True
-            out.append(Receipt())
+        tear = tear_feed is not None and isinstance(ev, Feed) and ev.lines >= tear_feed
+        if isinstance(ev, Cut) or tear:
+            if out[-1].items:
+                out[-1].cut = True
+                out.append(Receipt())
+            elif isinstance(ev, Cut) and len(out) > 1:
+                out[-2].cut = True  # the feed before the cut already ended it
         elif isinstance(ev, Line | Barcode | QRCode | Image):
             out[-1].items.append(ev)
     if not out[-1].items:
@@ -67,10 +77,13 @@ def item_text(item: PrintItem, columns: int) -> str:
             text = tx.rjust(text, cols)
         return text.rstrip()
     if isinstance(item, Barcode):
-        return tx.center(f"[{item.symbology} {item.data}]", columns).rstrip()
-    if isinstance(item, QRCode):
-        return tx.center(f"[QR {item.data}]", columns).rstrip()
-    return tx.center(f"[image {item.width}x{item.height}]", columns).rstrip()
+        label = f"[{item.symbology} {item.data}]"
+    elif isinstance(item, QRCode):
+        label = f"[QR {item.data}]"
+    else:
+        label = f"[image {item.width}x{item.height}]"
+    # a code's content is shown whole, even when wider than the paper
+    return label if tx.width(label) > columns else tx.center(label, columns).rstrip()
 
 
 def receipt_text(receipt: Receipt, columns: int) -> str:
@@ -79,7 +92,8 @@ def receipt_text(receipt: Receipt, columns: int) -> str:
 
 def text_preview(data: bytes, columns: int, *, hanzi_default: bool = False) -> str:
     """Every receipt in `data` as text, receipts separated by a scissors line."""
-    parts = [receipt_text(r, columns) for r in receipts(decode(data, hanzi_default=hanzi_default))]
+    events = decode(data, hanzi_default=hanzi_default)
+    parts = [receipt_text(r, columns) for r in receipts(events, TEAR_FEED)]
     return ("-" * 8 + " ✂ " + "-" * 8 + "\n").join(parts)
 
 
@@ -212,6 +226,5 @@ def png_preview(
     data: bytes, dots: int, columns: int, *, hanzi_default: bool = False
 ) -> list[bytes]:
     """Each receipt in `data` as PNG bytes."""
-    return [
-        receipt_png(r, dots, columns) for r in receipts(decode(data, hanzi_default=hanzi_default))
-    ]
+    events = decode(data, hanzi_default=hanzi_default)
+    return [receipt_png(r, dots, columns) for r in receipts(events, TEAR_FEED)]

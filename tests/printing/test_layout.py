@@ -1,0 +1,124 @@
+"""Receipt layout: CJK characters take two columns, Chinese goes as GB18030 inside FS & … FS .,
+and golden receipts for 58 mm (32 columns) and 80 mm (48 columns) decode back to the text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from protocols.escpos import text as tx
+from protocols.escpos.decoder import Line, decode
+from protocols.escpos.preview import text_preview
+from protocols.escpos.receipt import COPY_MARK, Paper, Store, render_sale
+
+GOLDEN = Path(__file__).parent / "golden"
+mixed = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5),  # CJK unified ideographs
+        st.sampled_from("（）：，。￥【】"),
+    ),
+    max_size=60,
+)
+
+ENVELOPE = {
+    "id": "0190b3c0-0000-7000-8000-000000000001",
+    "occurred_at": "2024-05-01T04:05:06Z",
+    "body": {
+        "sale_id": "0190b3c0-0000-7000-8000-000000000001",
+        "lane": "1",
+        "cashier": "张丽",
+        "receipt_no": "20240501-1-0007",
+        "business_day": "2024-05-01",
+        "lines": [
+            {"sku": "6901028075015", "name": "农夫山泉 550ml", "qty_milli": 2000,
+             "unit_price_fen": 200, "discount_fen": 0, "total_fen": 400, "weighed": False},
+            {"sku": "2000123", "name": "红富士苹果（山东烟台）特级大果 5kg装", "qty_milli": 1250,
+             "unit_price_fen": 1280, "discount_fen": 100, "total_fen": 1500, "weighed": True},
+        ],
+        "discounts": [{"code": "M10", "description": "满10减1", "amount_fen": 100}],
+        "total_fen": 1800,
+        "payments": [{"tender": "wechat", "amount_fen": 1000},
+                     {"tender": "cash", "amount_fen": 1000}],
+        "change_fen": 200,
+        "member_id": "M8",
+        "member": {"name": "王芳", "tier": "金卡", "points_earned": 18, "points_balance": 318},
+    },
+}  # fmt: skip
+STORE = Store(
+    name="好邻居便利店",
+    header=("北京市朝阳区建国路1号", "电话 010-12345678"),
+    footer=("谢谢惠顾 欢迎再来",),
+    qr_url="https://e.example.cn/r/{sale_id}",
+)
+
+
+@pytest.mark.parametrize(("columns", "dots"), [(32, 384), (48, 576)])
+def test_golden_receipt_decodes_back_to_its_text(columns: int, dots: int) -> None:
+    doc = render_sale(ENVELOPE, Paper(columns=columns, dots=dots), STORE)
+    text = text_preview(bytes(doc.out), columns)
+    assert text == (GOLDEN / f"sale-{columns}.txt").read_text("utf-8")
+    for line in text.splitlines():
+        assert tx.width(line) <= columns or line.startswith("[QR "), line
+
+
+def test_chinese_travels_as_gb18030_between_fs_and_fs_dot() -> None:
+    doc = render_sale(ENVELOPE, Paper(columns=32, dots=384), STORE)
+    data = bytes(doc.out)
+    assert b"\x1c\x26" + "好邻居便利店".encode("gb18030") + b"\x1c\x2e" in data
+    assert "好邻居".encode() not in data  # never UTF-8 on the wire
+    assert data.count(b"\x1c\x26") == data.count(b"\x1c\x2e")
+
+
+def test_receipt_has_barcode_qr_cut_and_copy_mark() -> None:
+    doc = render_sale(ENVELOPE, Paper(columns=48, dots=576, cutter="full"), STORE, copy=True)
+    data = bytes(doc.out)
+    assert b"\x1dkI" in data  # GS k, CODE128 (function B)
+    assert b"\x1d(k" in data and b"https://e.example.cn/r/" in data  # native QR
+    assert data.endswith(b"\x1dV\x00")  # full cut
+    text = text_preview(data, 48)
+    assert text.count(COPY_MARK) == 2
+    assert "[CODE128 20240501-1-0007]" in text
+
+
+def test_weighed_line_shows_weight_and_price_per_kg() -> None:
+    doc = render_sale(ENVELOPE, Paper(columns=32, dots=384), STORE)
+    assert "  1.250kg x 12.80/kg       16.00" in doc.lines
+    assert any(line.startswith("  优惠") and line.endswith("-1.00") for line in doc.lines)
+
+
+def test_gbk_printer_gets_gbk_and_no_cutter_feeds_instead() -> None:
+    paper = Paper(columns=32, dots=384, cutter="none", hanzi="gbk", barcode=False, qr=False)
+    data = bytes(render_sale(ENVELOPE, paper, STORE).out)
+    assert "好邻居".encode("gbk") in data
+    assert b"\x1dV" not in data and data.endswith(b"\x1bd\x06")
+    assert b"\x1dk" not in data and b"\x1d(k" not in data  # printed as text instead
+    assert "20240501-1-0007" in text_preview(data, 32)
+
+
+@given(mixed, st.integers(min_value=4, max_value=64))
+def test_layout_never_exceeds_columns(text: str, columns: int) -> None:
+    for line in tx.wrap(text, columns):
+        assert tx.width(line) <= columns
+    assert "".join(tx.wrap(text, columns)) == text or columns < 2
+    for line in tx.two_sides(text, "12.50", columns):
+        assert tx.width(line) <= max(columns, 5)
+    assert tx.width(tx.ljust(text, columns)) == columns
+    assert tx.width(tx.rjust(text, columns)) == columns
+    assert tx.width(tx.center(text, columns)) == columns
+
+
+@given(mixed)
+def test_encoded_text_decodes_to_the_same_text(text: str) -> None:
+    events = decode(tx.encode(text) + b"\n")
+    assert events == [Line(text)]
+
+
+def test_cjk_counts_two_columns() -> None:
+    assert tx.width("可乐") == 4
+    assert tx.width("Cola") == 4
+    assert tx.width("（）") == 4
+    assert tx.clip("可乐可乐", 5) == "可乐"
