@@ -5,6 +5,7 @@ CJK font."""
 from __future__ import annotations
 
 import io
+import itertools
 from dataclasses import replace
 
 import pytest
@@ -40,7 +41,7 @@ def test_chunking_does_not_change_what_is_printed(cuts: list[int]) -> None:
     d = Decoder()
     points = [0, *sorted(set(cuts)), len(RECEIPT)]
     events = []
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         d.receive_data(RECEIPT[a:b])
         events += d.events()
     assert events == decode(RECEIPT)

@@ -69,7 +69,7 @@ def test_sale_prints_its_receipt_once_and_opens_the_drawer_for_cash(tmp_path: Pa
             await sim.wait_for(lambda: len(sim.receipts) == 2)
             assert len(sim.drawer_pulses) == 1
             # GET /api/devices shows the printer, its status and its queue
-            status, body = await rig.call("GET", "/api/devices")
+            _, body = await rig.call("GET", "/api/devices")
             (p,) = [d for d in body["devices"] if d["id"] == "p1"]
             assert p["state"] == "online" and p["printer"]["status"]["ready"] is True
             assert p["printer"]["jobs"] == {"printed": 2}
