@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import usb.core
+import usb.util
 from aiohttp import web
 
-from edge.devices.base import DeviceError, DeviceSpec
+from edge.devices.base import Context, DeviceError, DeviceSpec
 from edge.devices.profiles import Profiles, ScaleProfile, ScannerProfile, UsbMatch, profiles
+from edge.devices.scale import Scale
+from edge.lane_bus import LaneBus
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +60,6 @@ def _slug(text: str) -> str:
 def usb_devices() -> list[UsbInfo]:
     """Enumerate USB with pyusb; fall back to sysfs when no libusb backend is installed."""
     try:
-        import usb.core
-        import usb.util
-
         found = []
         for dev in usb.core.find(find_all=True):
 
@@ -80,7 +81,7 @@ def usb_devices() -> list[UsbInfo]:
                 )
             )
         return found
-    except (ImportError, usb.core.NoBackendError):
+    except usb.core.NoBackendError:  # no libusb on this system: the kernel's view is enough
         return sysfs_usb_devices(Path("/sys/bus/usb/devices"))
 
 
@@ -276,9 +277,6 @@ class Discovery:
     async def _probe(self, kind: str, name: str, port: str) -> bool:
         if kind != "scale":
             return False
-        from edge.devices.base import Context
-        from edge.devices.scale import Scale  # a scale's connect() is its probe
-        from edge.lane_bus import LaneBus
 
         probe = Scale(
             DeviceSpec("probe", "scale", name, port, options={"reply_timeout_ms": 300}),

@@ -281,3 +281,9 @@ async def test_gateway_wiring_adds_discovery_and_its_report(ctx: Context) -> Non
         assert r.status == 200 and "seen" in await r.json()
     finally:
         await client.close()
+
+
+def test_usb_enumeration_works_without_libusb() -> None:
+    """pyusb needs libusb; without it the kernel's sysfs list is used instead of failing."""
+    found = disc.usb_devices()
+    assert isinstance(found, list) and all(isinstance(u, UsbInfo) for u in found)
