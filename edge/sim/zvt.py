@@ -202,9 +202,13 @@ class _Conn:
             await self.send(c.status_information(sim.info(t)))
             await self.expect_ack()  # ... and the completion never comes
         elif behaviour == "timeout":
-            await self.recv()  # silent: even an ECR abort is not answered
+            apdu = await self.recv()  # silent: even an ECR abort is not answered
+            if apdu is not None:
+                sim.commands.append(apdu.command)
         elif behaviour == "wait":
             apdu = await self.recv()  # the customer never shows a card
+            if apdu is not None:
+                sim.commands.append(apdu.command)
             if apdu is not None and apdu.command == c.ECR_ABORT:
                 sim._new_txn(amount, "aborted", 0x6C)
                 await self.send(c.abort(0x6C))
