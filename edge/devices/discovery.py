@@ -372,9 +372,7 @@ def _uevent(path: Path) -> dict[str, str]:
 def lane_routes(devices: Any) -> list[web.RouteDef]:
     """The gateway calls this for every device module: it is where discovery joins the
     registry as a source, and where the technician sees what discovery made of each port."""
-    discovery = Discovery(
-        busy=lambda port: any(d.spec.port == port for d in devices.by_id.values())
-    )
+    discovery = Discovery(busy=devices.port_in_use)
     devices.sources.append(discovery)
 
     async def seen(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import time
 import tomllib
 from collections.abc import Awaitable, Callable, Iterable
@@ -100,9 +101,17 @@ class Devices:
                 for spec in specs:
                     self._offer(spec)
 
+    def port_in_use(self, port: str) -> bool:
+        """Is a device already on this port (by-id links and their ttys are the same port)?"""
+        real = os.path.realpath(port) if port else port
+        return any(
+            d.spec.port and (d.spec.port == port or os.path.realpath(d.spec.port) == real)
+            for d in self.by_id.values()
+        )
+
     def _offer(self, spec: DeviceSpec) -> None:
         # a declared device owns its id and its port; discovery never doubles it
-        if spec.id in self.by_id or any(d.spec.port == spec.port for d in self.by_id.values()):
+        if spec.id in self.by_id or self.port_in_use(spec.port):
             return
         log.info("discovered %s %s (%s) on %s", spec.kind, spec.id, spec.profile, spec.port)
         self.add(spec)

@@ -244,18 +244,19 @@ async def test_hot_plug_through_the_registry(tmp_path: Path, ctx: Context) -> No
 
 async def test_a_declared_device_wins_over_discovery(tmp_path: Path, ctx: Context) -> None:
     sim, usb = await _plugged(tmp_path, "toledo", "DECL")
+    # declared by its tty, found by discovery under its by-id link: the same port
     (tmp_path / "devices.toml").write_text(
         '[[device]]\nid = "scale-front"\nkind = "scale"\n'
-        f'profile = "mettler-toledo-8217"\nport = "{sim.port}"\nlane = "1"\n'
+        f'profile = "mettler-toledo-8217"\nport = "{os.path.realpath(sim.port)}"\nlane = "1"\n'
     )
+    devices = Devices(ctx)
     discovery = Discovery(
         serial_by_id=tmp_path / "serial-by-id",
         input_by_id=tmp_path / "none",
         hidraw_class=tmp_path / "none",
         usb_lister=lambda: [usb],
-        busy=lambda port: port == sim.port,
+        busy=devices.port_in_use,
     )
-    devices = Devices(ctx)
     devices.sources.append(discovery)
     devices.rescan_interval = 0
     await devices.start()
