@@ -14,6 +14,7 @@ from hub.db import Database
 from hub.deps import require_token
 from hub.ingest.router import router as ingest_router
 from hub.ingest.worker import IngestWorker
+from hub.loyalty import runtime as loyalty
 from hub.sales.router import router as sales_router
 from hub.stores.router import router as stores_router
 
@@ -30,8 +31,11 @@ def create_app(
         app.state.tokens.bootstrap(data_dir)
         if mqtt_url:
             app.state.worker = IngestWorker(db, mqtt_url)
+            loyalty.attach_worker(app, app.state.worker)
             await app.state.worker.start()
+        await loyalty.start(app)
         yield
+        await loyalty.stop(app)
         if app.state.worker:
             await app.state.worker.stop()
         db.engine.dispose()
@@ -40,6 +44,7 @@ def create_app(
     app.state.db = db
     app.state.tokens = Tokens(db)
     app.state.worker = None
+    loyalty.install(app, db, data_dir)
 
     @app.get("/health", tags=["ops"])
     def health() -> dict[str, object]:
@@ -47,7 +52,7 @@ def create_app(
         return {"ok": True, "mqtt": bool(w and w.link and w.link.connected)}
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
-    for r in (stores_router, sales_router, ingest_router):
+    for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS):
         api.include_router(r)
     app.include_router(api)
     return app

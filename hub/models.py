@@ -1,6 +1,11 @@
 """Every bounded context's tables, imported once so Base.metadata knows them all (Alembic)."""
 
 from hub.auth import models as auth_models  # noqa: F401
+from hub.catalog import models as catalog_models  # noqa: F401
+from hub.coupons import models as coupons_models  # noqa: F401
 from hub.ingest import models as ingest_models  # noqa: F401
+from hub.loyalty import models as loyalty_models  # noqa: F401
+from hub.members import models as members_models  # noqa: F401
 from hub.sales import models as sales_models  # noqa: F401
 from hub.stores import models as stores_models  # noqa: F401
+from hub.tiers import models as tiers_models  # noqa: F401

@@ -4,6 +4,8 @@ storegw/v1/{store}/{gateway}/events     edge → hub   batches of envelopes, QoS
 storegw/v1/{store}/{gateway}/acks       hub → edge   highest contiguous seq applied
 storegw/v1/{store}/{gateway}/status     retained; the last will says offline
 storegw/v1/{store}/config/{kind}        hub → edges  retained versioned snapshots
+storegw/v1/{store}/{gateway}/snapshots  edge → hub   retained: the snapshot versions it holds
+storegw/v1/{store}/{gateway}/rpc/...    request / response (protocols/rpc.py)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 EVENTS_ALL = f"{ROOT}/+/+/events"
 SHARED_GROUP = "hub"
 EVENTS_SHARED = f"$share/{SHARED_GROUP}/{EVENTS_ALL}"
+SNAPSHOTS_HELD_ALL = f"{ROOT}/+/+/snapshots"
 
 
 class TopicError(ValueError):
@@ -44,6 +47,10 @@ def status(store: str, gateway: str) -> str:
 
 def config(store: str, kind: str) -> str:
     return f"{ROOT}/{check_id(store, 'store')}/config/{check_id(kind, 'kind')}"
+
+
+def snapshots_held(store: str, gateway: str) -> str:
+    return f"{ROOT}/{check_id(store, 'store')}/{check_id(gateway, 'gateway')}/snapshots"
 
 
 class GatewayTopic(NamedTuple):

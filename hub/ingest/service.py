@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import hub.sales.service  # noqa: F401 - registers the sales handlers
+import hub.loyalty.ingest  # noqa: F401 - then loyalty's (points, coupons, tiers)
 from hub.db import Database, utcnow
 from hub.ingest.handlers import HANDLERS, EventRejected
 from hub.ingest.models import AppliedEvent, RejectedEvent

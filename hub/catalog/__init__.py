@@ -1,0 +1,1 @@
+"""Catalog, prices, promotions and tiers published to every store as versioned snapshots."""

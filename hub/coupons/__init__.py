@@ -1,0 +1,1 @@
+"""Coupons: templates, issuance (by hand, in bulk, by trigger), atomic redemption."""

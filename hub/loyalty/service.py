@@ -1,0 +1,676 @@
+"""The points domain service: every movement of points goes through a `Ledger`, which holds
+the invariants in one place.
+
+- Accounts are locked before anything is read or posted (SELECT … FOR UPDATE on PostgreSQL,
+  in member-id order so two transactions never deadlock; SQLite's BEGIN IMMEDIATE already
+  serialises writers), so a balance read stays true until COMMIT.
+- A posting is unique per (source, member, kind): a second delivery of anything is a no-op.
+- Debits take from lots first-to-expire first and record which lots they took.
+- Nothing goes below zero. A debit that must happen although the points are gone (a refund
+  reversing points already spent, a lane redemption whose hold had timed out) takes what is
+  available and books the rest as the member's debt, which later earnings settle first — with
+  a `loyalty_issues` row and a log line, never silently (docs/loyalty.md, "Refund rule").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from hub.db import utcnow
+from hub.loyalty.models import (
+    CREDITS,
+    DEBITS,
+    LedgerEntry,
+    LoyaltyIssue,
+    LoyaltySettings,
+    PointsAccount,
+    PointsAllocation,
+    PointsLot,
+    PointsReservation,
+)
+from hub.members.models import Member
+from protocols.envelope import new_id
+
+log = logging.getLogger(__name__)
+
+
+class PointsError(Exception):
+    status = 409
+
+
+class InsufficientPoints(PointsError):
+    def __init__(self, wanted: int, available: int) -> None:
+        super().__init__(f"{wanted} points wanted, {available} available")
+        self.wanted, self.available = wanted, available
+
+
+class NotFound(PointsError):
+    status = 404
+
+
+def settings(s: Session) -> LoyaltySettings:
+    row = s.get(LoyaltySettings, 1)
+    if row is None:  # the migration seeds it; a hand-made database may not have it
+        ins = sqlite_insert if s.get_bind().dialect.name == "sqlite" else pg_insert
+        s.execute(ins(LoyaltySettings).values(id=1).on_conflict_do_nothing())
+        row = s.get(LoyaltySettings, 1)
+        assert row is not None
+    return row
+
+
+def points_value_fen(s: Session, points: int) -> int:
+    return points * settings(s).point_value_milli_fen // 1000
+
+
+def issue(s: Session, kind: str, detail: str, member_id: str | None, source_id: str | None) -> None:
+    log.warning("loyalty issue %s (member %s, source %s): %s", kind, member_id, source_id, detail)
+    s.add(LoyaltyIssue(kind=kind, member_id=member_id, source_id=source_id, detail=detail))
+
+
+def resolve(s: Session, member_ids: Iterable[str]) -> dict[str, str]:
+    """Each known member id → the id of the profile it lives on now (itself, or the survivor
+    it was merged into). Unknown ids are left out."""
+    ids = set(member_ids)
+    if not ids:
+        return {}
+    rows = s.execute(select(Member.id, Member.merged_into).where(Member.id.in_(ids))).all()
+    return {r.id: r.merged_into or r.id for r in rows}
+
+
+@dataclass
+class Posted:
+    entry: LedgerEntry
+    shortfall: int = 0
+
+
+class Ledger:
+    """One transaction's access to the points ledger. Lock first, then post."""
+
+    def __init__(self, s: Session, now: datetime | None = None) -> None:
+        self.s = s
+        self.now = now or utcnow()
+        self.accounts: dict[str, PointsAccount] = {}
+        self._settings: LoyaltySettings | None = None
+        self._posted: set[tuple[str, str, str]] = set()
+        self._known_sources: set[str] = set()
+
+    @property
+    def settings(self) -> LoyaltySettings:
+        if self._settings is None:
+            self._settings = settings(self.s)
+        return self._settings
+
+    # --- locking ---------------------------------------------------------------------------
+    def lock(self, member_ids: Iterable[str]) -> None:
+        """Lock (and create if need be) the accounts of these members, in id order."""
+        ids = sorted(set(member_ids) - self.accounts.keys())
+        if not ids:
+            return
+        for chunk in _chunks(ids, 500):
+            found = self._select(chunk)
+            missing = [m for m in chunk if m not in found]
+            if missing:
+                ins = sqlite_insert if self.s.get_bind().dialect.name == "sqlite" else pg_insert
+                self.s.execute(
+                    ins(PointsAccount)
+                    .values([{"member_id": m, "updated_at": self.now} for m in missing])
+                    .on_conflict_do_nothing()
+                )
+                found.update(self._select(missing))
+            self.accounts.update(found)
+
+    def _select(self, ids: list[str]) -> dict[str, PointsAccount]:
+        q = (
+            select(PointsAccount)
+            .where(PointsAccount.member_id.in_(ids))
+            .order_by(PointsAccount.member_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return {a.member_id: a for a in self.s.scalars(q)}
+
+    def account(self, member_id: str) -> PointsAccount:
+        acct = self.accounts.get(member_id)
+        if acct is None:
+            raise RuntimeError(f"account of {member_id} used without lock()")
+        return acct
+
+    def available(self, member_id: str) -> int:
+        a = self.account(member_id)
+        return a.balance - a.held
+
+    # --- idempotency -----------------------------------------------------------------------
+    def prefetch(self, source_ids: Iterable[str]) -> None:
+        """Learn in one query which of these sources have postings already (a batch's
+        sales), so posting them needs no per-row look-up."""
+        ids = list(set(source_ids) - self._known_sources)
+        for chunk in _chunks(ids, 500):
+            for row in self.s.execute(
+                select(LedgerEntry.source_id, LedgerEntry.member_id, LedgerEntry.kind).where(
+                    LedgerEntry.source_id.in_(chunk)
+                )
+            ):
+                self._posted.add((row.source_id, row.member_id, row.kind))
+            self._known_sources.update(chunk)
+
+    def posted(self, source_id: str, member_id: str, kind: str) -> bool:
+        key = (source_id, member_id, kind)
+        if key in self._posted:
+            return True
+        if source_id in self._known_sources:
+            return False
+        found = self.s.execute(
+            select(LedgerEntry.id).where(
+                LedgerEntry.source_id == source_id,
+                LedgerEntry.member_id == member_id,
+                LedgerEntry.kind == kind,
+            )
+        ).first()
+        if found:
+            self._posted.add(key)
+        return found is not None
+
+    # --- postings --------------------------------------------------------------------------
+    def _entry(
+        self,
+        member_id: str,
+        kind: str,
+        points: int,
+        debt_change: int,
+        *,
+        source_type: str,
+        source_id: str,
+        occurred_at: datetime | None,
+        sale_id: str | None,
+        store_id: str | None,
+        detail: dict[str, Any] | None,
+    ) -> LedgerEntry:
+        acct = self.account(member_id)
+        acct.balance += points
+        acct.debt += debt_change
+        acct.updated_at = self.now
+        entry = LedgerEntry(
+            id=new_id(),
+            member_id=member_id,
+            kind=kind,
+            points=points,
+            debt_change=debt_change,
+            balance_after=acct.balance,
+            source_type=source_type,
+            source_id=source_id,
+            sale_id=sale_id,
+            store_id=store_id,
+            occurred_at=occurred_at or self.now,
+            posted_at=self.now,
+            detail=detail,
+        )
+        self.s.add(entry)
+        self._posted.add((source_id, member_id, kind))
+        return entry
+
+    def credit(
+        self,
+        member_id: str,
+        kind: str,
+        points: int,
+        *,
+        source_type: str,
+        source_id: str,
+        occurred_at: datetime | None = None,
+        expires_at: datetime | None = None,
+        lots: list[tuple[int, datetime]] | None = None,
+        debt_change: int = 0,
+        sale_id: str | None = None,
+        store_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+        settle_debt: bool = True,
+    ) -> LedgerEntry | None:
+        """Add points as new lots (one, or `lots` as (points, expires_at) pairs); None when
+        this (source, member, kind) was posted before. Settles any debt first."""
+        assert kind in CREDITS and points >= 0
+        if self.posted(source_id, member_id, kind):
+            return None
+        entry = self._entry(
+            member_id,
+            kind,
+            points,
+            debt_change,
+            source_type=source_type,
+            source_id=source_id,
+            occurred_at=occurred_at,
+            sale_id=sale_id,
+            store_id=store_id,
+            detail=detail,
+        )
+        if lots is None:
+            expiry = expires_at or (occurred_at or self.now) + timedelta(
+                days=self.settings.points_valid_days
+            )
+            lots = [(points, expiry)] if points else []
+        assert sum(p for p, _ in lots) == points
+        for p, exp in lots:
+            if p > 0:
+                self.s.add(
+                    PointsLot(
+                        entry_id=entry.id,
+                        member_id=member_id,
+                        points=p,
+                        remaining=p,
+                        expires_at=exp,
+                    )
+                )
+        if settle_debt and self.account(member_id).debt > 0:
+            self._settle_debt(member_id, entry)
+        return entry
+
+    def _settle_debt(self, member_id: str, credit: LedgerEntry) -> None:
+        acct = self.account(member_id)
+        take = min(acct.debt, self.available(member_id))
+        if take <= 0:
+            return
+        self.s.flush()  # the new lot must be visible to the allocation below
+        self.debit(
+            member_id,
+            "debt_settle",
+            take,
+            source_type="debt",
+            source_id=credit.id,
+            debt_change=-take,
+            sale_id=credit.sale_id,
+            store_id=credit.store_id,
+            detail={"settles_debt_of": acct.debt},
+        )
+
+    def debit(
+        self,
+        member_id: str,
+        kind: str,
+        points: int,
+        *,
+        source_type: str,
+        source_id: str,
+        occurred_at: datetime | None = None,
+        partial: bool = False,
+        from_held: int = 0,
+        prefer_entry: str | None = None,
+        only_lot: int | None = None,
+        debt_change: int = 0,
+        sale_id: str | None = None,
+        store_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Posted | None:
+        """Take `points` from the member's lots, first-to-expire first (`prefer_entry`'s
+        lots before all others; `only_lot` from that lot alone). `from_held` of them were held
+        by a reservation. Not enough points: InsufficientPoints, or with `partial` take what
+        there is and book the rest as debt. None when posted before."""
+        assert kind in DEBITS and points >= 0
+        if self.posted(source_id, member_id, kind):
+            return None
+        acct = self.account(member_id)
+        can = acct.balance - acct.held + from_held
+        if points > can and not partial:
+            raise InsufficientPoints(points, max(can, 0))
+        take = min(points, can)
+        shortfall = points - take
+        self.s.flush()  # lots added earlier in this transaction must be visible to the query
+        allocations = self._allocate(member_id, take, prefer_entry, only_lot)
+        acct.held -= from_held
+        entry = self._entry(
+            member_id,
+            kind,
+            -take,
+            debt_change + shortfall,
+            source_type=source_type,
+            source_id=source_id,
+            occurred_at=occurred_at,
+            sale_id=sale_id,
+            store_id=store_id,
+            detail=({**(detail or {}), "shortfall": shortfall} if shortfall else detail),
+        )
+        for lot_id, p in allocations:
+            self.s.add(PointsAllocation(debit_id=entry.id, lot_id=lot_id, points=p))
+        if shortfall:
+            issue(
+                self.s,
+                "points_shortfall",
+                f"{kind} of {points} points found only {take}; {shortfall} booked as debt",
+                member_id,
+                source_id,
+            )
+        return Posted(entry, shortfall)
+
+    def _allocate(
+        self, member_id: str, points: int, prefer_entry: str | None, only_lot: int | None
+    ) -> list[tuple[int, int]]:
+        if points == 0:
+            return []
+        q = select(PointsLot).where(PointsLot.member_id == member_id, PointsLot.remaining > 0)
+        if only_lot is not None:
+            q = q.where(PointsLot.id == only_lot)
+        order = [PointsLot.expires_at, PointsLot.id]
+        if prefer_entry is not None:
+            order.insert(0, case((PointsLot.entry_id == prefer_entry, 0), else_=1))
+        out: list[tuple[int, int]] = []
+        left = points
+        for lot in self.s.scalars(q.order_by(*order)):
+            step = min(lot.remaining, left)
+            lot.remaining -= step
+            out.append((lot.id, step))
+            left -= step
+            if left == 0:
+                break
+        if left:  # the account said the points were there: the projection is broken
+            raise RuntimeError(f"lots of {member_id} hold {points - left}, account says more")
+        return out
+
+    # --- reservations (a lane paying with points) ------------------------------------------
+    def reserve(
+        self,
+        reservation_id: str,
+        member_id: str,
+        points: int,
+        *,
+        store_id: str | None = None,
+        gateway_id: str | None = None,
+        lane: str | None = None,
+        ttl_s: int | None = None,
+    ) -> PointsReservation:
+        existing = self.s.get(PointsReservation, reservation_id)
+        if existing is not None:
+            if existing.member_id != member_id or existing.points != points:
+                raise PointsError(f"reservation id {reservation_id} is taken by another hold")
+            return existing  # a retried request: the same hold
+        self.lock([member_id])
+        available = self.available(member_id)
+        if points > available:
+            raise InsufficientPoints(points, available)
+        ttl = ttl_s or self.settings.reservation_ttl_s
+        r = PointsReservation(
+            id=reservation_id,
+            member_id=member_id,
+            points=points,
+            value_fen=points * self.settings.point_value_milli_fen // 1000,
+            status="held",
+            store_id=store_id,
+            gateway_id=gateway_id,
+            lane=lane,
+            created_at=self.now,
+            expires_at=self.now + timedelta(seconds=ttl),
+        )
+        self.s.add(r)
+        acct = self.account(member_id)
+        acct.held += points
+        acct.updated_at = self.now
+        return r
+
+    def _reservation(self, reservation_id: str) -> tuple[PointsReservation, str]:
+        r = self.s.get(PointsReservation, reservation_id)
+        if r is None:
+            raise NotFound(f"no points reservation {reservation_id}")
+        owner = resolve(self.s, [r.member_id]).get(r.member_id, r.member_id)
+        self.lock({r.member_id, owner})
+        self.s.refresh(r, with_for_update=True)
+        return r, owner
+
+    def commit(
+        self, reservation_id: str, sale_id: str | None = None, store_id: str | None = None
+    ) -> PointsReservation:
+        """Spend what a reservation held, once. A hold that timed out (released) is spent
+        anyway, from whatever the member has; what is missing becomes debt, visibly."""
+        r, owner = self._reservation(reservation_id)
+        if r.status == "committed":
+            if sale_id and r.sale_id and r.sale_id != sale_id:
+                raise PointsError(f"reservation {reservation_id} was spent on sale {r.sale_id}")
+            if sale_id and not r.sale_id:
+                r.sale_id = sale_id
+            return r
+        held = r.status == "held" and owner == r.member_id
+        if r.status == "held" and not held:  # the holder was merged: its hold went with it
+            self.release(reservation_id, "released")
+        self.debit(
+            owner,
+            "spend",
+            r.points,
+            source_type="reservation",
+            source_id=r.id,
+            partial=not held,
+            from_held=r.points if held else 0,
+            sale_id=sale_id,
+            store_id=store_id or r.store_id,
+            detail={"lane": r.lane, "late": not held} if not held else {"lane": r.lane},
+        )
+        r.status = "committed"
+        r.settled_at = self.now
+        r.sale_id = sale_id or r.sale_id
+        return r
+
+    def release(self, reservation_id: str, status: str = "released") -> PointsReservation:
+        r, _ = self._reservation(reservation_id)
+        if r.status == "committed":
+            raise PointsError(f"reservation {reservation_id} is already spent")
+        if r.status == "held":
+            acct = self.account(r.member_id)
+            acct.held -= r.points
+            acct.updated_at = self.now
+            r.status = status
+            r.settled_at = self.now
+        return r
+
+    # --- merging two members' points -------------------------------------------------------
+    def transfer_all(self, from_id: str, to_id: str, merge_id: str) -> dict[str, int]:
+        """Move every lot (with its expiry) and the debt of `from_id` onto `to_id`."""
+        self.lock([from_id, to_id])
+        for rid in self.s.scalars(
+            select(PointsReservation.id).where(
+                PointsReservation.member_id == from_id, PointsReservation.status == "held"
+            )
+        ).all():
+            self.release(rid, "released")
+        self.s.flush()
+        lots = list(
+            self.s.scalars(
+                select(PointsLot)
+                .where(PointsLot.member_id == from_id, PointsLot.remaining > 0)
+                .order_by(PointsLot.expires_at, PointsLot.id)
+            )
+        )
+        moving = [(lot.remaining, lot.expires_at) for lot in lots]
+        total = sum(p for p, _ in moving)
+        debt = self.account(from_id).debt
+        self.debit(
+            from_id,
+            "merge_out",
+            total,
+            source_type="merge",
+            source_id=merge_id,
+            debt_change=-debt,
+            detail={"to": to_id},
+        )
+        self.credit(
+            to_id,
+            "merge_in",
+            total,
+            source_type="merge",
+            source_id=merge_id,
+            lots=moving,
+            debt_change=debt,
+            detail={"from": from_id},
+            settle_debt=False,
+        )
+        return {"points": total, "lots": len(moving), "debt": debt}
+
+
+def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+# --- jobs and reports ----------------------------------------------------------------------
+def release_expired_reservations(s: Session, now: datetime | None = None) -> int:
+    now = now or utcnow()
+    ids = s.scalars(
+        select(PointsReservation.id)
+        .where(PointsReservation.status == "held", PointsReservation.expires_at <= now)
+        .limit(1000)
+    ).all()
+    led = Ledger(s, now)
+    for rid in ids:
+        led.release(rid, "expired")
+    return len(ids)
+
+
+def expire_points(s: Session, now: datetime | None = None, members: int = 200) -> int:
+    """Expire whole lots past their date, for up to `members` members per call. A lot is left
+    for the next run while a lane holds points it would need."""
+    now = now or utcnow()
+    member_ids = s.scalars(
+        select(PointsLot.member_id)
+        .where(PointsLot.expires_at <= now, PointsLot.remaining > 0)
+        .group_by(PointsLot.member_id)
+        .order_by(PointsLot.member_id)
+        .limit(members)
+    ).all()
+    if not member_ids:
+        return 0
+    led = Ledger(s, now)
+    led.lock(member_ids)
+    expired = 0
+    for lot in s.scalars(
+        select(PointsLot)
+        .where(
+            PointsLot.member_id.in_(member_ids),
+            PointsLot.expires_at <= now,
+            PointsLot.remaining > 0,
+        )
+        .order_by(PointsLot.member_id, PointsLot.expires_at, PointsLot.id)
+    ).all():
+        if lot.remaining > led.available(lot.member_id):
+            continue
+        amount = lot.remaining
+        posted = led.debit(
+            lot.member_id,
+            "expire",
+            amount,
+            source_type="lot",
+            source_id=f"lot:{lot.id}",
+            only_lot=lot.id,
+            occurred_at=lot.expires_at,
+            detail={"lot": lot.id, "expired_at": lot.expires_at.isoformat()},
+        )
+        if posted:
+            expired += amount
+    return expired
+
+
+def liability(s: Session, now: datetime | None = None) -> dict[str, Any]:
+    """Outstanding points and what they are worth, by month of expiry, with totals by kind."""
+    now = now or utcnow()
+    cfg = settings(s)
+    bal, held, debt, members = s.execute(
+        select(
+            func.coalesce(func.sum(PointsAccount.balance), 0),
+            func.coalesce(func.sum(PointsAccount.held), 0),
+            func.coalesce(func.sum(PointsAccount.debt), 0),
+            func.count().filter(PointsAccount.balance > 0),
+        )
+    ).one()
+    dialect = s.get_bind().dialect.name
+    month = (
+        func.strftime("%Y-%m", PointsLot.expires_at)
+        if dialect == "sqlite"
+        else func.to_char(func.timezone("UTC", PointsLot.expires_at), "YYYY-MM")
+    )
+    by_month = [
+        {"month": m, "points": int(p), "value_fen": int(p) * cfg.point_value_milli_fen // 1000}
+        for m, p in s.execute(
+            select(month.label("m"), func.sum(PointsLot.remaining))
+            .where(PointsLot.remaining > 0)
+            .group_by("m")
+            .order_by("m")
+        )
+    ]
+    soon = s.execute(
+        select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
+            PointsLot.remaining > 0, PointsLot.expires_at <= now + timedelta(days=30)
+        )
+    ).scalar_one()
+    kinds = {
+        k: int(p)
+        for k, p in s.execute(
+            select(LedgerEntry.kind, func.sum(LedgerEntry.points)).group_by(LedgerEntry.kind)
+        )
+    }
+    return {
+        "at": now,
+        "outstanding_points": int(bal),
+        "outstanding_value_fen": int(bal) * cfg.point_value_milli_fen // 1000,
+        "point_value_milli_fen": cfg.point_value_milli_fen,
+        "held_points": int(held),
+        "debt_points": int(debt),
+        "members_with_points": int(members),
+        "expiring_30d_points": int(soon),
+        "by_expiry_month": by_month,
+        "totals_by_kind": kinds,
+    }
+
+
+def check_books(s: Session) -> list[str]:
+    """Every way the projections could disagree with the ledger, as readable problems (an
+    empty list means the books balance). Used by the tests and the ops endpoint."""
+    problems: list[str] = []
+    ledger = dict(
+        s.execute(
+            select(LedgerEntry.member_id, func.sum(LedgerEntry.points)).group_by(
+                LedgerEntry.member_id
+            )
+        ).all()
+    )
+    debts = dict(
+        s.execute(
+            select(LedgerEntry.member_id, func.sum(LedgerEntry.debt_change)).group_by(
+                LedgerEntry.member_id
+            )
+        ).all()
+    )
+    lots = dict(
+        s.execute(
+            select(PointsLot.member_id, func.sum(PointsLot.remaining)).group_by(PointsLot.member_id)
+        ).all()
+    )
+    held = dict(
+        s.execute(
+            select(PointsReservation.member_id, func.sum(PointsReservation.points))
+            .where(PointsReservation.status == "held")
+            .group_by(PointsReservation.member_id)
+        ).all()
+    )
+    for a in s.scalars(select(PointsAccount)):
+        m = a.member_id
+        if a.balance != int(ledger.get(m) or 0):
+            problems.append(f"{m}: balance {a.balance} != ledger {ledger.get(m)}")
+        if a.balance != int(lots.get(m) or 0):
+            problems.append(f"{m}: balance {a.balance} != lots {lots.get(m)}")
+        if a.debt != int(debts.get(m) or 0):
+            problems.append(f"{m}: debt {a.debt} != ledger debt {debts.get(m)}")
+        if a.held != int(held.get(m) or 0):
+            problems.append(f"{m}: held {a.held} != reservations {held.get(m)}")
+    alloc = dict(
+        s.execute(
+            select(PointsAllocation.debit_id, func.sum(PointsAllocation.points)).group_by(
+                PointsAllocation.debit_id
+            )
+        ).all()
+    )
+    for e in s.scalars(select(LedgerEntry).where(LedgerEntry.points < 0)):
+        if int(alloc.get(e.id) or 0) != -e.points:
+            problems.append(f"debit {e.id}: {-e.points} points, allocations {alloc.get(e.id)}")
+    return problems

@@ -1,0 +1,76 @@
+"""One profile per person. Phone and ID numbers are stored sealed (AES-GCM) with a blind index
+beside each; a unique index on the phone's blind index makes a second profile with the same
+phone impossible. A merged profile is never deleted: it points at its survivor and keeps its
+own history (ledger rows, sales, history entries), which the survivor's views include."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base, UtcDateTime, utcnow
+
+CHANNELS = ("lane", "mini_program", "api")
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (
+        CheckConstraint("channel IN ('lane', 'mini_program', 'api')", name="channel_known"),
+        CheckConstraint("status IN ('active', 'merged')", name="status_known"),
+        CheckConstraint(
+            "(status = 'merged') = (merged_into IS NOT NULL)", name="merged_has_survivor"
+        ),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    phone_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    id_no_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_no_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    birthday: Mapped[date | None] = mapped_column(Date)
+    marketing_consent: Mapped[bool] = mapped_column(default=False)
+    consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    channel: Mapped[str] = mapped_column(String(16))
+    origin_store: Mapped[str | None] = mapped_column(String(64))
+    card_no: Mapped[str] = mapped_column(String(16), unique=True)
+    card_valid_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    merged_into: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class MemberHistory(Base):
+    """What happened to a profile, in order. Never holds a phone or ID number in clear."""
+
+    __tablename__ = "member_history"
+    __table_args__ = (Index("ix_member_history_member_at", "member_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class MemberMerge(Base):
+    __tablename__ = "member_merges"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    survivor_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    absorbed_id: Mapped[str] = mapped_column(ForeignKey("members.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    moved: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from hub.deps import session
+from hub.members.overview import view360
+from hub.members.service import Changes, Members, Registration
+
+router = APIRouter(tags=["members"])
+Db = Annotated[Session, Depends(session)]
+
+
+def _members(request: Request) -> Members:
+    return request.app.state.members  # type: ignore[no-any-return]
+
+
+Svc = Annotated[Members, Depends(_members)]
+
+
+class MergeIn(BaseModel):
+    other_id: str
+    reason: str = Field(default="duplicate profile", max_length=500)
+
+
+class RenewIn(BaseModel):
+    days: Annotated[int, Field(gt=0, le=3650)] | None = None
+
+
+@router.post("/members", status_code=201)
+def register(body: Registration, db: Db, svc: Svc, response: Response) -> dict[str, Any]:
+    """Register from the API or a mini-program (`channel`); an existing phone or ID number
+    returns its profile (200, `created: false`) instead of making a second one."""
+    with db.begin():
+        got = svc.register(db, body)
+        if not got.created:
+            response.status_code = 200
+        return {**svc.view(got.member), "created": got.created}
+
+
+@router.get("/members")
+def search(
+    db: Db,
+    svc: Svc,
+    phone: str | None = None,
+    id_number: str | None = None,
+    card_no: str | None = None,
+) -> dict[str, Any]:
+    """Find by phone, ID number (through their blind index) or card number."""
+    with db.begin():
+        m = svc.find(db, phone=phone, id_number=id_number, card_no=card_no)
+        return {"members": [svc.view(m)] if m else []}
+
+
+@router.get("/members/{member_id}")
+def get_member(member_id: str, db: Db, svc: Svc) -> dict[str, Any]:
+    with db.begin():
+        return svc.view(svc.get(db, member_id))
+
+
+@router.patch("/members/{member_id}")
+def change(member_id: str, body: Changes, db: Db, svc: Svc) -> dict[str, Any]:
+    """Change a profile. A phone or ID number another profile holds merges the two."""
+    with db.begin():
+        return svc.view(svc.update(db, member_id, body))
+
+
+@router.post("/members/{member_id}/merge")
+def merge(member_id: str, body: MergeIn, db: Db, svc: Svc) -> dict[str, Any]:
+    with db.begin():
+        return svc.view(svc.merge(db, member_id, body.other_id, body.reason))
+
+
+@router.post("/members/{member_id}/card/renew")
+def renew(member_id: str, body: RenewIn, db: Db, svc: Svc) -> dict[str, Any]:
+    with db.begin():
+        return svc.view(svc.renew_card(db, member_id, body.days))
+
+
+@router.get("/members/{member_id}/360")
+def member_360(member_id: str, db: Db, svc: Svc) -> dict[str, Any]:
+    """Profile, card, tier, points, coupons, purchases across stores and channels."""
+    with db.begin():
+        return view360(svc, db, member_id)
+
+
+@router.get("/members/{member_id}/history")
+def history(member_id: str, db: Db, svc: Svc) -> dict[str, Any]:
+    with db.begin():
+        m = svc.get(db, member_id)
+        return {"member_id": m.id, "history": svc.history(db, m.id)}
+
+
+@router.get("/members/{member_id}/contact")
+def contact(member_id: str, db: Db, svc: Svc) -> dict[str, Any]:
+    """Phone and ID number in clear (HQ service desk)."""
+    with db.begin():
+        m = svc.get(db, member_id)
+        return {"member_id": m.id, **svc.contact(m)}

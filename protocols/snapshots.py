@@ -1,0 +1,143 @@
+"""Versioned configuration snapshots the hub publishes, retained, on
+`storegw/v1/{store}/config/{kind}`: catalog, prices, promotions, tiers. A gateway validates a
+snapshot completely (schema, store, kind, digest) before it replaces the one it holds, and
+only ever moves to a higher version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Kind = Literal["catalog", "prices", "promotions", "tiers"]
+KINDS: tuple[str, ...] = ("catalog", "prices", "promotions", "tiers")
+Fen = Annotated[int, Field(strict=True, ge=0)]
+
+
+class SnapshotError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Item(_Strict):
+    sku: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    category: str | None = None
+    unit: Literal["piece", "kg"] = "piece"
+    barcodes: list[str] = []
+
+
+class CatalogData(_Strict):
+    items: list[Item]
+
+
+class PricesData(_Strict):
+    prices: dict[str, Fen]  # sku → unit price (per piece, or per kg for weighed goods)
+
+
+class Promotion(_Strict):
+    id: int
+    name: str
+    kind: str
+    rule: dict[str, Any]
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+
+class PromotionsData(_Strict):
+    promotions: list[Promotion]
+
+
+class Tier(_Strict):
+    code: str
+    name: str
+    rank: int
+    discount_pct: Annotated[int, Field(strict=True, ge=1, le=100)]
+    points_multiplier_pct: Annotated[int, Field(strict=True, ge=0)]
+    birthday_gift: bool = False
+
+
+class TiersData(_Strict):
+    tiers: list[Tier]
+
+
+DATA: dict[str, type[_Strict]] = {
+    "catalog": CatalogData,
+    "prices": PricesData,
+    "promotions": PromotionsData,
+    "tiers": TiersData,
+}
+
+
+class Snapshot(_Strict):
+    store: str
+    kind: Kind
+    version: Annotated[int, Field(strict=True, ge=1)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    created_at: datetime
+    data: dict[str, Any]
+
+
+def canonical(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def digest(data: Any) -> str:
+    return hashlib.sha256(canonical(data)).hexdigest()
+
+
+def check_data(kind: str, data: Any) -> dict[str, Any]:
+    """The data of one kind, validated and normalised (JSON mode)."""
+    model = DATA.get(kind)
+    if model is None:
+        raise SnapshotError(f"unknown snapshot kind {kind!r} (known: {', '.join(KINDS)})")
+    try:
+        return model.model_validate(data).model_dump(mode="json")
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise SnapshotError(f"bad {kind} data at {loc}: {first['msg']}") from None
+
+
+def build(store: str, kind: str, version: int, data: Any, created_at: datetime) -> Snapshot:
+    clean = check_data(kind, data)
+    return Snapshot(
+        store=store,
+        kind=kind,  # type: ignore[arg-type]
+        version=version,
+        sha256=digest(clean),
+        created_at=created_at,
+        data=clean,
+    )
+
+
+def encode(snap: Snapshot) -> bytes:
+    return json.dumps(snap.model_dump(mode="json"), ensure_ascii=False).encode()
+
+
+def parse(payload: bytes, store: str, kind: str) -> Snapshot:
+    """A received snapshot, trusted only if everything checks out for this store and kind."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise SnapshotError(f"snapshot is not JSON: {err}") from None
+    try:
+        snap = Snapshot.model_validate(doc)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"]) or "snapshot"
+        raise SnapshotError(f"bad snapshot at {loc}: {first['msg']}") from None
+    if snap.store != store:
+        raise SnapshotError(f"snapshot for store {snap.store!r} arrived for {store!r}")
+    if snap.kind != kind:
+        raise SnapshotError(f"snapshot of kind {snap.kind!r} arrived on the {kind!r} topic")
+    clean = check_data(kind, snap.data)
+    if digest(clean) != snap.sha256:
+        raise SnapshotError("snapshot digest does not match its data")
+    return snap
