@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
 from edge.devices.profiles import Strict, UsbMatch, _get, load_dir, profile_dir
-from protocols.escpos.receipt import Paper
+
+if TYPE_CHECKING:
+    from protocols.escpos.receipt import Paper
 
 
 class PrinterProfile(Strict):
@@ -41,6 +43,8 @@ class PrinterProfile(Strict):
         return self
 
     def paper(self) -> Paper:
+        from protocols.escpos.receipt import Paper  # python-escpos is slow to import
+
         return Paper(
             columns=self.columns,
             dots=self.dots,

@@ -63,7 +63,7 @@ class Payments:
         for attempt in self.store.open():
             log.warning("payment %s was %s when the gateway stopped: resuming",
                         attempt.key, attempt.state)  # fmt: skip
-            self._spawn(attempt, self._resume(attempt))
+        self.sweep()
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="payments:sweep")
 
     async def stop(self) -> None:
