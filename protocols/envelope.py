@@ -7,15 +7,13 @@ gateway's sequence past a rejected event and the stream never blocks on it."""
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import uuid6
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from protocols import events as event_types
-from protocols.topics import TopicError, check_id
 
 BATCH_VERSION = 1
 
@@ -33,43 +31,22 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+# checked in pydantic-core (no Python call per event): this is the hub's hot path
+UUID7 = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
+    id: Annotated[str, Field(pattern=UUID7)]
     seq: int = Field(strict=True, ge=1)
-    store: str
-    gateway: str
+    store: Annotated[str, Field(pattern=ID)]
+    gateway: Annotated[str, Field(pattern=ID)]
     type: str
     v: int = Field(strict=True, ge=1)
-    occurred_at: datetime
+    occurred_at: AwareDatetime
     body: dict[str, Any]
-
-    @field_validator("id")
-    @classmethod
-    def _uuid7(cls, value: str) -> str:
-        try:
-            parsed = uuid.UUID(value)
-        except ValueError as err:
-            raise ValueError("id is not a UUID") from err
-        if parsed.version != 7 or str(parsed) != value:
-            raise ValueError("id must be a canonical UUIDv7")
-        return value
-
-    @field_validator("store", "gateway")
-    @classmethod
-    def _ids(cls, value: str) -> str:
-        try:
-            return check_id(value, "id")
-        except TopicError as err:
-            raise ValueError(str(err)) from err
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("occurred_at must carry a UTC offset")
-        return value.astimezone(UTC)
 
     def to_json(self) -> dict[str, Any]:
         d = self.model_dump()
@@ -95,7 +72,6 @@ def _reason(err: ValidationError) -> str:
 
 def validate_event(raw: Any, store: str, gateway: str) -> Envelope | Rejection:
     """Check one envelope against the topic it came on and its type's body schema."""
-    text = json.dumps(raw, ensure_ascii=False, default=str)[:4000]
     seq = raw.get("seq") if isinstance(raw, dict) else None
     seq = seq if type(seq) is int and seq >= 1 else None
     ev_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
@@ -104,6 +80,7 @@ def validate_event(raw: Any, store: str, gateway: str) -> Envelope | Rejection:
     )
 
     def reject(reason: str) -> Rejection:
+        text = json.dumps(raw, ensure_ascii=False, default=str)[:4000]
         return Rejection(reason=reason, seq=seq, event_id=ev_id, type=ev_type, raw=text)
 
     if not isinstance(raw, dict):

@@ -18,8 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import hub.loyalty.ingest
 import hub.sales.service  # noqa: F401 - registers the sales handlers
-import hub.loyalty.ingest  # noqa: F401 - then loyalty's (points, coupons, tiers)
 from hub.db import Database, utcnow
 from hub.ingest.handlers import HANDLERS, EventRejected
 from hub.ingest.models import AppliedEvent, RejectedEvent
@@ -198,7 +198,7 @@ class Ingest:
         if envs:
             now = utcnow()
             s.execute(
-                insert(AppliedEvent),
+                insert(AppliedEvent.__table__),
                 [
                     {
                         "id": e.id,

@@ -65,9 +65,9 @@ def book_sales(session: Session, envs: list[Envelope]) -> None:
             }
             for n, p in enumerate(b["payments"], 1)
         )
-    session.execute(insert(Sale), sales)
-    session.execute(insert(SaleLine), lines)
-    session.execute(insert(SalePayment), payments)
+    session.execute(insert(Sale.__table__), sales)
+    session.execute(insert(SaleLine.__table__), lines)
+    session.execute(insert(SalePayment.__table__), payments)
 
 
 @handles("sale.refunded")
@@ -111,7 +111,7 @@ def book_refunds(session: Session, envs: list[Envelope]) -> None:
 @handles("shift.closed")
 def book_shift_closes(session: Session, envs: list[Envelope]) -> None:
     session.execute(
-        insert(ShiftClose),
+        insert(ShiftClose.__table__),
         [
             {
                 "id": env.id,
