@@ -150,3 +150,13 @@ def test_unreachable_terminal_declines_without_taking_anything(tmp_path: Path) -
             assert "unreachable" in body["payment"]["reason"]
 
     run(main())
+
+
+def test_double_submitted_card_payment_authorises_once(tmp_path: Path) -> None:
+    async def t(rig: Rig, sim: ZvtSim) -> None:
+        results = await asyncio.gather(*(card(rig, "card-0011") for _ in range(4)))
+        assert sorted(s for s, _ in results) == [200, 200, 200, 201]
+        assert {b["payment"]["state"] for _, b in results} == {"approved"}
+        assert sim.commands.count(c.AUTHORISATION) == 1 and sim.charged_fen == 8800
+
+    with_sim(tmp_path, t)
