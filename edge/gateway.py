@@ -20,6 +20,8 @@ from edge.devices.registry import Devices
 from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
+from edge.rpc import HubCalls
+from edge.snapshots import Snapshots
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ class Gateway:
         self.data_dir = data_dir
         self.journal = Journal(data_dir / "journal.db", store, gateway)
         self.uplink = Uplink(self.journal, mqtt_url, **(uplink_options or {}))
+        self.snapshots = Snapshots(data_dir, store, self.uplink)  # hub config, held locally
+        self.hub_calls = HubCalls(self.uplink)  # lanes' online loyalty calls
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
         modules = load_driver_modules()
         self.devices = Devices(self.ctx)
@@ -57,6 +61,7 @@ class Gateway:
         app.add_routes([web.get("/health", self._health)])
         app.add_routes(self.lanes.routes())
         app.add_routes(self.devices.routes())
+        app.add_routes(self.snapshots.routes() + self.hub_calls.routes())
         for module in modules:
             if hasattr(module, "lane_routes"):
                 app.add_routes(module.lane_routes(self.devices))

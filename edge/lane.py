@@ -44,6 +44,7 @@ class SaleIn(_In):
     member_id: str | None = None
     member: events.MemberSummary | None = None
     coupons: list[str] = []
+    points_reservation: str | None = None  # from POST /api/lanes/{lane}/points/reserve
     client_ref: str | None = None
 
 
@@ -202,6 +203,7 @@ class Lanes:
                 "member_id": sale.member_id,
                 "member": sale.member.model_dump() if sale.member else None,
                 "coupons": sale.coupons,
+                "points_reservation": sale.points_reservation,
             }
 
         resp = self._commit(request, "sale.completed", sale.client_ref, build, events.SaleCompleted)

@@ -33,8 +33,9 @@ def grant(db: Database, member: str, pts: int, key: str, expires_at: datetime | 
     with db.transaction() as s:
         led = Ledger(s)
         led.lock([member])
-        led.credit(member, "adjust_in", pts, source_type="manual", source_id=key,
-                   expires_at=expires_at)
+        led.credit(
+            member, "adjust_in", pts, source_type="manual", source_id=key, expires_at=expires_at
+        )
 
 
 def test_a_sale_earns_one_point_per_yuan_paid(db: Database, members: Members, till: Till):
@@ -47,14 +48,19 @@ def test_a_sale_earns_one_point_per_yuan_paid(db: Database, members: Members, ti
 def test_category_and_store_rules_the_most_specific_wins(db: Database, members: Members):
     m = register(db, members, "13800138001")
     with db.transaction() as s:
-        s.add_all([
-            EarningRule(name="tobacco earns nothing", category="tobacco", rate_milli=0),
-            EarningRule(name="s1 double", store_id="s1", rate_milli=2000),
-            EarningRule(name="s1 fresh triple", store_id="s1", category="fresh", rate_milli=3000),
-        ])
+        s.add_all(
+            [
+                EarningRule(name="tobacco earns nothing", category="tobacco", rate_milli=0),
+                EarningRule(name="s1 double", store_id="s1", rate_milli=2000),
+                EarningRule(
+                    name="s1 fresh triple", store_id="s1", category="fresh", rate_milli=3000
+                ),
+            ]
+        )
     t1, t2 = Till(db, "s1"), Till(db, "s2")
-    t1.send(t1.sale([line("T", 5000, "tobacco"), line("F", 1000, "fresh"),
-                     line("X", 1000)], member=m))
+    t1.send(
+        t1.sale([line("T", 5000, "tobacco"), line("F", 1000, "fresh"), line("X", 1000)], member=m)
+    )
     # tobacco 0 + fresh 10×3 + other 10×2
     assert balance(db, m)[0] == 50
     t2.send(t2.sale([line("T", 5000, "tobacco"), line("F", 1000, "fresh")], member=m))
@@ -162,9 +168,7 @@ def test_expiry_waits_while_a_lane_holds_the_points(db: Database, members: Membe
     books_balance(db)
 
 
-def test_liability_report_counts_outstanding_points_and_their_value(
-    db: Database, members: Members
-):
+def test_liability_report_counts_outstanding_points_and_their_value(db: Database, members: Members):
     a = register(db, members, "13800138009")
     b = register(db, members, "13800138010")
     now = datetime.now(UTC)
