@@ -11,8 +11,8 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.devices.base import Context
 from edge.journal import Journal, JournalFull
@@ -22,25 +22,25 @@ from protocols import events, pricing
 log = logging.getLogger(__name__)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _In(msgspec.Struct, forbid_unknown_fields=True):
+    pass
 
 
 class LineIn(_In):
-    sku: str
-    name: str
-    qty_milli: Annotated[int, Field(strict=True, gt=0)]
-    unit_price_fen: Annotated[int, Field(strict=True, ge=0)]
-    discount_fen: Annotated[int, Field(strict=True, ge=0)] = 0
+    sku: events.Text
+    name: events.Text
+    qty_milli: Annotated[int, msgspec.Meta(gt=0)]
+    unit_price_fen: events.Fen
+    discount_fen: events.Fen = 0
     weighed: bool = False
     category: str | None = None
 
 
 class SaleIn(_In):
-    cashier: str
+    cashier: events.Text
     lines: list[LineIn]
-    discounts: list[events.Discount] = []
     payments: list[events.Payment]
+    discounts: list[events.Discount] = []
     member_id: str | None = None
     member: events.MemberSummary | None = None
     coupons: list[str] = []
@@ -49,7 +49,7 @@ class SaleIn(_In):
 
 
 class RefundIn(_In):
-    cashier: str
+    cashier: events.Text
     sale_id: str
     lines: list[events.RefundLine]
     payments: list[events.Payment]
@@ -58,7 +58,7 @@ class RefundIn(_In):
 
 
 class ShiftIn(_In):
-    cashier: str
+    cashier: events.Text
     shift_id: str
     opened_at: datetime
     closed_at: datetime
@@ -70,10 +70,8 @@ def _error(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
-def _reason(err: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()[:5]
-    )
+def _plain(obj: Any) -> Any:
+    return msgspec.to_builtins(obj)
 
 
 class Lanes:
@@ -96,20 +94,15 @@ class Lanes:
 
     async def _body(self, request: web.Request, model: type[_In]) -> Any:
         try:
-            raw = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(
-                text='{"error": "body is not JSON"}', content_type="application/json"
-            ) from None
-        try:
-            return model.model_validate(raw)
-        except ValidationError as err:
-            reason = _reason(err)
+            return msgspec.json.decode(await request.read(), type=model)
+        except msgspec.DecodeError as err:  # includes ValidationError
+            reason = str(err) if isinstance(err, msgspec.ValidationError) else "body is not JSON"
             log.warning(
                 "lane %s: rejected %s: %s", request.match_info.get("lane"), model.__name__, reason
             )
             raise web.HTTPBadRequest(
-                text=web.json_response({"error": reason}).text, content_type="application/json"
+                text=msgspec.json.encode({"error": reason}).decode(),
+                content_type="application/json",
             ) from None
 
     def _commit(
@@ -118,23 +111,18 @@ class Lanes:
         type_: str,
         client_ref: str | None,
         build: Any,
-        schema: type[BaseModel],
     ) -> web.Response:
         ref = request.headers.get("Idempotency-Key") or client_ref
         lane = request.match_info["lane"]
 
         def make_body(env: dict[str, Any]) -> dict[str, Any]:
-            body = build(env, lane)
             # the same check the hub makes: a sale that doesn't add up is refused here, now
-            return schema.model_validate(body).model_dump(mode="json")
+            return events.check_body(type_, 1, build(env, lane))
 
         hooks = self.ctx.sale_txn_hooks if type_ == "sale.completed" else ()
         try:
             rec = self.journal.record(type_, make_body, client_ref=ref, hooks=hooks)
-        except ValidationError as err:
-            log.warning("lane %s: %s refused: %s", lane, type_, _reason(err))
-            return _error(400, _reason(err))
-        except ValueError as err:
+        except ValueError as err:  # events.BodyError, pricing
             log.warning("lane %s: %s refused: %s", lane, type_, err)
             return _error(400, str(err))
         except JournalFull as err:
@@ -176,7 +164,7 @@ class Lanes:
         def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
             lines = [
                 {
-                    **ln.model_dump(),
+                    **_plain(ln),
                     "total_fen": pricing.line_total(
                         ln.qty_milli, ln.unit_price_fen, ln.discount_fen
                     ),
@@ -196,17 +184,17 @@ class Lanes:
                 "receipt_no": f"{day:%Y%m%d}-{lane}-{n:04d}",
                 "business_day": day.isoformat(),
                 "lines": lines,
-                "discounts": [d.model_dump() for d in sale.discounts],
+                "discounts": _plain(sale.discounts),
                 "total_fen": total,
-                "payments": [p.model_dump() for p in sale.payments],
+                "payments": _plain(sale.payments),
                 "change_fen": max(paid - total, 0),
                 "member_id": sale.member_id,
-                "member": sale.member.model_dump() if sale.member else None,
+                "member": _plain(sale.member),
                 "coupons": sale.coupons,
                 "points_reservation": sale.points_reservation,
             }
 
-        resp = self._commit(request, "sale.completed", sale.client_ref, build, events.SaleCompleted)
+        resp = self._commit(request, "sale.completed", sale.client_ref, build)
         if resp.status == 201:
             await self._after_sale(request["envelope"])
         return resp
@@ -221,12 +209,12 @@ class Lanes:
                 "lane": lane,
                 "cashier": refund.cashier,
                 "reason": refund.reason,
-                "lines": [x.model_dump() for x in refund.lines],
+                "lines": _plain(refund.lines),
                 "total_fen": sum(x.amount_fen for x in refund.lines),
-                "payments": [p.model_dump() for p in refund.payments],
+                "payments": _plain(refund.payments),
             }
 
-        return self._commit(request, "sale.refunded", refund.client_ref, build, events.SaleRefunded)
+        return self._commit(request, "sale.refunded", refund.client_ref, build)
 
     async def post_shift_close(self, request: web.Request) -> web.Response:
         shift: ShiftIn = await self._body(request, ShiftIn)
@@ -240,10 +228,10 @@ class Lanes:
                 "closed_at": shift.closed_at.isoformat(),
                 "sales_count": self.journal.take_counter(f"shift:{lane}:count"),
                 "sales_fen": self.journal.take_counter(f"shift:{lane}:fen"),
-                "tenders": [t.model_dump() for t in shift.tenders],
+                "tenders": _plain(shift.tenders),
             }
 
-        return self._commit(request, "shift.closed", shift.client_ref, build, events.ShiftClosed)
+        return self._commit(request, "shift.closed", shift.client_ref, build)
 
     async def get_journal(self, request: web.Request) -> web.Response:
         stats = self.journal.stats()

@@ -28,17 +28,17 @@ def test_a_valid_sale_passes_and_keeps_its_numbers():
         (lambda e: e.update(gateway="g2"), "does not match topic gateway"),
         (lambda e: e.update(type="sale.unknown"), "unknown event type"),
         (lambda e: e.update(v=2), "unknown event type 'sale.completed' v2"),
-        (lambda e: e.update(id="not-a-uuid"), "id: String should match pattern"),
-        (lambda e: e.update(id="6ba7b810-9dad-11d1-80b4-00c04fd430c8"), "id: String should"),
-        (lambda e: e.update(seq=0), "seq"),
-        (lambda e: e.update(occurred_at="2026-11-23T10:00:00"), "timezone"),
+        (lambda e: e.update(id="not-a-uuid"), "at `$.id`"),
+        (lambda e: e.update(id="6ba7b810-9dad-11d1-80b4-00c04fd430c8"), "at `$.id`"),
+        (lambda e: e.update(seq=0), "at `$.seq`"),
+        (lambda e: e.update(occurred_at="2026-11-23T10:00:00"), "UTC offset"),
         (lambda e: e["body"].update(total_fen=12.5), "total_fen"),
         (lambda e: e["body"].update(total_fen="1250"), "total_fen"),
         (lambda e: e["body"].update(total_fen=1), "!= lines"),
         (lambda e: e["body"]["lines"][0].update(total_fen=1), "total_fen 1 !="),
         (lambda e: e["body"]["payments"][0].update(amount_fen=True), "amount_fen"),
         (lambda e: e["body"].update(change_fen=5), "payments"),
-        (lambda e: e["body"].update(extra="x"), "extra"),
+        (lambda e: e["body"].update(extra="x"), "unknown field `extra`"),
     ],
 )
 def test_bad_events_are_rejected_with_a_reason(change: Any, reason: str):
@@ -65,7 +65,7 @@ def test_batches_round_trip_and_garbage_is_one_rejection():
     assert [i.seq for i in items] == [1, 2]
     assert decode_batch(b"{not json", "s9", "g1")[0].reason.startswith("payload is not JSON")
     assert "batch" in decode_batch(b'{"v": 9, "events": []}', "s9", "g1")[0].reason
-    assert "events list" in decode_batch(b'{"v": 1}', "s9", "g1")[0].reason
+    assert "missing required field `events`" in decode_batch(b'{"v": 1}', "s9", "g1")[0].reason
 
 
 def test_ids_are_time_ordered_uuid7():
