@@ -20,6 +20,7 @@ from edge.devices.registry import Devices
 from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
+from edge.payments.service import Payments
 from edge.rpc import HubCalls
 from edge.snapshots import Snapshots
 from edge.uplink import Uplink
@@ -55,12 +56,14 @@ class Gateway:
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
         modules = load_driver_modules()
         self.devices = Devices(self.ctx)
+        self.payments = Payments(self.ctx, self.devices)
         self.lanes = Lanes(self.journal, self.uplink, self.ctx, tz)
         self.token = token.load_or_create(data_dir, "STOREGW_EDGE_TOKEN", "edge-token")
         app = web.Application(middlewares=[token.middleware(self.token)])
         app.add_routes([web.get("/health", self._health)])
         app.add_routes(self.lanes.routes())
         app.add_routes(self.devices.routes())
+        app.add_routes(self.payments.routes())
         app.add_routes(self.snapshots.routes() + self.hub_calls.routes())
         for module in modules:
             if hasattr(module, "lane_routes"):
@@ -87,6 +90,7 @@ class Gateway:
     async def start(self, host: str, port: int) -> int:
         await self.uplink.start()
         await self.devices.start()
+        await self.payments.start()  # resumes payments a crash left in the middle
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -107,6 +111,7 @@ class Gateway:
             t.cancel()
         if self._runner:
             await self._runner.cleanup()
+        await self.payments.stop()
         await self.devices.stop()
         await self.uplink.stop()
         self.journal.close()
