@@ -6,12 +6,17 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
-if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+want=()
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || want+=(mosquitto)
+# a CJK font for receipt previews (PNG) and e-receipts
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || want+=(fonts-wqy-microhei)
+if [ ${#want[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq mosquitto >/dev/null
+    $SUDO apt-get install -y -qq "${want[@]}" >/dev/null
   else
-    echo "note: no mosquitto and no apt-get; the demo falls back to its embedded broker" >&2
+    echo "note: cannot install ${want[*]} (no apt-get); the demo falls back to its embedded" \
+         "broker and previews draw boxes for Chinese" >&2
   fi
 fi
 PY=${PYTHON:-python3}
