@@ -16,7 +16,7 @@ from hub.coupons import service as coupons
 from hub.db import Database, utcnow
 from hub.loyalty.models import PointsAccount
 from hub.loyalty.service import Ledger, PointsError, resolve, settings
-from hub.members.service import MemberError, Members, Registration
+from hub.members.service import MemberError, MemberNotFound, Members, Registration
 from hub.tiers import service as tiers
 from protocols import rpc
 from protocols.topics import TopicError
@@ -89,7 +89,7 @@ class RpcServer:
                 else:
                     m = self.members.find(s, phone=p.phone, card_no=p.card_no)
                 if m is None:
-                    raise MemberError("no such member")
+                    raise MemberNotFound("no such member")
                 return self._summary(s, m)
             if method == "member.register":
                 reg = Registration(
@@ -116,7 +116,7 @@ class RpcServer:
             if method == "points.reserve":
                 owner = resolve(s, [p.member_id]).get(p.member_id)
                 if owner is None:
-                    raise MemberError(f"no member {p.member_id}")
+                    raise MemberNotFound(f"no member {p.member_id}")
                 r = led.reserve(
                     p.reservation_id,
                     owner,

@@ -15,7 +15,7 @@ from hub.coupons.models import Coupon, CouponEvent, CouponTemplate
 from hub.db import Database
 from hub.loyalty import mall
 from hub.loyalty import service as points
-from hub.loyalty.models import MallItem, MallOrder
+from hub.loyalty.models import LoyaltyIssue, MallItem, MallOrder
 from hub.loyalty.service import InsufficientPoints, Ledger, PointsError
 from hub.members.service import Members
 from tests.loyalty.conftest import Till, line, register
@@ -89,8 +89,6 @@ def test_one_coupon_on_sales_ingested_concurrently_from_two_stores(db: Database,
         assert c is not None and c.status == "redeemed"
         assert c.redeemed_sale_id in {x["id"] for x in sales}
         assert points.check_books(s) == []
-        from hub.loyalty.models import LoyaltyIssue
-
         conflicts = s.scalars(select(LoyaltyIssue).where(LoyaltyIssue.kind == "coupon_conflict"))
         assert len(list(conflicts)) == 5
 

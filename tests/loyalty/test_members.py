@@ -15,11 +15,13 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from hub.db import Database
+from hub.loyalty.models import PointsLot
 from hub.loyalty.service import Ledger
 from hub.members import identity
 from hub.members.models import Member, MemberMerge
 from hub.members.service import Changes, MemberError, Members, Registration
 from hub.members.vault import Vault, VaultError
+from hub.tiers import service as tiers
 from hub.tiers.models import Tier
 from tests.loyalty.conftest import register
 
@@ -137,8 +139,6 @@ def test_merge_keeps_points_with_their_expiry_coupons_and_the_higher_tier(
     b = register(db, members, None, name="李雷", id_number=ID_NO, tags=["mini"])
     soon = datetime.now(UTC) + timedelta(days=5)
     with db.transaction() as s:
-        from hub.tiers import service as tiers
-
         tiers.set_tier(s, b, "gold")
         led = Ledger(s)
         led.lock([a, b])
@@ -155,16 +155,12 @@ def test_merge_keeps_points_with_their_expiry_coupons_and_the_higher_tier(
         led = Ledger(s)
         led.lock([a, b])
         assert (led.account(a).balance, led.account(b).balance) == (100, 0)
-        from hub.loyalty.models import PointsLot
-
         lots = s.execute(
             select(PointsLot.remaining, PointsLot.expires_at)
             .where(PointsLot.member_id == a, PointsLot.remaining > 0)
             .order_by(PointsLot.expires_at)
         ).all()
         assert lots[0][0] == 70 and abs((lots[0][1] - soon).total_seconds()) < 1
-        from hub.tiers import service as tiers
-
         assert tiers.current(s, [a])[a].code == "gold"
         merge = s.scalars(select(MemberMerge)).one()
         assert merge.moved["points"]["points"] == 70

@@ -3,6 +3,8 @@ ingest path (envelopes → Ingest.apply → sales books → loyalty), on SQLite 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import select
 
 from hub.coupons import service as coupons
@@ -13,6 +15,7 @@ from hub.loyalty import service as points
 from hub.loyalty.models import LedgerEntry, LoyaltyIssue, MallItem
 from hub.loyalty.rpc import RpcServer
 from hub.loyalty.service import Ledger
+from hub.members.overview import view360
 from hub.members.service import Changes, Members
 from protocols import rpc
 from tests.loyalty.conftest import Till, line, register
@@ -252,8 +255,6 @@ def test_points_held_by_a_lane_whose_commit_was_lost_are_still_deducted(
     a.send(a.sale([line("A", 50000)], member=m))
     with db.transaction() as s:
         Ledger(s).reserve("rsv-lost-001", m, 400, ttl_s=1)
-    from datetime import UTC, datetime, timedelta
-
     with db.transaction() as s:  # the hold times out while the store is offline
         assert points.release_expired_reservations(s, datetime.now(UTC) + timedelta(seconds=5))
     assert account(db, m) == (500, 0, 0)
@@ -296,8 +297,6 @@ def test_a_merged_member_keeps_all_history(db: Database, members: Members):
     assert account(db, old) == (300, 0, 0)
     assert account(db, dup) == (0, 0, 0)
     with db.transaction() as s:
-        from hub.members.overview import view360
-
         v = view360(members, s, dup)  # asking by the old id lands on the survivor
     assert v["member"]["id"] == old and v["merged_from"] == [dup]
     assert v["purchases"]["sales"] == 2

@@ -13,6 +13,7 @@ from hub.loyalty import service as points
 from hub.loyalty.models import EarningRule, LedgerEntry, PointsAllocation, PointsLot
 from hub.loyalty.service import InsufficientPoints, Ledger
 from hub.members.service import Members
+from hub.tiers.models import Tier
 from tests.loyalty.conftest import Till, line, register
 
 
@@ -79,8 +80,6 @@ def test_points_and_coupon_tenders_do_not_earn(db: Database, members: Members, t
 
 
 def test_tier_and_birthday_multipliers(db: Database, members: Members, till: Till):
-    from hub.tiers.models import Tier
-
     with db.transaction() as s:
         s.add(Tier(code="gold", name="金卡", rank=0, discount_pct=90, points_multiplier_pct=150))
     today = datetime.now(UTC).date()

@@ -1,0 +1,197 @@
+"""The whole chain for loyalty, with real processes: Mosquitto, the hub and two gateways started
+through the CLI. Snapshots travel retained to the stores and are swapped in; lanes look up and
+register members, check coupons and pay with points over the MQTT request/response path; the
+points follow the member from one store to the other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Broker, Edge, Hub, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def held(edge: Edge) -> dict[str, int]:
+    snaps = edge.http.get("/api/snapshots").json()["snapshots"]
+    return {k: v["version"] for k, v in snaps.items()}
+
+
+def points_of(hub: Hub, member: str) -> dict[str, Any]:
+    return hub.http.get(f"/api/members/{member}/points").json()
+
+
+def test_snapshots_and_loyalty_across_two_stores(
+    tmp_path: Path, broker: Broker, hub_db_url: str | None
+):
+    hub = Hub(tmp_path / "hub", broker.url, hub_db_url)
+    hub.start()
+    a = Edge(tmp_path / "a", "s1", "g1", broker.url)
+    b = Edge(tmp_path / "b", "s2", "g1", broker.url)
+    try:
+        api = hub.http
+        for store in ("s1", "s2"):
+            assert api.put(f"/api/stores/{store}", json={"id": store, "name": store}).is_success
+        for code, rank, pct, spend in (("normal", 0, 100, 0), ("silver", 1, 95, 50000)):
+            r = api.put(
+                f"/api/tiers/{code}",
+                json={
+                    "name": code,
+                    "rank": rank,
+                    "discount_pct": pct,
+                    "spend_threshold_fen": spend,
+                },
+            )
+            assert r.is_success, r.text
+        item = {"name": "农夫山泉 550ml", "category": "drinks", "price_fen": 200}
+        assert api.put("/api/catalog/items/6901028075015", json=item).is_success
+        assert api.put("/api/stores/s2/prices/6901028075015", json={"price_fen": 180}).is_success
+        published = api.post("/api/catalog/publish", json={}).json()
+        assert published["connected"] and published["published"] == 8
+        a.start()
+        b.start()
+        # retained: the gateways get them although they connected after the publish
+        wait_until(
+            lambda: held(a) == {"catalog": 1, "prices": 1, "promotions": 1, "tiers": 1},
+            20,
+            what="s1 snapshots",
+        )
+        wait_until(lambda: len(held(b)) == 4, 20, what="s2 snapshots")
+        assert (tmp_path / "b" / "snapshots" / "prices.json").exists()
+        # a price change makes a new version of the prices only
+        assert api.put("/api/stores/s2/prices/6901028075015", json={"price_fen": 170}).is_success
+        assert api.post("/api/catalog/publish", json={"stores": ["s2"]}).json()["published"] == 1
+        wait_until(lambda: held(b)["prices"] == 2, 20, what="s2 prices v2")
+        assert held(b)["catalog"] == 1
+
+        def hub_sees_held() -> bool:
+            snaps = api.get("/api/stores/s2/snapshots").json()["snapshots"]
+            return snaps["prices"]["version"] == 2 and snaps["prices"]["gateways"] == {"g1": 2}
+
+        wait_until(hub_sees_held, 20, what="hub to see s2's held versions")
+
+        # a member registers at a lane in s1, and is found by phone in s2
+        reg = a.http.post("/api/members", json={"phone": "13812345678", "name": "周杰"})
+        assert reg.status_code == 201, reg.text
+        member = reg.json()["member_id"]
+        assert reg.json()["tier"] == "normal" and reg.json()["phone"] == "138****5678"
+        found = b.http.get("/api/members/lookup", params={"phone": "138 1234 5678"})
+        assert found.status_code == 200 and found.json()["member_id"] == member
+        missing = b.http.get("/api/members/lookup", params={"phone": "13800000000"})
+        assert missing.status_code == 404
+        bad = b.http.get("/api/members/lookup")
+        assert bad.status_code == 400
+
+        # s1 sells 600 yuan to the member: 600 points, silver
+        sale = {
+            "cashier": "张丽",
+            "member_id": member,
+            "lines": [{"sku": "X", "name": "礼盒", "qty_milli": 1000, "unit_price_fen": 60000}],
+            "payments": [{"tender": "wechat", "amount_fen": 60000, "ref": "wx1"}],
+        }
+        assert a.http.post("/api/lanes/1/sales", json=sale).status_code == 201
+        wait_until(lambda: points_of(hub, member)["balance"] == 600, 20, what="points earned")
+
+        # s2 takes 300 of them as payment: reserve, sell, commit
+        held_pts = b.http.post(
+            "/api/lanes/2/points/reserve", json={"member_id": member, "points": 300}
+        )
+        assert held_pts.status_code == 201, held_pts.text
+        rid = held_pts.json()["reservation_id"]
+        assert held_pts.json()["value_fen"] == 300 and held_pts.json()["available"] == 300
+        too_much = b.http.post(
+            "/api/lanes/2/points/reserve", json={"member_id": member, "points": 301}
+        )
+        assert too_much.status_code == 409
+        pay = {
+            "cashier": "李娜",
+            "member_id": member,
+            "points_reservation": rid,
+            "lines": [
+                {
+                    "sku": "6901028075015",
+                    "name": "农夫山泉",
+                    "qty_milli": 3000,
+                    "unit_price_fen": 170,
+                }
+            ],
+            "payments": [
+                {"tender": "points", "amount_fen": 300, "ref": rid},
+                {"tender": "cash", "amount_fen": 300},
+            ],
+        }
+        r = b.http.post("/api/lanes/2/sales", json=pay)
+        assert r.status_code == 201, r.text
+        sale_id = r.json()["sale_id"]
+        done = b.http.post(f"/api/lanes/2/points/{rid}/commit", json={"sale_id": sale_id})
+        assert done.status_code == 200 and done.json()["status"] == "committed"
+        # 600 - 300 + 2 (the 2.10 yuan paid in cash earns 2 points), once, whatever the order
+        wait_until(
+            lambda: points_of(hub, member) == {**points_of(hub, member), "balance": 302, "held": 0},
+            20,
+            what="points spent once",
+        )
+        released = b.http.post(f"/api/lanes/2/points/{rid}/release")
+        assert released.status_code == 409  # spent is spent
+
+        # coupon check at the lane uses the hub's rules
+        tpl = api.post(
+            "/api/coupons/templates",
+            json={
+                "name": "满5减1",
+                "kind": "threshold",
+                "amount_fen": 100,
+                "threshold_fen": 500,
+                "valid_days": 7,
+            },
+        ).json()
+        issued = api.post(
+            f"/api/coupons/templates/{tpl['id']}/issue", json={"member_ids": [member]}
+        ).json()
+        code = issued["issued"][0]["code"]
+        basket = [{"sku": "X", "total_fen": 600}]
+        ok = b.http.post(
+            "/api/coupons/check", json={"code": code.lower(), "member_id": member, "lines": basket}
+        )
+        assert ok.status_code == 200 and ok.json()["ok"] and ok.json()["discount_fen"] == 100
+        typo = code[:-1] + ("0" if code[-1] != "0" else "1")
+        assert b.http.post("/api/coupons/check", json={"code": typo}).status_code == 409
+
+        view = api.get(f"/api/members/{member}/360").json()
+        assert view["tier"]["code"] == "silver"
+        assert {x["store"] for x in view["purchases"]["by_store"]} == {"s1", "s2"}
+        assert view["points"]["balance"] == 302 and len(view["coupons"]["usable"]) == 1
+        assert api.get("/api/points/books").json()["balanced"]
+    finally:
+        a.stop()
+        b.stop()
+        hub.stop()
+
+
+def test_a_gateway_keeps_its_snapshots_across_a_restart_without_the_hub(
+    tmp_path: Path, broker: Broker
+):
+    hub = Hub(tmp_path / "hub", broker.url)
+    hub.start()
+    edge = Edge(tmp_path / "e", "s1", "g1", broker.url)
+    try:
+        assert hub.http.put("/api/stores/s1", json={"id": "s1", "name": "s1"}).is_success
+        item = {"name": "可乐", "price_fen": 300}
+        assert hub.http.put("/api/catalog/items/COLA", json=item).is_success
+        assert hub.http.post("/api/catalog/publish", json={}).json()["published"] == 4
+        edge.start()
+        wait_until(lambda: len(held(edge)) == 4, 20, what="snapshots")
+        hub.stop()
+        broker.stop()
+        edge.stop()
+        edge.start()  # no broker, no hub: the store still has its prices
+        snaps = edge.http.get("/api/snapshots").json()["snapshots"]
+        assert snaps["prices"]["version"] == 1 and snaps["prices"]["received_at"] == "from disk"
+        r = edge.http.get("/api/members/lookup", params={"phone": "13800138000"})
+        assert r.status_code == 503  # online loyalty says plainly it is offline
+    finally:
+        edge.stop()
+        hub.stop()
