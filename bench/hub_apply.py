@@ -1,5 +1,6 @@
 """Hub apply rate: 5-line sales per second through Ingest.apply (validation, seq order,
-dedupe, bulk insert, one transaction per pass) against a raw bulk insert of the same rows
+dedupe, bulk insert, one transaction per pass; the sales books only — loyalty measures its
+own handlers on top in bench/loyalty_bench.py) against a raw bulk insert of the same rows
 with the bare driver, on SQLite and (when STOREGW_TEST_PG_URL is set) PostgreSQL.
 
     python bench/hub_apply.py [N]
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import batches
 from hub.db import Database
+from hub.ingest.handlers import HANDLERS
 from hub.ingest.service import Ingest
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
@@ -123,6 +125,12 @@ def raw_pg(url: str, data: tuple) -> float:
         return time.perf_counter() - t
 
 
+def plain_handlers() -> None:
+    """Keep only the foundation's handlers (the sales books)."""
+    for type_, handlers in HANDLERS.items():
+        HANDLERS[type_] = [h for h in handlers if h.__module__ == "hub.sales.service"]
+
+
 def ours(url: str, msgs: list[tuple[str, bytes]]) -> float:
     db = Database(url)
     db.migrate()
@@ -157,6 +165,7 @@ def report(engine: str, t_ours: float, t_raw: float) -> None:
 
 
 def main() -> None:
+    plain_handlers()
     msgs = batches(N, PER_MESSAGE)
     data = rows(msgs)
     print(f"{N} sales of 5 lines, {PER_MESSAGE} per message, {PER_PASS} messages per pass")

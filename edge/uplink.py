@@ -37,7 +37,7 @@ class Uplink:
         *,
         batch_events: int = 250,
         batch_bytes: int = 256 * 1024,
-        window: int = 8,
+        window: int = 32,
         ack_timeout_s: float = 10.0,
         ack_timeout_max_s: float = 300.0,
     ) -> None:

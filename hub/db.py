@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -79,6 +79,26 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT many rows through the driver's executemany, doing per row only what the column
+    types require (their bind processors, fetched once). SQLAlchemy's generic executemany
+    costs ~40 µs of Python per row on top; on the ingest path that halved the apply rate."""
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = conn.dialect
+    names = list(rows[0])
+    procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    if not any(procs):
+        params = [tuple(r[n] for n in names) for r in rows]
+    else:
+        pairs = list(zip(names, procs, strict=True))
+        params = [tuple(p(r[n]) if p else r[n] for n, p in pairs) for r in rows]
+    conn.exec_driver_sql(sql, params)
 
 
 def alembic_config(engine: Engine) -> Config:

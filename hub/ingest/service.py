@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 import hub.loyalty.ingest
 import hub.sales.service  # noqa: F401 - registers the sales handlers
-from hub.db import Database, utcnow
+from hub.db import Database, bulk_insert, utcnow
 from hub.ingest.handlers import HANDLERS, EventRejected
 from hub.ingest.models import AppliedEvent, RejectedEvent
 from hub.stores.models import Gateway, Store
@@ -75,7 +75,12 @@ class Ingest:
 
     # --- one pass ----------------------------------------------------------------------------
     def apply(self, messages: list[tuple[str, bytes]]) -> PassResult:
-        by_gateway, loose = self.decode(messages)
+        return self.apply_decoded(*self.decode(messages))
+
+    def apply_decoded(
+        self, by_gateway: dict[Key, list[Item]], loose: list[tuple[Key, Rejection]]
+    ) -> PassResult:
+        """Apply what decode() made of some messages, in one transaction."""
         result = PassResult()
         with self.db.transaction() as s:
             for key, rej in loose:
@@ -197,8 +202,9 @@ class Ingest:
                 handler(s, group)
         if envs:
             now = utcnow()
-            s.execute(
-                insert(AppliedEvent.__table__),
+            bulk_insert(
+                s,
+                AppliedEvent.__table__,
                 [
                     {
                         "id": e.id,

@@ -125,26 +125,35 @@ class IngestWorker:
             )
 
     async def _run(self) -> None:
-        while True:
-            msgs = [await self.queue.get()]
-            while len(msgs) < self.max_messages and not self.queue.empty():
-                msgs.append(self.queue.get_nowait())
-            events = [m for m in msgs if m[0].endswith("/events")]
-            for topic, payload in msgs:
-                if topic.endswith("/status"):
-                    await asyncio.to_thread(self._gateway_status, topic, payload)
-            await self._apply(events)
+        # two stages: the next messages are decoded while the database commits the last ones
+        decoded: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+        applier = asyncio.create_task(self._apply_loop(decoded))
+        try:
+            while True:
+                msgs = [await self.queue.get()]
+                while len(msgs) < self.max_messages and not self.queue.empty():
+                    msgs.append(self.queue.get_nowait())
+                events = [m for m in msgs if m[0].endswith("/events")]
+                for topic, payload in msgs:
+                    if topic.endswith("/status"):
+                        await asyncio.to_thread(self._gateway_status, topic, payload)
+                if events:
+                    await decoded.put(await asyncio.to_thread(self.ingest.decode, events))
+        finally:
+            applier.cancel()
 
-    async def _apply(self, msgs: list[tuple[str, bytes]]) -> None:
-        if not msgs:
-            return
+    async def _apply_loop(self, decoded: asyncio.Queue[Any]) -> None:
+        while True:
+            await self._apply(await decoded.get())
+
+    async def _apply(self, work: Any) -> None:
         delay = 0.5
         while True:
             try:
-                result = await asyncio.to_thread(self.ingest.apply, msgs)
+                result = await asyncio.to_thread(self.ingest.apply_decoded, *work)
                 break
             except Exception:  # database down: keep the batch, retry; nothing is acked
-                log.exception("applying %s messages failed; retrying in %.1f s", len(msgs), delay)
+                log.exception("applying a pass failed; retrying in %.1f s", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
         self.passes += 1

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from hub.db import bulk_insert
 from hub.ingest.handlers import EventRejected, handles
 from hub.sales.models import Refund, Sale, SaleLine, SalePayment, ShiftClose
 from protocols.envelope import Envelope
@@ -65,9 +66,9 @@ def book_sales(session: Session, envs: list[Envelope]) -> None:
             }
             for n, p in enumerate(b["payments"], 1)
         )
-    session.execute(insert(Sale.__table__), sales)
-    session.execute(insert(SaleLine.__table__), lines)
-    session.execute(insert(SalePayment.__table__), payments)
+    bulk_insert(session, Sale.__table__, sales)
+    bulk_insert(session, SaleLine.__table__, lines)
+    bulk_insert(session, SalePayment.__table__, payments)
 
 
 @handles("sale.refunded")
