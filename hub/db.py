@@ -4,6 +4,7 @@ owned by Alembic migrations. Both engines pass the same test suite."""
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -93,11 +94,18 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
-    if not any(procs):
-        params = [tuple(r[n] for n in names) for r in rows]
+    row_of = operator.itemgetter(*names)
+    fix = [(i, p) for i, p in enumerate(procs) if p is not None]
+    params: list[Any]
+    if not fix:
+        params = [row_of(r) for r in rows]
     else:
-        pairs = list(zip(names, procs, strict=True))
-        params = [tuple(p(r[n]) if p else r[n] for n, p in pairs) for r in rows]
+        params = []
+        for r in rows:
+            t = list(row_of(r))
+            for i, p in fix:
+                t[i] = p(t[i])
+            params.append(tuple(t))
     conn.exec_driver_sql(sql, params)
 
 
