@@ -5,11 +5,14 @@ printer shows in the device API."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from pathlib import Path
 
+import httpx
+
 from edge.sim.printer import PrinterSim
-from tests.conftest import Broker, Edge, wait_until
+from tests.conftest import Broker, Edge, sale_body, wait_until
 
 
 class PrinterThread:
@@ -64,3 +67,64 @@ def test_a_sale_prints_its_receipt_once(tmp_path: Path, broker: Broker):
     finally:
         edge.stop()
         printer.stop()
+
+
+class AggregatorThread:
+    """The payment aggregator simulator (HTTPS) on a loop of its own."""
+
+    def __init__(self, behaviour: str) -> None:
+        from edge.sim.aggregator import AggregatorSim
+
+        self.sim = AggregatorSim(behaviour=behaviour)
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.call(self.sim.start())
+
+    def call(self, coro: object) -> object:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self.call(self.sim.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def state(edge: Edge, key: str) -> str | None:
+    return edge.http.get(f"/api/payments/{key}").json().get("payment", {}).get("state")
+
+
+def test_gateway_killed_mid_qr_payment_charges_once_and_books(tmp_path: Path, broker: Broker):
+    """The real `storegw edge`: SIGKILL while the customer is confirming a QR payment; the
+    restarted gateway asks the aggregator, finds the money taken, and the lane's sale books it."""
+    from tests.payments.test_qr_payments import CODE, agg_toml
+
+    agg = AggregatorThread("hold")
+    data = tmp_path / "edge"
+    data.mkdir()
+    # a patient request: the kill must land while the gateway waits on the aggregator
+    toml = agg_toml(agg.sim).replace("request_timeout_s = 0.5", "request_timeout_s = 30")
+    (data / "devices.toml").write_text(toml, "utf-8")
+    edge = Edge(data, "s1", "g1", broker.url)
+    edge.start()
+    key = "lane1-20261123-0042"
+    try:
+        pay = {"key": key, "method": "wechat", "amount_fen": 4120, "auth_code": CODE}
+        with contextlib.suppress(httpx.HTTPError):  # it blocks while the customer confirms
+            edge.http.post("/api/lanes/1/payments", json=pay, timeout=1.0)
+        wait_until(lambda: agg.sim.holding.is_set(), 20, 0.01, what="the aggregator holding")
+        edge.kill()
+        assert agg.sim.charged_fen == 0
+        agg.loop.call_soon_threadsafe(agg.sim.release, True)
+        wait_until(lambda: agg.sim.charged_fen == 4120, 20, what="the customer paid")
+        edge.start()
+        wait_until(lambda: state(edge, key) == "approved", 30, what=f"resolved\n{edge.tail()}")
+        # the lane comes back and submits the same key again: no second charge
+        again = edge.http.post("/api/lanes/1/payments", json=pay).json()["payment"]
+        assert again["state"] == "approved" and agg.sim.charged_fen == 4120
+        assert agg.sim.requests.count(("/v1/pay", key)) == 1
+        body = sale_body(0)  # total 4120 fen, paid by wechat: claim the payment by its key
+        body["payments"] = [{"tender": "wechat", "amount_fen": 4120, "ref": key}]
+        assert edge.http.post("/api/lanes/1/sales", json=body).status_code == 201
+        assert edge.journal()["last_seq"] == 1
+    finally:
+        edge.stop()
+        agg.stop()
