@@ -58,6 +58,20 @@ class BrokerAddress:
 
 
 Handler = Callable[[str, bytes], None]
+Route = tuple[str, Handler]  # (topic filter, handler)
+
+
+def route(routes: list[Route], topic: str, payload: bytes) -> bool:
+    """Hand a message to the first handler whose filter matches; False when none does.
+    A failing handler is logged and the message counts as handled."""
+    for topic_filter, handler in routes:
+        if mqtt.topic_matches_sub(topic_filter, topic):
+            try:
+                handler(topic, payload)
+            except Exception:
+                log.exception("handler for %s failed", topic)
+            return True
+    return False
 
 
 class MqttLink:

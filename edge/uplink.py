@@ -14,13 +14,10 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
-from paho.mqtt.client import topic_matches_sub
-
 from edge.journal import Journal
-from edge.mqtt_link import MqttLink
+from edge.mqtt_link import Handler, MqttLink, Route, route
 from protocols import topics
 from protocols.envelope import encode_batch, iso, utc_now
 
@@ -63,9 +60,9 @@ class Uplink:
         self.acks_topic = topics.acks(self.store, self.gateway)
         self.status_topic = topics.status(self.store, self.gateway)
         # other edge services (snapshots, RPC replies) listen on the same single connection
-        self.routes: list[tuple[str, Callable[[str, bytes], None]]] = []
+        self.routes: list[Route] = []
 
-    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], None]) -> None:
+    def subscribe(self, topic_filter: str, handler: Handler) -> None:
         """Route messages matching `topic_filter` to `handler` (on the event loop). Call
         before start()."""
         self.routes.append((topic_filter, handler))
@@ -121,13 +118,8 @@ class Uplink:
         self.connected = False
 
     def _message(self, topic: str, payload: bytes) -> None:
-        for topic_filter, handler in self.routes:
-            if topic_matches_sub(topic_filter, topic):
-                try:
-                    handler(topic, payload)
-                except Exception:
-                    log.exception("handler for %s failed", topic)
-                return
+        if route(self.routes, topic, payload):
+            return
         try:
             doc = json.loads(payload)
         except ValueError:

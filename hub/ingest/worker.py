@@ -9,13 +9,11 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable
 from typing import Any
 
-from paho.mqtt.client import topic_matches_sub
 from sqlalchemy import update
 
-from edge.mqtt_link import MqttLink
+from edge.mqtt_link import Handler, MqttLink, Route, route
 from hub.db import Database, utcnow
 from hub.ingest.service import Ingest
 from hub.stores.models import Gateway
@@ -48,14 +46,14 @@ class IngestWorker:
         self.link: MqttLink | None = None
         self._task: asyncio.Task[None] | None = None
         # other hub contexts (RPC from the lanes, snapshot publishing) share the connection
-        self.routes: list[tuple[str, Callable[[str, bytes], None]]] = []
+        self.routes: list[Route] = []
         self.passes = 0
         self.applied = 0
 
     def _status(self, state: str) -> bytes:
         return json.dumps({"state": state, "at": iso(utcnow())}).encode()
 
-    def subscribe(self, topic_filter: str, handler: Callable[[str, bytes], None]) -> None:
+    def subscribe(self, topic_filter: str, handler: Handler) -> None:
         """Route messages matching `topic_filter` to `handler` (on the event loop; do blocking
         work with asyncio.to_thread). Call before start()."""
         self.routes.append((topic_filter, handler))
@@ -88,13 +86,8 @@ class IngestWorker:
         self.link.publish(HUB_STATUS, self._status("online"), retain=True)
 
     def _message(self, topic: str, payload: bytes) -> None:
-        for topic_filter, handler in self.routes:
-            if topic_matches_sub(topic_filter, topic):
-                try:
-                    handler(topic, payload)
-                except Exception:
-                    log.exception("handler for %s failed", topic)
-                return
+        if route(self.routes, topic, payload):
+            return
         self.queue.put_nowait((topic, payload))
 
     async def stop(self) -> None:
