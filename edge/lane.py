@@ -111,7 +111,8 @@ class Lanes:
         type_: str,
         client_ref: str | None,
         build: Any,
-    ) -> web.Response:
+    ) -> tuple[web.Response, dict[str, Any] | None]:
+        """Journal the event; the answer for the lane, and the envelope when newly booked."""
         ref = request.headers.get("Idempotency-Key") or client_ref
         lane = request.match_info["lane"]
 
@@ -124,10 +125,10 @@ class Lanes:
             rec = self.journal.record(type_, make_body, client_ref=ref, hooks=hooks)
         except ValueError as err:  # events.BodyError, pricing
             log.warning("lane %s: %s refused: %s", lane, type_, err)
-            return _error(400, str(err))
+            return _error(400, str(err)), None
         except JournalFull as err:
             log.error("lane %s: %s refused: %s", lane, type_, err)
-            return _error(507, str(err))
+            return _error(507, str(err)), None
         env = rec.envelope
         if self.uplink and not rec.duplicate:
             self.uplink.nudge()
@@ -148,8 +149,8 @@ class Lanes:
                 if k in env["body"]
             },
         }
-        request["envelope"] = env
-        return web.json_response(result, status=200 if rec.duplicate else 201)
+        status = 200 if rec.duplicate else 201
+        return web.json_response(result, status=status), None if rec.duplicate else env
 
     async def _after_sale(self, env: dict[str, Any]) -> None:
         for hook in self.ctx.sale_hooks:
@@ -194,9 +195,9 @@ class Lanes:
                 "points_reservation": sale.points_reservation,
             }
 
-        resp = self._commit(request, "sale.completed", sale.client_ref, build)
-        if resp.status == 201:
-            await self._after_sale(request["envelope"])
+        resp, booked = self._commit(request, "sale.completed", sale.client_ref, build)
+        if booked:
+            await self._after_sale(booked)
         return resp
 
     async def post_refund(self, request: web.Request) -> web.Response:
@@ -214,7 +215,7 @@ class Lanes:
                 "payments": _plain(refund.payments),
             }
 
-        return self._commit(request, "sale.refunded", refund.client_ref, build)
+        return self._commit(request, "sale.refunded", refund.client_ref, build)[0]
 
     async def post_shift_close(self, request: web.Request) -> web.Response:
         shift: ShiftIn = await self._body(request, ShiftIn)
@@ -231,7 +232,7 @@ class Lanes:
                 "tenders": _plain(shift.tenders),
             }
 
-        return self._commit(request, "shift.closed", shift.client_ref, build)
+        return self._commit(request, "shift.closed", shift.client_ref, build)[0]
 
     async def get_journal(self, request: web.Request) -> web.Response:
         stats = self.journal.stats()
