@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.coupons.models import Coupon, CouponEvent, CouponTemplate
@@ -60,7 +60,9 @@ def terms(c: Coupon, t: CouponTemplate) -> rules.Terms:
 
 
 def _event(s: Session, code: str, kind: str, **kw: Any) -> None:
-    s.add(CouponEvent(code=code, kind=kind, at=kw.pop("at", None) or utcnow(), **kw))
+    row = {"sale_id": None, "store_id": None, "detail": None, **kw}
+    row["at"] = row.get("at") or utcnow()
+    s.execute(insert(CouponEvent.__table__).values(code=code, kind=kind, **row))
 
 
 # --- issuing -------------------------------------------------------------------------------
@@ -239,6 +241,26 @@ def check(
     return {**out, "ok": True, "reason": "", "discount_fen": mine[0].discount_fen}
 
 
+_c = Coupon.__table__.c
+# the whole redemption rule in one statement (built once: ingest runs it per coupon)
+_REDEEM = (
+    update(Coupon.__table__)
+    .where(
+        _c.code == bindparam("p_code"),
+        _c.status == "issued",
+        _c.valid_from <= bindparam("p_at"),
+        _c.valid_until > bindparam("p_at"),
+        or_(_c.member_id.is_(None), _c.member_id == bindparam("p_member")),
+    )
+    .values(
+        status="redeemed",
+        redeemed_at=bindparam("p_at"),
+        redeemed_sale_id=bindparam("p_sale"),
+        redeemed_store_id=bindparam("p_store"),
+    )
+)
+
+
 def redeem(
     s: Session,
     code: str,
@@ -247,33 +269,37 @@ def redeem(
     store_id: str | None,
     member_id: str | None,
     at: datetime | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> Redemption:
     """Mark the coupon used by `sale_id` — atomically: the UPDATE's WHERE is the whole rule,
-    so two attempts can never both see it unused."""
+    so two attempts can never both see it unused. With `events`, the coupon event row is
+    appended there for the caller to write in bulk."""
     at = at or utcnow()
     try:
         canon = rules.normalize(code)
     except rules.CodeError as err:
         return Redemption(code, False, str(err))
-    res = s.execute(
-        update(Coupon)
-        .where(
-            Coupon.code == canon,
-            Coupon.status == "issued",
-            Coupon.valid_from <= at,
-            Coupon.valid_until > at,
-            or_(Coupon.member_id.is_(None), Coupon.member_id == member_id),
-        )
-        .values(
-            status="redeemed",
-            redeemed_at=at,
-            redeemed_sale_id=sale_id,
-            redeemed_store_id=store_id,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    params = {
+        "p_code": canon,
+        "p_at": at,
+        "p_member": member_id,
+        "p_sale": sale_id,
+        "p_store": store_id,
+    }
+    res = s.execute(_REDEEM, params)
     if res.rowcount == 1:
-        _event(s, canon, "redeemed", at=at, sale_id=sale_id, store_id=store_id)
+        row = {
+            "code": canon,
+            "kind": "redeemed",
+            "at": at,
+            "sale_id": sale_id,
+            "store_id": store_id,
+            "detail": None,
+        }
+        if events is None:
+            s.execute(insert(CouponEvent.__table__), [row])
+        else:
+            events.append(row)
         return Redemption(canon, True)
     c = s.get(Coupon, canon, populate_existing=True)
     if c is None:

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 import hub.sales.service  # noqa: F401 - registered first: the sales books before loyalty reads them
 from hub.coupons import service as coupons
-from hub.db import utcnow
+from hub.coupons.models import CouponEvent
+from hub.db import bulk_insert, utcnow
 from hub.ingest.handlers import handles
 from hub.loyalty.earning import Rules
 from hub.loyalty.models import LedgerEntry, PointsReservation
@@ -76,12 +77,16 @@ def sales_completed(s: Session, envs: list[Envelope]) -> None:
             issue(s, "unknown_member", f"sale {e.id} names member {m}, unknown here", m, e.id)
     led = Ledger(s, now)
     led.prefetch([e.id for e in todo])
-    led.lock({o.id for o in owners.values()})
+    led.lock({o.id for o in owners.values()})  # every account first, in id order
+    held = [e.body["points_reservation"] for e in todo if e.body.get("points_reservation")]
+    if held:
+        led.preload(held, {m: o.id for m, o in owners.items()})
 
     def owner_of(e: Envelope) -> _Owner | None:
         m = e.body.get("member_id")
         return owners.get(m) if m else None
 
+    coupon_events: list[dict[str, Any]] = []
     for e in todo:  # coupons: each once, atomically
         o = owner_of(e)
         for code in e.body.get("coupons") or []:
@@ -92,6 +97,7 @@ def sales_completed(s: Session, envs: list[Envelope]) -> None:
                 store_id=e.store,
                 member_id=o.id if o else None,
                 at=e.occurred_at,
+                events=coupon_events,
             )
             if not r.ok:
                 issue(
@@ -101,36 +107,41 @@ def sales_completed(s: Session, envs: list[Envelope]) -> None:
                     o.id if o else None,
                     e.id,
                 )
-    for e in todo:  # points paid with
-        _spend_for_sale(s, led, e, owner_of(e))
+    bulk_insert(s, CouponEvent.__table__, coupon_events)
     rules = Rules.load(s, led.settings)
     tier_now = tiers.current(s, {o.id for o in owners.values()})
     late = _refunds_booked(s, [e.id for e in todo if owner_of(e)])
     spend: list[tuple[str, date, int, int]] = []
-    for e in todo:
-        o = owner_of(e)
-        if o is None or led.posted(e.id, o.id, "earn"):
-            continue
-        t = tier_now.get(o.id)
-        earn = rules.for_sale(
-            e.body, e.store, e.occurred_at, t.points_multiplier_pct if t else 100, o.birthday
-        )
-        if earn.points > 0:
-            led.credit(
-                o.id,
-                "earn",
-                earn.points,
-                source_type="sale",
-                source_id=e.id,
-                occurred_at=e.occurred_at,
-                sale_id=e.id,
-                store_id=e.store,
-                detail=earn.detail,
+    overtaken: list[str] = []
+    with led.deferred():  # one bulk write of the batch's entries, lots and accounts
+        for e in todo:  # points paid with
+            _spend_for_sale(s, led, e, owner_of(e))
+        for e in todo:
+            o = owner_of(e)
+            if o is None or led.posted(e.id, o.id, "earn"):
+                continue
+            t = tier_now.get(o.id)
+            earn = rules.for_sale(
+                e.body, e.store, e.occurred_at, t.points_multiplier_pct if t else 100, o.birthday
             )
-        day = date.fromisoformat(e.body["business_day"])
-        spend.append((o.id, day, int(e.body["total_fen"]), earn.points))
-        if e.id in late:  # its refunds overtook it (another store's, in flight)
-            spend += _apply_refunds(s, led, e.id, late[e.id], now)
+            if earn.points > 0:
+                led.credit(
+                    o.id,
+                    "earn",
+                    earn.points,
+                    source_type="sale",
+                    source_id=e.id,
+                    occurred_at=e.occurred_at,
+                    sale_id=e.id,
+                    store_id=e.store,
+                    detail=earn.detail,
+                )
+            day = date.fromisoformat(e.body["business_day"])
+            spend.append((o.id, day, int(e.body["total_fen"]), earn.points))
+            if e.id in late:
+                overtaken.append(e.id)
+    for sale_id in overtaken:  # its refunds overtook it (another store's, in flight)
+        spend += _apply_refunds(s, led, sale_id, late[sale_id], now)
     tiers.record_spend(s, spend)
     tiers.evaluate(s, {o.id for o in owners.values()}, "sale", now)
 

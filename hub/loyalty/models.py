@@ -95,7 +95,7 @@ class PointsLot(Base):
         Index("ix_points_lots_fifo", "member_id", "expires_at", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    entry_id: Mapped[str] = mapped_column(ForeignKey("points_ledger.id"), index=True)
+    entry_id: Mapped[str] = mapped_column(ForeignKey("points_ledger.id"))  # never searched
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)

@@ -20,6 +20,7 @@ from hub.loyalty.jobs import Scheduler
 from hub.loyalty.router import router as loyalty_router
 from hub.loyalty.rpc import RpcServer
 from hub.loyalty.service import PointsError
+from hub.members.reads import Reader
 from hub.members.router import router as members_router
 from hub.members.service import MemberError, Members
 from hub.members.vault import Vault
@@ -46,6 +47,7 @@ async def _refused(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI, db: Database, data_dir: Path) -> None:
     """At create_app: state and error answers (routers are included with the others)."""
     app.state.members = Members(Vault.load(data_dir))
+    app.state.reader = Reader(db)
     app.state.rpc = RpcServer(db, app.state.members)
     app.state.jobs = Scheduler(db)
     for exc in (PointsError, MemberError, CouponError):
@@ -83,3 +85,4 @@ async def start(app: FastAPI) -> None:
 
 async def stop(app: FastAPI) -> None:
     await app.state.jobs.stop()
+    app.state.reader.dispose()

@@ -15,17 +15,18 @@ the invariants in one place.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from hub.db import utcnow
+from hub.db import bulk_insert, utcnow
 from hub.loyalty.models import (
     CREDITS,
     DEBITS,
@@ -87,21 +88,74 @@ def resolve(s: Session, member_ids: Iterable[str]) -> dict[str, str]:
 
 
 @dataclass
+class Account:
+    """A locked account as this transaction sees it; written back by `Ledger.sync()`."""
+
+    member_id: str
+    balance: int
+    held: int
+    debt: int
+    dirty: bool = False
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A ledger row as posted (the table row is append-only: this is all it will ever be)."""
+
+    id: str
+    member_id: str
+    kind: str
+    points: int
+    debt_change: int
+    balance_after: int
+    source_id: str
+    sale_id: str | None
+    store_id: str | None
+
+
+@dataclass
 class Posted:
-    entry: LedgerEntry
+    entry: Entry
     shortfall: int = 0
 
 
+_ENTRY_COLS = (
+    "id",
+    "member_id",
+    "kind",
+    "points",
+    "debt_change",
+    "balance_after",
+    "source_type",
+    "source_id",
+    "sale_id",
+    "store_id",
+    "occurred_at",
+    "posted_at",
+    "detail",
+)
+
+
 class Ledger:
-    """One transaction's access to the points ledger. Lock first, then post."""
+    """One transaction's access to the points ledger. Lock first, then post.
+
+    Writes are plain SQL in bulk: new rows are buffered and written by `sync()`, which every
+    public method calls before it returns — except inside `deferred()`, where a whole ingest
+    batch is written at once (the account rows stay locked all along)."""
 
     def __init__(self, s: Session, now: datetime | None = None) -> None:
         self.s = s
         self.now = now or utcnow()
-        self.accounts: dict[str, PointsAccount] = {}
+        self.accounts: dict[str, Account] = {}
         self._settings: LoyaltySettings | None = None
         self._posted: set[tuple[str, str, str]] = set()
         self._known_sources: set[str] = set()
+        self._entries: list[dict[str, Any]] = []
+        self._lots: list[dict[str, Any]] = []
+        self._allocations: list[dict[str, Any]] = []
+        self._remaining: dict[int, int] = {}  # lot id → remaining, to write
+        self._defer = 0
+        self._reservations: dict[str, tuple[PointsReservation, str]] = {}
 
     @property
     def settings(self) -> LoyaltySettings:
@@ -109,36 +163,41 @@ class Ledger:
             self._settings = settings(self.s)
         return self._settings
 
+    @property
+    def sqlite(self) -> bool:
+        return self.s.get_bind().dialect.name == "sqlite"
+
     # --- locking ---------------------------------------------------------------------------
     def lock(self, member_ids: Iterable[str]) -> None:
         """Lock (and create if need be) the accounts of these members, in id order."""
         ids = sorted(set(member_ids) - self.accounts.keys())
         if not ids:
             return
+        self.s.flush()  # a member added in this transaction must exist for the account's FK
         for chunk in _chunks(ids, 500):
             found = self._select(chunk)
             missing = [m for m in chunk if m not in found]
             if missing:
-                ins = sqlite_insert if self.s.get_bind().dialect.name == "sqlite" else pg_insert
+                ins = sqlite_insert if self.sqlite else pg_insert
                 self.s.execute(
-                    ins(PointsAccount)
+                    ins(PointsAccount.__table__)
                     .values([{"member_id": m, "updated_at": self.now} for m in missing])
                     .on_conflict_do_nothing()
                 )
                 found.update(self._select(missing))
             self.accounts.update(found)
 
-    def _select(self, ids: list[str]) -> dict[str, PointsAccount]:
+    def _select(self, ids: list[str]) -> dict[str, Account]:
+        t = PointsAccount.__table__
         q = (
-            select(PointsAccount)
-            .where(PointsAccount.member_id.in_(ids))
-            .order_by(PointsAccount.member_id)
+            select(t.c.member_id, t.c.balance, t.c.held, t.c.debt)
+            .where(t.c.member_id.in_(ids))
+            .order_by(t.c.member_id)
             .with_for_update()
-            .execution_options(populate_existing=True)
         )
-        return {a.member_id: a for a in self.s.scalars(q)}
+        return {r[0]: Account(r[0], int(r[1]), int(r[2]), int(r[3])) for r in self.s.execute(q)}
 
-    def account(self, member_id: str) -> PointsAccount:
+    def account(self, member_id: str) -> Account:
         acct = self.accounts.get(member_id)
         if acct is None:
             raise RuntimeError(f"account of {member_id} used without lock()")
@@ -148,18 +207,71 @@ class Ledger:
         a = self.account(member_id)
         return a.balance - a.held
 
+    # --- writing ---------------------------------------------------------------------------
+    @contextmanager
+    def deferred(self) -> Iterator[Ledger]:
+        """Buffer every write until the block ends (then one bulk write of each kind)."""
+        self._defer += 1
+        try:
+            yield self
+        finally:
+            self._defer -= 1
+        self._autosync()
+
+    def _autosync(self) -> None:
+        if not self._defer:
+            self.sync()
+
+    def sync(self) -> None:
+        """Write what this ledger buffered: entries, lots, allocations, lots' remaining,
+        accounts — in that order, for the foreign keys and the CHECKs."""
+        if self._entries:
+            bulk_insert(self.s, LedgerEntry.__table__, self._entries)
+            self._entries = []
+        if self._lots:
+            bulk_insert(self.s, PointsLot.__table__, self._lots)
+            self._lots = []
+        if self._allocations:
+            bulk_insert(self.s, PointsAllocation.__table__, self._allocations)
+            self._allocations = []
+        if self._remaining:
+            lots = PointsLot.__table__
+            self.s.execute(
+                update(lots).where(lots.c.id == bindparam("lot")).values(remaining=bindparam("r")),
+                [{"lot": k, "r": v} for k, v in self._remaining.items()],
+            )
+            self._remaining = {}
+        dirty = [a for a in self.accounts.values() if a.dirty]
+        if dirty:
+            t = PointsAccount.__table__
+            self.s.execute(
+                update(t)
+                .where(t.c.member_id == bindparam("m"))
+                .values(
+                    balance=bindparam("b"),
+                    held=bindparam("h"),
+                    debt=bindparam("d"),
+                    updated_at=bindparam("at"),
+                ),
+                [
+                    {"m": a.member_id, "b": a.balance, "h": a.held, "d": a.debt, "at": self.now}
+                    for a in dirty
+                ],
+            )
+            for a in dirty:
+                a.dirty = False
+
     # --- idempotency -----------------------------------------------------------------------
     def prefetch(self, source_ids: Iterable[str]) -> None:
         """Learn in one query which of these sources have postings already (a batch's
         sales), so posting them needs no per-row look-up."""
         ids = list(set(source_ids) - self._known_sources)
+        t = LedgerEntry.__table__
         for chunk in _chunks(ids, 500):
             for row in self.s.execute(
-                select(LedgerEntry.source_id, LedgerEntry.member_id, LedgerEntry.kind).where(
-                    LedgerEntry.source_id.in_(chunk)
-                )
+                select(t.c.source_id, t.c.member_id, t.c.kind).where(t.c.source_id.in_(chunk))
             ):
-                self._posted.add((row.source_id, row.member_id, row.kind))
+                self._posted.add((row[0], row[1], row[2]))
             self._known_sources.update(chunk)
 
     def posted(self, source_id: str, member_id: str, kind: str) -> bool:
@@ -168,11 +280,10 @@ class Ledger:
             return True
         if source_id in self._known_sources:
             return False
+        t = LedgerEntry.__table__
         found = self.s.execute(
-            select(LedgerEntry.id).where(
-                LedgerEntry.source_id == source_id,
-                LedgerEntry.member_id == member_id,
-                LedgerEntry.kind == kind,
+            select(t.c.id).where(
+                t.c.source_id == source_id, t.c.member_id == member_id, t.c.kind == kind
             )
         ).first()
         if found:
@@ -193,27 +304,47 @@ class Ledger:
         sale_id: str | None,
         store_id: str | None,
         detail: dict[str, Any] | None,
-    ) -> LedgerEntry:
+    ) -> Entry:
         acct = self.account(member_id)
         acct.balance += points
         acct.debt += debt_change
-        acct.updated_at = self.now
-        entry = LedgerEntry(
-            id=new_id(),
-            member_id=member_id,
-            kind=kind,
-            points=points,
-            debt_change=debt_change,
-            balance_after=acct.balance,
-            source_type=source_type,
-            source_id=source_id,
-            sale_id=sale_id,
-            store_id=store_id,
-            occurred_at=occurred_at or self.now,
-            posted_at=self.now,
-            detail=detail,
+        acct.dirty = True
+        if acct.balance < 0 or acct.debt < 0 or not 0 <= acct.held <= acct.balance:
+            raise RuntimeError(f"{member_id}: {kind} {points} would break the account {acct}")
+        entry = Entry(
+            new_id(),
+            member_id,
+            kind,
+            points,
+            debt_change,
+            acct.balance,
+            source_id,
+            sale_id,
+            store_id,
         )
-        self.s.add(entry)
+        self._entries.append(
+            dict(
+                zip(
+                    _ENTRY_COLS,
+                    (
+                        entry.id,
+                        member_id,
+                        kind,
+                        points,
+                        debt_change,
+                        acct.balance,
+                        source_type,
+                        source_id,
+                        sale_id,
+                        store_id,
+                        occurred_at or self.now,
+                        self.now,
+                        detail,
+                    ),
+                    strict=True,
+                )
+            )
+        )
         self._posted.add((source_id, member_id, kind))
         return entry
 
@@ -233,7 +364,7 @@ class Ledger:
         store_id: str | None = None,
         detail: dict[str, Any] | None = None,
         settle_debt: bool = True,
-    ) -> LedgerEntry | None:
+    ) -> Entry | None:
         """Add points as new lots (one, or `lots` as (points, expires_at) pairs); None when
         this (source, member, kind) was posted before. Settles any debt first."""
         assert kind in CREDITS and points >= 0
@@ -257,27 +388,27 @@ class Ledger:
             )
             lots = [(points, expiry)] if points else []
         assert sum(p for p, _ in lots) == points
-        for p, exp in lots:
-            if p > 0:
-                self.s.add(
-                    PointsLot(
-                        entry_id=entry.id,
-                        member_id=member_id,
-                        points=p,
-                        remaining=p,
-                        expires_at=exp,
-                    )
-                )
+        self._lots += [
+            {
+                "entry_id": entry.id,
+                "member_id": member_id,
+                "points": p,
+                "remaining": p,
+                "expires_at": exp,
+            }
+            for p, exp in lots
+            if p > 0
+        ]
         if settle_debt and self.account(member_id).debt > 0:
             self._settle_debt(member_id, entry)
+        self._autosync()
         return entry
 
-    def _settle_debt(self, member_id: str, credit: LedgerEntry) -> None:
+    def _settle_debt(self, member_id: str, credit: Entry) -> None:
         acct = self.account(member_id)
         take = min(acct.debt, self.available(member_id))
         if take <= 0:
             return
-        self.s.flush()  # the new lot must be visible to the allocation below
         self.debit(
             member_id,
             "debt_settle",
@@ -321,7 +452,6 @@ class Ledger:
             raise InsufficientPoints(points, max(can, 0))
         take = min(points, can)
         shortfall = points - take
-        self.s.flush()  # lots added earlier in this transaction must be visible to the query
         allocations = self._allocate(member_id, take, prefer_entry, only_lot)
         acct.held -= from_held
         entry = self._entry(
@@ -336,8 +466,9 @@ class Ledger:
             store_id=store_id,
             detail=({**(detail or {}), "shortfall": shortfall} if shortfall else detail),
         )
-        for lot_id, p in allocations:
-            self.s.add(PointsAllocation(debit_id=entry.id, lot_id=lot_id, points=p))
+        self._allocations += [
+            {"debit_id": entry.id, "lot_id": lot, "points": p} for lot, p in allocations
+        ]
         if shortfall:
             issue(
                 self.s,
@@ -346,6 +477,7 @@ class Ledger:
                 member_id,
                 source_id,
             )
+        self._autosync()
         return Posted(entry, shortfall)
 
     def _allocate(
@@ -353,18 +485,26 @@ class Ledger:
     ) -> list[tuple[int, int]]:
         if points == 0:
             return []
-        q = select(PointsLot).where(PointsLot.member_id == member_id, PointsLot.remaining > 0)
+        if any(row["member_id"] == member_id for row in self._lots):
+            self.sync()  # lots credited in this transaction must have ids to take from
+        lots = PointsLot.__table__
+        q = select(lots.c.id, lots.c.remaining).where(
+            lots.c.member_id == member_id, lots.c.remaining > 0
+        )
         if only_lot is not None:
-            q = q.where(PointsLot.id == only_lot)
-        order = [PointsLot.expires_at, PointsLot.id]
+            q = q.where(lots.c.id == only_lot)
+        order = [lots.c.expires_at, lots.c.id]
         if prefer_entry is not None:
-            order.insert(0, case((PointsLot.entry_id == prefer_entry, 0), else_=1))
+            order.insert(0, case((lots.c.entry_id == prefer_entry, 0), else_=1))
         out: list[tuple[int, int]] = []
         left = points
-        for lot in self.s.scalars(q.order_by(*order)):
-            step = min(lot.remaining, left)
-            lot.remaining -= step
-            out.append((lot.id, step))
+        for lot_id, stored in self.s.execute(q.order_by(*order)):
+            remaining = self._remaining.get(lot_id, int(stored))  # a debit not yet written
+            if remaining <= 0:
+                continue
+            step = min(remaining, left)
+            self._remaining[lot_id] = remaining - step
+            out.append((lot_id, step))
             left -= step
             if left == 0:
                 break
@@ -409,16 +549,32 @@ class Ledger:
         self.s.add(r)
         acct = self.account(member_id)
         acct.held += points
-        acct.updated_at = self.now
+        acct.dirty = True
+        self._autosync()
         return r
 
+    def preload(self, reservation_ids: Iterable[str], owners: dict[str, str]) -> None:
+        """Lock a batch's reservations in one query (their accounts must be locked first);
+        `owners` maps member ids to the profile they live on now."""
+        ids = sorted(set(reservation_ids) - self._reservations.keys())
+        for chunk in _chunks(ids, 500):
+            for r in self.s.scalars(
+                select(PointsReservation).where(PointsReservation.id.in_(chunk)).with_for_update()
+            ):
+                self._reservations[r.id] = (r, owners.get(r.member_id, r.member_id))
+
     def _reservation(self, reservation_id: str) -> tuple[PointsReservation, str]:
+        if reservation_id in self._reservations:
+            r, owner = self._reservations[reservation_id]
+            self.lock({r.member_id, owner})
+            return r, owner
         r = self.s.get(PointsReservation, reservation_id)
         if r is None:
             raise NotFound(f"no points reservation {reservation_id}")
         owner = resolve(self.s, [r.member_id]).get(r.member_id, r.member_id)
         self.lock({r.member_id, owner})
         self.s.refresh(r, with_for_update=True)
+        self._reservations[reservation_id] = (r, owner)
         return r, owner
 
     def commit(
@@ -460,9 +616,10 @@ class Ledger:
         if r.status == "held":
             acct = self.account(r.member_id)
             acct.held -= r.points
-            acct.updated_at = self.now
+            acct.dirty = True
             r.status = status
             r.settled_at = self.now
+            self._autosync()
         return r
 
     # --- merging two members' points -------------------------------------------------------
@@ -475,15 +632,16 @@ class Ledger:
             )
         ).all():
             self.release(rid, "released")
-        self.s.flush()
-        lots = list(
-            self.s.scalars(
-                select(PointsLot)
-                .where(PointsLot.member_id == from_id, PointsLot.remaining > 0)
-                .order_by(PointsLot.expires_at, PointsLot.id)
+        self.sync()
+        lots = PointsLot.__table__
+        moving = [
+            (int(rem), exp)
+            for rem, exp in self.s.execute(
+                select(lots.c.remaining, lots.c.expires_at)
+                .where(lots.c.member_id == from_id, lots.c.remaining > 0)
+                .order_by(lots.c.expires_at, lots.c.id)
             )
-        )
-        moving = [(lot.remaining, lot.expires_at) for lot in lots]
+        ]
         total = sum(p for p, _ in moving)
         debt = self.account(from_id).debt
         self.debit(
@@ -532,11 +690,12 @@ def expire_points(s: Session, now: datetime | None = None, members: int = 200) -
     """Expire whole lots past their date, for up to `members` members per call. A lot is left
     for the next run while a lane holds points it would need."""
     now = now or utcnow()
+    lots = PointsLot.__table__
     member_ids = s.scalars(
-        select(PointsLot.member_id)
-        .where(PointsLot.expires_at <= now, PointsLot.remaining > 0)
-        .group_by(PointsLot.member_id)
-        .order_by(PointsLot.member_id)
+        select(lots.c.member_id)
+        .where(lots.c.expires_at <= now, lots.c.remaining > 0)
+        .group_by(lots.c.member_id)
+        .order_by(lots.c.member_id)
         .limit(members)
     ).all()
     if not member_ids:
@@ -544,30 +703,26 @@ def expire_points(s: Session, now: datetime | None = None, members: int = 200) -
     led = Ledger(s, now)
     led.lock(member_ids)
     expired = 0
-    for lot in s.scalars(
-        select(PointsLot)
-        .where(
-            PointsLot.member_id.in_(member_ids),
-            PointsLot.expires_at <= now,
-            PointsLot.remaining > 0,
-        )
-        .order_by(PointsLot.member_id, PointsLot.expires_at, PointsLot.id)
-    ).all():
-        if lot.remaining > led.available(lot.member_id):
+    due = s.execute(
+        select(lots.c.id, lots.c.member_id, lots.c.remaining, lots.c.expires_at)
+        .where(lots.c.member_id.in_(member_ids), lots.c.expires_at <= now, lots.c.remaining > 0)
+        .order_by(lots.c.member_id, lots.c.expires_at, lots.c.id)
+    ).all()
+    for lot_id, member_id, remaining, expires_at in due:
+        if remaining > led.available(member_id):
             continue
-        amount = lot.remaining
         posted = led.debit(
-            lot.member_id,
+            member_id,
             "expire",
-            amount,
+            int(remaining),
             source_type="lot",
-            source_id=f"lot:{lot.id}",
-            only_lot=lot.id,
-            occurred_at=lot.expires_at,
-            detail={"lot": lot.id, "expired_at": lot.expires_at.isoformat()},
+            source_id=f"lot:{lot_id}",
+            only_lot=lot_id,
+            occurred_at=expires_at,
+            detail={"lot": lot_id, "expired_at": expires_at.isoformat()},
         )
         if posted:
-            expired += amount
+            expired += int(remaining)
     return expired
 
 

@@ -1,84 +1,221 @@
 """The member 360° view: profile, card, tier, points, coupons and purchases across every store
 and channel — over the member's own id and every profile merged into it, so a merge never
-hides history. Reads only; a handful of indexed queries."""
+hides history.
+
+Reads only, and on the hot path of the service desk and the mini-program: ten small
+indexed queries, built once at import (SQLAlchemy caches their compiled form), no ORM objects."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from hub.coupons.models import Coupon, CouponTemplate
-from hub.coupons.service import describe
 from hub.db import utcnow
-from hub.loyalty.models import LedgerEntry, MallOrder, PointsAccount, PointsLot
-from hub.loyalty.service import settings
-from hub.members.models import MemberMerge
-from hub.members.service import Members
+from hub.loyalty.models import LedgerEntry, LoyaltySettings, MallOrder, PointsAccount, PointsLot
+from hub.members import identity
+from hub.members.models import Member
+from hub.members.service import MemberNotFound, Members
+from hub.members.vault import VaultError
 from hub.sales.models import Sale
-from hub.tiers import service as tiers
-from hub.tiers.models import MemberTier, Tier
+from hub.tiers.models import MemberTier, Tier, TierSpendDay
+from hub.tiers.service import WINDOW_DAYS
+
+M, MT, T, A = (x.__table__ for x in (Member, MemberTier, Tier, PointsAccount))
+CFG, LOT, LED, CPN, TPL = (
+    x.__table__ for x in (LoyaltySettings, PointsLot, LedgerEntry, Coupon, CouponTemplate)
+)
+SALE, MALL, DAY = (x.__table__ for x in (Sale, MallOrder, TierSpendDay))
+_IDS = bindparam("ids", expanding=True)
+
+_PROFILE = (
+    select(
+        M,
+        T.c.code.label("t_code"),
+        T.c.name.label("t_name"),
+        T.c.rank.label("t_rank"),
+        T.c.discount_pct,
+        T.c.points_multiplier_pct,
+        MT.c.since.label("t_since"),
+        MT.c.grace_until,
+        A.c.balance,
+        A.c.held,
+        A.c.debt,
+        CFG.c.point_value_milli_fen,
+        CFG.c.timezone,
+    )
+    .select_from(
+        M.outerjoin(MT, MT.c.member_id == M.c.id)
+        .outerjoin(T, T.c.code == MT.c.tier_code)
+        .outerjoin(A, A.c.member_id == M.c.id)
+        .outerjoin(CFG, CFG.c.id == 1)
+    )
+    .where(M.c.id == bindparam("id"))
+)
+_ALIASES = select(M.c.id).where(M.c.merged_into == bindparam("id")).order_by(M.c.created_at)
+_WINDOW = select(
+    func.coalesce(func.sum(DAY.c.spend_fen), 0), func.coalesce(func.sum(DAY.c.points), 0)
+).where(
+    DAY.c.member_id == bindparam("id"),
+    DAY.c.day >= bindparam("start"),
+    DAY.c.day <= bindparam("on"),
+)
+_NEXT_TIER = (
+    select(T.c.code, T.c.name, T.c.spend_threshold_fen)
+    .where(T.c.rank > bindparam("rank"))
+    .order_by(T.c.rank)
+    .limit(1)
+)
+_EXPIRING = select(func.coalesce(func.sum(LOT.c.remaining), 0)).where(
+    LOT.c.member_id == bindparam("id"),
+    LOT.c.remaining > 0,
+    LOT.c.expires_at <= bindparam("until"),
+)
+_LEDGER = (
+    select(
+        LED.c.id,
+        LED.c.member_id,
+        LED.c.kind,
+        LED.c.points,
+        LED.c.balance_after,
+        LED.c.store_id,
+        LED.c.sale_id,
+        LED.c.occurred_at,
+    )
+    .where(LED.c.member_id.in_(_IDS))
+    .order_by(LED.c.posted_at.desc(), LED.c.id.desc())
+    .limit(bindparam("n"))
+)
+_COUPONS = (
+    select(
+        CPN.c.code,
+        CPN.c.status,
+        CPN.c.valid_from,
+        CPN.c.valid_until,
+        CPN.c.template_id,
+        TPL.c.name,
+        TPL.c.kind,
+    )
+    .join(TPL, TPL.c.id == CPN.c.template_id)
+    .where(CPN.c.member_id == bindparam("id"))
+    .order_by(CPN.c.valid_until)
+)
+_BY_STORE = (
+    select(
+        SALE.c.store_id,
+        func.count(),
+        func.sum(SALE.c.total_fen),
+        func.sum(SALE.c.refunded_fen),
+        func.max(SALE.c.occurred_at),
+    )
+    .where(SALE.c.member_id.in_(_IDS))
+    .group_by(SALE.c.store_id)
+    .order_by(SALE.c.store_id)
+)
+_RECENT_SALES = (
+    select(
+        SALE.c.id,
+        SALE.c.store_id,
+        SALE.c.lane,
+        SALE.c.receipt_no,
+        SALE.c.occurred_at,
+        SALE.c.total_fen,
+        SALE.c.refunded_fen,
+        SALE.c.member_id,
+    )
+    .where(SALE.c.member_id.in_(_IDS))
+    .order_by(SALE.c.occurred_at.desc())
+    .limit(bindparam("n"))
+)
+_MALL = (
+    select(MALL.c.id, MALL.c.item_id, MALL.c.points, MALL.c.status, MALL.c.created_at)
+    .where(MALL.c.member_id.in_(_IDS))
+    .order_by(MALL.c.created_at.desc())
+)
 
 
-def view360(members: Members, s: Session, member_id: str, recent: int = 10) -> dict[str, Any]:
-    m = members.get(s, member_id)
-    ids = members.aliases(s, m.id)
+def view360(
+    members: Members, db: Session | Connection, member_id: str, recent: int = 10
+) -> dict[str, Any]:
+    s = db.connection() if isinstance(db, Session) else db  # Core: no ORM work per query
+    row = s.execute(_PROFILE, {"id": member_id}).mappings().first()
+    if row is not None and row["merged_into"]:
+        row = s.execute(_PROFILE, {"id": row["merged_into"]}).mappings().first()
+    if row is None:
+        raise MemberNotFound(f"no member {member_id}")
+    mid = row["id"]
+    merged = list(s.execute(_ALIASES, {"id": mid}).scalars())
+    ids = [mid, *merged]
     now = utcnow()
-    cfg = settings(s)
+    value = row["point_value_milli_fen"] or 0
+    today = now.astimezone(ZoneInfo(row["timezone"] or "Asia/Shanghai")).date()
+    mall = s.execute(_MALL, {"ids": ids}).all()
     return {
-        "member": members.view(m),
-        "merged_from": list(
-            s.scalars(select(MemberMerge.absorbed_id).where(MemberMerge.survivor_id == m.id))
-        ),
-        "tier": _tier(s, m.id),
-        "points": _points(s, m.id, ids, recent, cfg.point_value_milli_fen, now),
-        "coupons": _coupons(s, m.id, now),
-        "purchases": _purchases(s, ids, recent),
+        "member": _profile(members, row, now),
+        "merged_from": merged,
+        "tier": _tier(s, row, today),
+        "points": _points(s, row, ids, recent, value, now),
+        "coupons": _coupons(s, mid, now),
+        "purchases": _purchases(s, ids, recent, mall),
         "mall_orders": [
-            {
-                "id": o.id,
-                "item_id": o.item_id,
-                "points": o.points,
-                "status": o.status,
-                "at": o.created_at,
-            }
-            for o in s.scalars(
-                select(MallOrder)
-                .where(MallOrder.member_id.in_(ids))
-                .order_by(MallOrder.created_at.desc())
-                .limit(recent)
-            )
+            {"id": r[0], "item_id": r[1], "points": r[2], "status": r[3], "at": r[4]}
+            for r in mall[:recent]
         ],
     }
 
 
-def _tier(s: Session, member_id: str) -> dict[str, Any] | None:
-    row = s.execute(
-        select(MemberTier, Tier)
-        .join(Tier, Tier.code == MemberTier.tier_code)
-        .where(MemberTier.member_id == member_id)
-    ).first()
-    if row is None:
-        return None
-    mt, t = row
-    spend, pts = tiers.window(s, [member_id], tiers.today(s))[member_id]
-    nxt = s.scalars(select(Tier).where(Tier.rank > t.rank).order_by(Tier.rank).limit(1)).first()
+def _profile(members: Members, r: Any, now: datetime) -> dict[str, Any]:
+    phone = id_no = None
+    try:
+        if r["phone_sealed"]:
+            phone = identity.mask_phone(members.vault.open("phone", r["id"], r["phone_sealed"]))
+        if r["id_no_sealed"]:
+            id_no = identity.mask_id(members.vault.open("id_no", r["id"], r["id_no_sealed"]))
+    except VaultError:  # the wrong member key: the rest of the view still helps
+        pass
     return {
-        "code": t.code,
-        "name": t.name,
-        "discount_pct": t.discount_pct,
-        "points_multiplier_pct": t.points_multiplier_pct,
-        "since": mt.since,
-        "grace_until": mt.grace_until,
-        "window": {"days": tiers.WINDOW_DAYS, "spend_fen": spend, "points": pts},
+        "id": r["id"],
+        "name": r["name"],
+        "phone": phone,
+        "id_number": id_no,
+        "birthday": r["birthday"],
+        "marketing_consent": r["marketing_consent"],
+        "consent_at": r["consent_at"],
+        "tags": r["tags"],
+        "channel": r["channel"],
+        "origin_store": r["origin_store"],
+        "card": {
+            "no": r["card_no"],
+            "valid_until": r["card_valid_until"],
+            "valid": r["card_valid_until"] > now,
+        },
+        "status": r["status"],
+        "created_at": r["created_at"],
+    }
+
+
+def _tier(s: Connection, r: Any, today: date) -> dict[str, Any] | None:
+    if r["t_code"] is None:
+        return None
+    spend, pts = s.execute(
+        _WINDOW,
+        {"id": r["id"], "start": today - timedelta(days=WINDOW_DAYS - 1), "on": today},
+    ).one()
+    nxt = s.execute(_NEXT_TIER, {"rank": r["t_rank"]}).first()
+    return {
+        "code": r["t_code"],
+        "name": r["t_name"],
+        "discount_pct": r["discount_pct"],
+        "points_multiplier_pct": r["points_multiplier_pct"],
+        "since": r["t_since"],
+        "grace_until": r["grace_until"],
+        "window": {"days": WINDOW_DAYS, "spend_fen": max(int(spend), 0), "points": int(pts)},
         "next": (
-            {
-                "code": nxt.code,
-                "name": nxt.name,
-                "spend_needed_fen": max(nxt.spend_threshold_fen - spend, 0),
-            }
+            {"code": nxt[0], "name": nxt[1], "spend_needed_fen": max(nxt[2] - int(spend), 0)}
             if nxt
             else None
         ),
@@ -86,17 +223,10 @@ def _tier(s: Session, member_id: str) -> dict[str, Any] | None:
 
 
 def _points(
-    s: Session, member_id: str, ids: list[str], recent: int, value_milli: int, now: Any
+    s: Connection, r: Any, ids: list[str], recent: int, value_milli: int, now: datetime
 ) -> dict[str, Any]:
-    acct = s.get(PointsAccount, member_id)
-    balance, held, debt = (acct.balance, acct.held, acct.debt) if acct else (0, 0, 0)
-    soon = s.execute(
-        select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
-            PointsLot.member_id == member_id,
-            PointsLot.remaining > 0,
-            PointsLot.expires_at <= now + timedelta(days=30),
-        )
-    ).scalar_one()
+    balance, held, debt = r["balance"] or 0, r["held"] or 0, r["debt"] or 0
+    soon = s.execute(_EXPIRING, {"id": r["id"], "until": now + timedelta(days=30)}).scalar_one()
     return {
         "balance": balance,
         "held": held,
@@ -106,42 +236,42 @@ def _points(
         "expiring_30d": int(soon),
         "recent": [
             {
-                "id": e.id,
-                "member_id": e.member_id,
-                "kind": e.kind,
-                "points": e.points,
-                "balance_after": e.balance_after,
-                "store": e.store_id,
-                "sale_id": e.sale_id,
-                "at": e.occurred_at,
+                "id": e[0],
+                "member_id": e[1],
+                "kind": e[2],
+                "points": e[3],
+                "balance_after": e[4],
+                "store": e[5],
+                "sale_id": e[6],
+                "at": e[7],
             }
-            for e in s.scalars(
-                select(LedgerEntry)
-                .where(LedgerEntry.member_id.in_(ids))
-                .order_by(LedgerEntry.posted_at.desc(), LedgerEntry.id.desc())
-                .limit(recent)
-            )
+            for e in s.execute(_LEDGER, {"ids": ids, "n": recent})
         ],
     }
 
 
-def _coupons(s: Session, member_id: str, now: Any) -> dict[str, Any]:
-    rows = s.execute(
-        select(Coupon, CouponTemplate)
-        .join(CouponTemplate, CouponTemplate.id == Coupon.template_id)
-        .where(Coupon.member_id == member_id)
-        .order_by(Coupon.valid_until)
-    ).all()
-    usable = [c for c, _ in rows if c.status == "issued" and c.valid_from <= now < c.valid_until]
+def _coupons(s: Connection, member_id: str, now: datetime) -> dict[str, Any]:
+    rows = s.execute(_COUPONS, {"id": member_id}).all()
+    usable = [c for c in rows if c[1] == "issued" and c[2] <= now < c[3]]
     return {
-        "usable": [describe(c, t) for c, t in rows if c in usable],
-        "used": sum(1 for c, _ in rows if c.status == "redeemed"),
-        "expired": sum(1 for c, _ in rows if c.status == "issued" and c.valid_until <= now),
+        "usable": [
+            {
+                "code": c[0],
+                "template_id": c[4],
+                "name": c[5],
+                "kind": c[6],
+                "valid_from": c[2],
+                "valid_until": c[3],
+            }
+            for c in usable
+        ],
+        "used": sum(1 for c in rows if c[1] == "redeemed"),
+        "expired": sum(1 for c in rows if c[1] == "issued" and c[3] <= now),
         "total": len(rows),
     }
 
 
-def _purchases(s: Session, ids: list[str], recent: int) -> dict[str, Any]:
+def _purchases(s: Connection, ids: list[str], recent: int, mall: list[Any]) -> dict[str, Any]:
     by_store = [
         {
             "store": store,
@@ -150,53 +280,31 @@ def _purchases(s: Session, ids: list[str], recent: int) -> dict[str, Any]:
             "refunded_fen": int(refunded),
             "last_at": last,
         }
-        for store, n, total, refunded, last in s.execute(
-            select(
-                Sale.store_id,
-                func.count(),
-                func.sum(Sale.total_fen),
-                func.sum(Sale.refunded_fen),
-                func.max(Sale.occurred_at),
-            )
-            .where(Sale.member_id.in_(ids))
-            .group_by(Sale.store_id)
-            .order_by(Sale.store_id)
-        )
+        for store, n, total, refunded, last in s.execute(_BY_STORE, {"ids": ids})
     ]
-    mall = s.execute(
-        select(func.count(), func.coalesce(func.sum(MallOrder.points), 0)).where(
-            MallOrder.member_id.in_(ids), MallOrder.status != "cancelled"
-        )
-    ).one()
+    kept = [m for m in mall if m[3] != "cancelled"]
+    sales = sum(x["sales"] for x in by_store)
+    spend = sum(x["spend_fen"] for x in by_store)
     return {
-        "sales": sum(x["sales"] for x in by_store),
-        "spend_fen": sum(x["spend_fen"] for x in by_store),
+        "sales": sales,
+        "spend_fen": spend,
         "refunded_fen": sum(x["refunded_fen"] for x in by_store),
         "by_store": by_store,
         "by_channel": {
-            "store": {
-                "orders": sum(x["sales"] for x in by_store),
-                "spend_fen": sum(x["spend_fen"] for x in by_store),
-            },
-            "points_mall": {"orders": int(mall[0]), "points": int(mall[1])},
+            "store": {"orders": sales, "spend_fen": spend},
+            "points_mall": {"orders": len(kept), "points": sum(int(m[2]) for m in kept)},
         },
         "recent": [
             {
-                "id": x.id,
-                "store": x.store_id,
-                "lane": x.lane,
-                "receipt_no": x.receipt_no,
-                "occurred_at": x.occurred_at,
-                "total_fen": x.total_fen,
-                "refunded_fen": x.refunded_fen,
-                "member_id": x.member_id,
-                "coupons": x.coupons,
+                "id": x[0],
+                "store": x[1],
+                "lane": x[2],
+                "receipt_no": x[3],
+                "occurred_at": x[4],
+                "total_fen": x[5],
+                "refunded_fen": x[6],
+                "member_id": x[7],
             }
-            for x in s.scalars(
-                select(Sale)
-                .where(Sale.member_id.in_(ids))
-                .order_by(Sale.occurred_at.desc())
-                .limit(recent)
-            )
+            for x in s.execute(_RECENT_SALES, {"ids": ids, "n": recent})
         ],
     }

@@ -27,7 +27,7 @@ from hub.db import utcnow
 from hub.loyalty.service import Ledger, settings
 from hub.members import identity
 from hub.members.models import CHANNELS, Member, MemberHistory, MemberMerge
-from hub.members.vault import Vault
+from hub.members.vault import Vault, VaultError
 from hub.tiers import service as tiers
 from protocols.envelope import new_id
 
@@ -268,7 +268,11 @@ class Members:
 
     # --- views -----------------------------------------------------------------------------
     def view(self, m: Member) -> dict[str, Any]:
-        contact = self._contact(m)
+        try:
+            contact = self._contact(m)
+        except VaultError as err:  # the wrong member key: say so, show the rest
+            log.error("member %s: %s", m.id, err)
+            contact = {"phone": None, "id_number": None}
         now = utcnow()
         return {
             "id": m.id,

@@ -96,12 +96,13 @@ def record_spend(s: Session, rows: list[tuple[str, date, int, int]]) -> None:
     if not merged:
         return
     ins = sqlite_insert if s.get_bind().dialect.name == "sqlite" else pg_insert
-    stmt = ins(TierSpendDay)
+    t = TierSpendDay.__table__
+    stmt = ins(t)
     stmt = stmt.on_conflict_do_update(
         index_elements=["member_id", "day"],
         set_={
-            "spend_fen": TierSpendDay.spend_fen + stmt.excluded.spend_fen,
-            "points": TierSpendDay.points + stmt.excluded.points,
+            "spend_fen": t.c.spend_fen + stmt.excluded.spend_fen,
+            "points": t.c.points + stmt.excluded.points,
         },
     )
     s.execute(
@@ -147,22 +148,32 @@ def evaluate(
     by_code = {t.code: t for t in tiers}
     on = today(s, now)
     win = window(s, ids, on)
+    mt_t = MemberTier.__table__
     rows = {
-        mt.member_id: mt
-        for mt in s.scalars(
-            select(MemberTier).where(MemberTier.member_id.in_(ids)).with_for_update()
+        r[0]: (r[1], r[2])
+        for r in s.execute(
+            select(mt_t.c.member_id, mt_t.c.tier_code, mt_t.c.grace_until)
+            .where(mt_t.c.member_id.in_(ids))
+            .with_for_update()
         )
     }
     changes: list[TierChange] = []
     for m in ids:
         spend, pts = win[m]
         target = qualify(tiers, spend, pts)
-        mt = rows.get(m)
-        if mt is None:
+        if m not in rows:
             mt = MemberTier(member_id=m, tier_code=tiers[0].code, since=now, evaluated_at=now)
             s.add(mt)
             changes.append(_change(s, mt, None, tiers[0], "initial", spend, pts, now))
-        cur = by_code[mt.tier_code]
+            rows[m] = (mt.tier_code, None)
+        code, grace_until = rows[m]
+        cur = by_code[code]
+        if target.rank == cur.rank and grace_until is None:
+            continue  # the common case: nothing to write
+        if target.rank < cur.rank and cur.downgrade_mode == "never":
+            continue
+        mt = s.get(MemberTier, m)
+        assert mt is not None
         mt.evaluated_at = now
         if target.rank > cur.rank:
             changes.append(_change(s, mt, cur, target, reason, spend, pts, now))

@@ -566,7 +566,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_points_lots")),
     )
     with op.batch_alter_table("points_lots", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_points_lots_entry_id"), ["entry_id"], unique=False)
         batch_op.create_index(
             "ix_points_lots_fifo", ["member_id", "expires_at", "id"], unique=False
         )
@@ -595,7 +594,6 @@ def downgrade() -> None:
     op.drop_table("points_allocations")
     with op.batch_alter_table("points_lots", schema=None) as batch_op:
         batch_op.drop_index("ix_points_lots_fifo")
-        batch_op.drop_index(batch_op.f("ix_points_lots_entry_id"))
 
     op.drop_table("points_lots")
     op.drop_table("member_tiers")
