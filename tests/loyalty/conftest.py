@@ -1,6 +1,6 @@
-"""Loyalty tests run against real databases: a migrated SQLite file in tmp_path, and a fresh
-PostgreSQL database per test when STOREGW_TEST_PG_URL names a server (each test's database is
-copied from a template migrated once per test process, then dropped)."""
+"""Loyalty tests run against real databases: a migrated SQLite file in tmp_path, and a
+PostgreSQL database when STOREGW_TEST_PG_URL names a server (one per test process, migrated
+once, emptied before every test, dropped at the end)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import text
 
 from hub.db import Database
 from hub.ingest.service import Ingest, PassResult
@@ -47,16 +48,29 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
+def pg_session_db() -> Iterator[Database]:
+    """One migrated PostgreSQL database per test process; emptied before each test."""
     if not PG_URL:
         pytest.skip("STOREGW_TEST_PG_URL is not set (CI sets it)")
-    name = f"storegw_tpl_{uuid.uuid4().hex[:10]}"
+    name = f"storegw_loyalty_{uuid.uuid4().hex[:10]}"
     _admin(f'CREATE DATABASE "{name}"')
     d = Database(_pg(name))
     d.migrate()
+    yield d
     d.engine.dispose()
-    yield name
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _empty(d: Database) -> None:
+    """Every table emptied (sequences too) and the programme's default settings back."""
+    import hub.models  # noqa: F401 - every table on the metadata
+    from hub.db import Base
+    from hub.loyalty.models import LoyaltySettings
+
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with d.transaction() as s:
+        s.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        s.add(LoyaltySettings(id=1))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -68,13 +82,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         yield d
         d.engine.dispose()
         return
-    template = request.getfixturevalue("pg_template")
-    name = f"storegw_t_{uuid.uuid4().hex[:12]}"
-    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    d = Database(_pg(name))
+    d = request.getfixturevalue("pg_session_db")
+    _empty(d)
     yield d
-    d.engine.dispose()
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
