@@ -40,14 +40,14 @@ def raw_round_trips(port: int, n: int) -> float:
         c.connect("127.0.0.1", port)
         return c
 
-    consumer = client("raw-consumer")
+    consumer = client(f"raw-consumer-{time.monotonic_ns()}")
 
     def on_event(c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         c.publish("raw/acks", msg.payload[:40], qos=1)
 
     consumer.on_message = on_event
     consumer.subscribe("raw/events", qos=1)
-    producer = client("raw-producer")
+    producer = client(f"raw-producer-{time.monotonic_ns()}")
 
     def on_ack(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
         acked[0] += 1
@@ -104,12 +104,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         broker = Mosquitto(Path(d))
         try:
-            raw = raw_round_trips(broker.port, N)
+            # the raw figure is jittery (two paho network threads and a publisher share the
+            # GIL): take the best of three, which only makes our ratio harder to reach
+            raw = max(raw_round_trips(broker.port, min(N, 5000)) for _ in range(3))
             rate = ours(Path(d), broker, N)
         finally:
             broker.stop()
-    print(f"{N} sales: drain {rate:8.0f} events/s   raw paho QoS 1 round trip {raw:8.0f} "
-          f"events/s   ratio {rate / raw:5.2f}x")
+    print(
+        f"{N} sales: drain {rate:8.0f} events/s   raw paho QoS 1 round trip {raw:8.0f} "
+        f"events/s (best of 3)   ratio {rate / raw:5.2f}x"
+    )
 
 
 if __name__ == "__main__":

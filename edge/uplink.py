@@ -32,9 +32,9 @@ class Uplink:
         journal: Journal,
         mqtt_url: str,
         *,
-        batch_events: int = 250,
-        batch_bytes: int = 256 * 1024,
-        window: int = 32,
+        batch_events: int = 500,
+        batch_bytes: int = 512 * 1024,
+        window: int = 16,
         ack_timeout_s: float = 10.0,
         ack_timeout_max_s: float = 300.0,
     ) -> None:
