@@ -22,6 +22,7 @@ from hub.loyalty.rpc import RpcServer
 from hub.loyalty.service import PointsError
 from hub.members.reads import Reader
 from hub.members.router import router as members_router
+from hub.members.router import views as member_views
 from hub.members.service import MemberError, Members
 from hub.members.vault import Vault
 from hub.tiers.router import router as tiers_router
@@ -50,6 +51,7 @@ def install(app: FastAPI, db: Database, data_dir: Path) -> None:
     app.state.reader = Reader(db)
     app.state.rpc = RpcServer(db, app.state.members)
     app.state.jobs = Scheduler(db)
+    app.include_router(member_views)  # ahead of the /api router: see hub/members/router.py
     for exc in (PointsError, MemberError, CouponError):
         app.add_exception_handler(exc, _refused)
 

@@ -2,7 +2,7 @@
 and channel — over the member's own id and every profile merged into it, so a merge never
 hides history.
 
-Reads only, and on the hot path of the service desk and the mini-program: ten small
+Reads only, and on the hot path of the service desk and the mini-program: six small
 indexed queries, built once at import (SQLAlchemy caches their compiled form), no ORM objects."""
 
 from __future__ import annotations
@@ -32,49 +32,68 @@ CFG, LOT, LED, CPN, TPL = (
 SALE, MALL, DAY = (x.__table__ for x in (Sale, MallOrder, TierSpendDay))
 _IDS = bindparam("ids", expanding=True)
 
+
+def _next_tier(col: Any) -> Any:
+    return select(col).where(T.c.rank > MT_T.c.rank).order_by(T.c.rank).limit(1).scalar_subquery()
+
+
+MT_T = T.alias("current_tier")
 _PROFILE = (
     select(
         M,
-        T.c.code.label("t_code"),
-        T.c.name.label("t_name"),
-        T.c.rank.label("t_rank"),
-        T.c.discount_pct,
-        T.c.points_multiplier_pct,
+        MT_T.c.code.label("t_code"),
+        MT_T.c.name.label("t_name"),
+        MT_T.c.discount_pct,
+        MT_T.c.points_multiplier_pct,
         MT.c.since.label("t_since"),
         MT.c.grace_until,
         A.c.balance,
         A.c.held,
         A.c.debt,
         CFG.c.point_value_milli_fen,
-        CFG.c.timezone,
+        # what else the view needs of this member, in the same round trip
+        select(func.count())
+        .where(M.alias("m2").c.merged_into == M.c.id)
+        .scalar_subquery()
+        .label("merged_count"),
+        select(func.coalesce(func.sum(LOT.c.remaining), 0))
+        .where(
+            LOT.c.member_id == M.c.id,
+            LOT.c.remaining > 0,
+            LOT.c.expires_at <= bindparam("until"),
+        )
+        .scalar_subquery()
+        .label("expiring"),
+        select(func.coalesce(func.sum(DAY.c.spend_fen), 0))
+        .where(
+            DAY.c.member_id == M.c.id,
+            DAY.c.day >= bindparam("start"),
+            DAY.c.day <= bindparam("on"),
+        )
+        .scalar_subquery()
+        .label("w_spend"),
+        select(func.coalesce(func.sum(DAY.c.points), 0))
+        .where(
+            DAY.c.member_id == M.c.id,
+            DAY.c.day >= bindparam("start"),
+            DAY.c.day <= bindparam("on"),
+        )
+        .scalar_subquery()
+        .label("w_points"),
+        _next_tier(T.c.code).label("n_code"),
+        _next_tier(T.c.name).label("n_name"),
+        _next_tier(T.c.spend_threshold_fen).label("n_spend"),
     )
     .select_from(
         M.outerjoin(MT, MT.c.member_id == M.c.id)
-        .outerjoin(T, T.c.code == MT.c.tier_code)
+        .outerjoin(MT_T, MT_T.c.code == MT.c.tier_code)
         .outerjoin(A, A.c.member_id == M.c.id)
         .outerjoin(CFG, CFG.c.id == 1)
     )
     .where(M.c.id == bindparam("id"))
 )
 _ALIASES = select(M.c.id).where(M.c.merged_into == bindparam("id")).order_by(M.c.created_at)
-_WINDOW = select(
-    func.coalesce(func.sum(DAY.c.spend_fen), 0), func.coalesce(func.sum(DAY.c.points), 0)
-).where(
-    DAY.c.member_id == bindparam("id"),
-    DAY.c.day >= bindparam("start"),
-    DAY.c.day <= bindparam("on"),
-)
-_NEXT_TIER = (
-    select(T.c.code, T.c.name, T.c.spend_threshold_fen)
-    .where(T.c.rank > bindparam("rank"))
-    .order_by(T.c.rank)
-    .limit(1)
-)
-_EXPIRING = select(func.coalesce(func.sum(LOT.c.remaining), 0)).where(
-    LOT.c.member_id == bindparam("id"),
-    LOT.c.remaining > 0,
-    LOT.c.expires_at <= bindparam("until"),
-)
+_TIMEZONE = select(CFG.c.timezone).where(CFG.c.id == 1)
 _LEDGER = (
     select(
         LED.c.id,
@@ -138,27 +157,44 @@ _MALL = (
 )
 
 
+def today(db: Session | Connection) -> date:
+    """The programme's local date (loyalty_settings.timezone)."""
+    s = db.connection() if isinstance(db, Session) else db
+    tz = s.execute(_TIMEZONE).scalar() or "Asia/Shanghai"
+    return utcnow().astimezone(ZoneInfo(tz)).date()
+
+
 def view360(
-    members: Members, db: Session | Connection, member_id: str, recent: int = 10
+    members: Members,
+    db: Session | Connection,
+    member_id: str,
+    recent: int = 10,
+    on: date | None = None,
 ) -> dict[str, Any]:
+    """`on`: the programme's local date, when the caller knows it (saves a query)."""
     s = db.connection() if isinstance(db, Session) else db  # Core: no ORM work per query
-    row = s.execute(_PROFILE, {"id": member_id}).mappings().first()
+    now = utcnow()
+    on = on or today(s)
+    params = {
+        "until": now + timedelta(days=30),
+        "start": on - timedelta(days=WINDOW_DAYS - 1),
+        "on": on,
+    }
+    row = s.execute(_PROFILE, {"id": member_id, **params}).mappings().first()
     if row is not None and row["merged_into"]:
-        row = s.execute(_PROFILE, {"id": row["merged_into"]}).mappings().first()
+        row = s.execute(_PROFILE, {"id": row["merged_into"], **params}).mappings().first()
     if row is None:
         raise MemberNotFound(f"no member {member_id}")
     mid = row["id"]
-    merged = list(s.execute(_ALIASES, {"id": mid}).scalars())
+    merged = list(s.execute(_ALIASES, {"id": mid}).scalars()) if row["merged_count"] else []
     ids = [mid, *merged]
-    now = utcnow()
     value = row["point_value_milli_fen"] or 0
-    today = now.astimezone(ZoneInfo(row["timezone"] or "Asia/Shanghai")).date()
     mall = s.execute(_MALL, {"ids": ids}).all()
     return {
         "member": _profile(members, row, now),
         "merged_from": merged,
-        "tier": _tier(s, row, today),
-        "points": _points(s, row, ids, recent, value, now),
+        "tier": _tier(row),
+        "points": _points(s, row, ids, recent, value),
         "coupons": _coupons(s, mid, now),
         "purchases": _purchases(s, ids, recent, mall),
         "mall_orders": [
@@ -198,14 +234,10 @@ def _profile(members: Members, r: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def _tier(s: Connection, r: Any, today: date) -> dict[str, Any] | None:
+def _tier(r: Any) -> dict[str, Any] | None:
     if r["t_code"] is None:
         return None
-    spend, pts = s.execute(
-        _WINDOW,
-        {"id": r["id"], "start": today - timedelta(days=WINDOW_DAYS - 1), "on": today},
-    ).one()
-    nxt = s.execute(_NEXT_TIER, {"rank": r["t_rank"]}).first()
+    spend = max(int(r["w_spend"]), 0)
     return {
         "code": r["t_code"],
         "name": r["t_name"],
@@ -213,27 +245,28 @@ def _tier(s: Connection, r: Any, today: date) -> dict[str, Any] | None:
         "points_multiplier_pct": r["points_multiplier_pct"],
         "since": r["t_since"],
         "grace_until": r["grace_until"],
-        "window": {"days": WINDOW_DAYS, "spend_fen": max(int(spend), 0), "points": int(pts)},
+        "window": {"days": WINDOW_DAYS, "spend_fen": spend, "points": int(r["w_points"])},
         "next": (
-            {"code": nxt[0], "name": nxt[1], "spend_needed_fen": max(nxt[2] - int(spend), 0)}
-            if nxt
+            {
+                "code": r["n_code"],
+                "name": r["n_name"],
+                "spend_needed_fen": max(int(r["n_spend"]) - spend, 0),
+            }
+            if r["n_code"] is not None
             else None
         ),
     }
 
 
-def _points(
-    s: Connection, r: Any, ids: list[str], recent: int, value_milli: int, now: datetime
-) -> dict[str, Any]:
+def _points(s: Connection, r: Any, ids: list[str], recent: int, value_milli: int) -> dict:
     balance, held, debt = r["balance"] or 0, r["held"] or 0, r["debt"] or 0
-    soon = s.execute(_EXPIRING, {"id": r["id"], "until": now + timedelta(days=30)}).scalar_one()
     return {
         "balance": balance,
         "held": held,
         "available": balance - held,
         "debt": debt,
         "value_fen": balance * value_milli // 1000,
-        "expiring_30d": int(soon),
+        "expiring_30d": int(r["expiring"]),
         "recent": [
             {
                 "id": e[0],

@@ -5,7 +5,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -84,21 +83,27 @@ def renew(member_id: str, body: RenewIn, db: Db, svc: Svc) -> dict[str, Any]:
         return svc.view(svc.renew_card(db, member_id, body.days))
 
 
-@router.get("/members/{member_id}/360")
+# The 360° view is the service desk's and the mini-program's hot path. It is mounted on the
+# app ahead of the /api router (hub/loyalty/runtime.py) and checks the bearer token inline:
+# the router's synchronous dependency costs a thread hop per request, and the route is
+# matched before the hundred others.
+views = APIRouter(tags=["members"])
+
+
+@views.get("/api/members/{member_id}/360")
 async def member_360(member_id: str, request: Request) -> Response:
     """Profile, card, tier, points, coupons, purchases across stores and channels."""
-    # the service desk's and the mini-program's hot path: one trip to a worker thread for
-    # the reads and the JSON, no per-dependency hops
     app = request.app
-
-    def build() -> bytes:
-        with app.state.reader.connection() as conn:
-            view = view360(app.state.members, conn, member_id)
-        return json.dumps(
-            view, ensure_ascii=False, default=_json_default, separators=(",", ":")
-        ).encode()
-
-    return Response(await run_in_threadpool(build), media_type="application/json")
+    app.state.tokens.check(request)
+    # Built right here on the event loop: six reads of a few hundred microseconds each
+    # (SQLite file, or PostgreSQL beside the hub). Handing them to a worker thread cost more
+    # in GIL hand-offs than they take — at 200 req/s, p50 105 ms and saturation through a
+    # thread, p50 4-5 ms here on both engines (bench/loyalty_bench.py). A database far across
+    # a network would want an async driver here instead.
+    with app.state.reader.connection() as conn:
+        view = view360(app.state.members, conn, member_id, on=app.state.reader.today())
+    body = json.dumps(view, ensure_ascii=False, default=_json_default, separators=(",", ":"))
+    return Response(body.encode(), media_type="application/json")
 
 
 def _json_default(value: Any) -> str:

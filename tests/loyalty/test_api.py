@@ -26,6 +26,7 @@ def api(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 def test_members_api_register_search_change_merge_view(api: TestClient, db: Database):
     assert api.get("/api/members", headers={"Authorization": ""}).status_code == 401
+    assert api.get("/api/members/x/360", headers={"Authorization": "Bearer no"}).status_code == 401
     r = api.post(
         "/api/members",
         json={
