@@ -206,6 +206,17 @@ def sales_refunded(s: Session, envs: list[Envelope]) -> None:
         return
     led = Ledger(s, now)
     led.prefetch([e.id for e in envs])
+    # every account these refunds touch, locked up front in id order (no deadlocks)
+    sale_ids = list(by_sale)
+    members = set(
+        s.scalars(
+            select(LedgerEntry.member_id).where(
+                LedgerEntry.source_id.in_(sale_ids), LedgerEntry.kind == "earn"
+            )
+        )
+    )
+    members |= {m for m in s.scalars(select(Sale.member_id).where(Sale.id.in_(sale_ids))) if m}
+    led.lock({o.id for o in _owners(s, members).values()})
     spend: list[tuple[str, date, int, int]] = []
     for sale_id, rs in by_sale.items():
         spend += _apply_refunds(s, led, sale_id, rs, now)

@@ -559,7 +559,10 @@ class Ledger:
         ids = sorted(set(reservation_ids) - self._reservations.keys())
         for chunk in _chunks(ids, 500):
             for r in self.s.scalars(
-                select(PointsReservation).where(PointsReservation.id.in_(chunk)).with_for_update()
+                select(PointsReservation)
+                .where(PointsReservation.id.in_(chunk))
+                .order_by(PointsReservation.id)
+                .with_for_update()
             ):
                 self._reservations[r.id] = (r, owners.get(r.member_id, r.member_id))
 

@@ -154,6 +154,7 @@ def evaluate(
         for r in s.execute(
             select(mt_t.c.member_id, mt_t.c.tier_code, mt_t.c.grace_until)
             .where(mt_t.c.member_id.in_(ids))
+            .order_by(mt_t.c.member_id)  # locked in id order, like the accounts
             .with_for_update()
         )
     }
