@@ -76,7 +76,10 @@ def sales_completed(s: Session, envs: list[Envelope]) -> None:
         if m and m not in owners:
             issue(s, "unknown_member", f"sale {e.id} names member {m}, unknown here", m, e.id)
     led = Ledger(s, now)
-    led.prefetch([e.id for e in todo])
+    led.prefetch(
+        [e.id for e in todo]
+        + [e.body["points_reservation"] for e in todo if e.body.get("points_reservation")]
+    )
     led.lock({o.id for o in owners.values()})  # every account first, in id order
     held = [e.body["points_reservation"] for e in todo if e.body.get("points_reservation")]
     if held:
@@ -307,7 +310,9 @@ def _reversed_so_far(s: Session, sale_id: str) -> dict[str, int]:
     for kind, pts, debt in s.execute(
         select(LedgerEntry.kind, func.sum(LedgerEntry.points), func.sum(LedgerEntry.debt_change))
         .where(
-            LedgerEntry.sale_id == sale_id, LedgerEntry.kind.in_(["reverse_earn", "refund_spend"])
+            # a reversal's source is its refund: found through the refunds of this sale
+            LedgerEntry.source_id.in_(select(Refund.id).where(Refund.sale_id == sale_id)),
+            LedgerEntry.kind.in_(["reverse_earn", "refund_spend"]),
         )
         .group_by(LedgerEntry.kind)
     ):

@@ -80,7 +80,7 @@ class LedgerEntry(Base):
     balance_after: Mapped[int] = mapped_column(BigInteger)
     source_type: Mapped[str] = mapped_column(String(16))
     source_id: Mapped[str] = mapped_column(String(64))
-    sale_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    sale_id: Mapped[str | None] = mapped_column(String(36))  # a link; looked up by source
     store_id: Mapped[str | None] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     posted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -402,7 +402,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_points_ledger_member_posted", ["member_id", "posted_at"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_points_ledger_sale_id"), ["sale_id"], unique=False)
 
     op.create_table(
         "points_reservations",
@@ -614,7 +613,6 @@ def downgrade() -> None:
 
     op.drop_table("points_reservations")
     with op.batch_alter_table("points_ledger", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_points_ledger_sale_id"))
         batch_op.drop_index("ix_points_ledger_member_posted")
 
     op.drop_table("points_ledger")
