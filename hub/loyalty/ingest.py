@@ -76,12 +76,9 @@ def sales_completed(s: Session, envs: list[Envelope]) -> None:
         if m and m not in owners:
             issue(s, "unknown_member", f"sale {e.id} names member {m}, unknown here", m, e.id)
     led = Ledger(s, now)
-    led.prefetch(
-        [e.id for e in todo]
-        + [e.body["points_reservation"] for e in todo if e.body.get("points_reservation")]
-    )
     led.lock({o.id for o in owners.values()})  # every account first, in id order
     held = [e.body["points_reservation"] for e in todo if e.body.get("points_reservation")]
+    led.prefetch([e.id for e in todo] + held)  # after the locks: nothing can post meanwhile
     if held:
         led.preload(held, {m: o.id for m, o in owners.items()})
 
@@ -208,7 +205,6 @@ def sales_refunded(s: Session, envs: list[Envelope]) -> None:
     if not by_sale:
         return
     led = Ledger(s, now)
-    led.prefetch([e.id for e in envs])
     # every account these refunds touch, locked up front in id order (no deadlocks)
     sale_ids = list(by_sale)
     members = set(
@@ -220,6 +216,7 @@ def sales_refunded(s: Session, envs: list[Envelope]) -> None:
     )
     members |= {m for m in s.scalars(select(Sale.member_id).where(Sale.id.in_(sale_ids))) if m}
     led.lock({o.id for o in _owners(s, members).values()})
+    led.prefetch([e.id for e in envs])
     spend: list[tuple[str, date, int, int]] = []
     for sale_id, rs in by_sale.items():
         spend += _apply_refunds(s, led, sale_id, rs, now)
