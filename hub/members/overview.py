@@ -40,7 +40,26 @@ def _next_tier(col: Any) -> Any:
 MT_T = T.alias("current_tier")
 _PROFILE = (
     select(
-        M,
+        *(
+            M.c[n]
+            for n in (
+                "id",
+                "name",
+                "phone_sealed",
+                "id_no_sealed",
+                "birthday",
+                "marketing_consent",
+                "consent_at",
+                "tags",
+                "channel",
+                "origin_store",
+                "card_no",
+                "card_valid_until",
+                "status",
+                "merged_into",
+                "created_at",
+            )
+        ),
         MT_T.c.code.label("t_code"),
         MT_T.c.name.label("t_name"),
         MT_T.c.discount_pct,
