@@ -18,7 +18,7 @@ from typing import Any
 
 from hub.catalog import service as catalog
 from hub.db import Database
-from hub.loyalty import service as points
+from hub.loyalty import books
 from hub.tiers import service as tiers
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def run_reservations(db: Database) -> dict[str, Any]:
     total = 0
     while True:
         with db.transaction() as s:
-            n = points.release_expired_reservations(s)
+            n = books.release_expired_reservations(s)
         total += n
         if n < 1000:
             return {"released": total}
@@ -38,7 +38,7 @@ def run_expiry(db: Database) -> dict[str, Any]:
     total = 0
     while True:  # a bounded number of members per transaction: lanes are not kept waiting
         with db.transaction() as s:
-            n = points.expire_points(s)
+            n = books.expire_points(s)
         if n == 0:
             return {"expired_points": total}
         total += n

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from hub.deps import session
 from hub.loyalty import mall
+from hub.loyalty.books import check_books, liability
 from hub.loyalty.models import (
     EarningRule,
     LedgerEntry,
@@ -22,8 +23,6 @@ from hub.loyalty.models import (
 from hub.loyalty.service import (
     Ledger,
     NotFound,
-    check_books,
-    liability,
     resolve,
     settings,
 )

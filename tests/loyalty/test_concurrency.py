@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 from hub.coupons import service as coupons
 from hub.coupons.models import Coupon, CouponEvent, CouponTemplate
 from hub.db import Database
-from hub.loyalty import mall
-from hub.loyalty import service as points
+from hub.loyalty import books, mall
 from hub.loyalty.models import LoyaltyIssue, MallItem, MallOrder
 from hub.loyalty.service import InsufficientPoints, Ledger, PointsError
 from hub.members.service import Members
@@ -88,7 +87,7 @@ def test_one_coupon_on_sales_ingested_concurrently_from_two_stores(db: Database,
         c = s.get(Coupon, code)
         assert c is not None and c.status == "redeemed"
         assert c.redeemed_sale_id in {x["id"] for x in sales}
-        assert points.check_books(s) == []
+        assert books.check_books(s) == []
         conflicts = s.scalars(select(LoyaltyIssue).where(LoyaltyIssue.kind == "coupon_conflict"))
         assert len(list(conflicts)) == 5
 
@@ -115,7 +114,7 @@ def test_concurrent_spends_never_take_the_balance_below_zero(db: Database, membe
         led = Ledger(s)
         led.lock([m])
         assert led.account(m).balance == 10
-        assert points.check_books(s) == []
+        assert books.check_books(s) == []
 
 
 def test_concurrent_reservations_never_hold_more_than_the_balance(db: Database, members: Members):
@@ -139,7 +138,7 @@ def test_concurrent_reservations_never_hold_more_than_the_balance(db: Database, 
         led = Ledger(s)
         led.lock([m])
         assert (led.account(m).balance, led.account(m).held) == (20, 0)
-        assert points.check_books(s) == []
+        assert books.check_books(s) == []
 
 
 def _commit(db: Database, rid: str) -> str:
@@ -179,7 +178,7 @@ def test_concurrent_orders_for_the_last_items_in_the_mall(db: Database, members:
         assert item is not None and item.stock == 0
         owners = s.scalars(select(MallOrder.member_id)).all()
         assert len(owners) == len(set(owners)) == 4  # one per member
-        assert points.check_books(s) == []
+        assert books.check_books(s) == []
 
 
 def test_stores_ingesting_at_once_for_the_same_members_keep_the_books(
@@ -224,7 +223,7 @@ def test_stores_ingesting_at_once_for_the_same_members_keep_the_books(
     results = race(5, apply)
     assert not [r for r in results if isinstance(r, Exception)], results
     with db.transaction() as s:
-        assert points.check_books(s) == []
+        assert books.check_books(s) == []
         led = Ledger(s)
         led.lock(ms)
         total = sum(led.account(m).balance for m in ms)

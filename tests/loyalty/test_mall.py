@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from hub.coupons.models import Coupon, CouponTemplate
 from hub.db import Database
-from hub.loyalty import mall
+from hub.loyalty import books, mall
 from hub.loyalty import service as points
 from hub.loyalty.models import LedgerEntry, MallItem
 from hub.loyalty.service import InsufficientPoints, Ledger
@@ -53,7 +53,7 @@ def test_not_enough_points_and_sold_out_are_refused(db: Database, members: Membe
     with pytest.raises(mall.SoldOut), db.transaction() as s:
         mall.place(s, "ord-00000003", 2, m)
     with db.transaction() as s:
-        assert points.check_books(s) == []
+        assert books.check_books(s) == []
 
 
 def test_cancel_gives_points_and_stock_back_once(db: Database, members: Members):
@@ -72,7 +72,7 @@ def test_cancel_gives_points_and_stock_back_once(db: Database, members: Members)
         assert led.account(m).balance == 1000
         item = s.get(MallItem, 1)
         assert item is not None and item.stock == 5
-        assert points.check_books(s) == []
+        assert books.check_books(s) == []
 
 
 def test_a_partner_perk_can_be_a_coupon(db: Database, members: Members):

@@ -10,8 +10,7 @@ from sqlalchemy import select
 from hub.coupons import service as coupons
 from hub.coupons.models import Coupon, CouponTemplate
 from hub.db import Database
-from hub.loyalty import mall
-from hub.loyalty import service as points
+from hub.loyalty import books, mall
 from hub.loyalty.models import LedgerEntry, LoyaltyIssue, MallItem
 from hub.loyalty.rpc import RpcServer
 from hub.loyalty.service import Ledger
@@ -39,7 +38,7 @@ def entries(db: Database, **where: str) -> list[LedgerEntry]:
 
 def balanced(db: Database) -> None:
     with db.transaction() as s:
-        assert points.check_books(s) == []
+        assert books.check_books(s) == []
 
 
 def issues(db: Database, kind: str) -> list[LoyaltyIssue]:
@@ -256,7 +255,7 @@ def test_points_held_by_a_lane_whose_commit_was_lost_are_still_deducted(
     with db.transaction() as s:
         Ledger(s).reserve("rsv-lost-001", m, 400, ttl_s=1)
     with db.transaction() as s:  # the hold times out while the store is offline
-        assert points.release_expired_reservations(s, datetime.now(UTC) + timedelta(seconds=5))
+        assert books.release_expired_reservations(s, datetime.now(UTC) + timedelta(seconds=5))
     assert account(db, m) == (500, 0, 0)
     a.send(a.sale([line("X", 400)], member=m, points_fen=400, reservation="rsv-lost-001"))
     assert account(db, m)[0] == 100

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.db import Database
-from hub.loyalty import service as points
+from hub.loyalty import books
 from hub.loyalty.models import EarningRule, LedgerEntry, PointsAllocation, PointsLot
 from hub.loyalty.service import InsufficientPoints, Ledger
 from hub.members.service import Members
@@ -27,7 +27,7 @@ def balance(db: Database, member: str) -> tuple[int, int, int]:
 
 def books_balance(db: Database) -> None:
     with db.transaction() as s:
-        assert points.check_books(s) == []
+        assert books.check_books(s) == []
 
 
 def grant(db: Database, member: str, pts: int, key: str, expires_at: datetime | None = None):
@@ -143,9 +143,9 @@ def test_expiry_job_expires_whole_lots_past_their_date(db: Database, members: Me
     grant(db, m, 40, "old", now - timedelta(days=1))
     grant(db, m, 60, "fresh", now + timedelta(days=30))
     with db.transaction() as s:
-        assert points.expire_points(s, now) == 40
+        assert books.expire_points(s, now) == 40
     with db.transaction() as s:
-        assert points.expire_points(s, now) == 0  # a rerun expires nothing more
+        assert books.expire_points(s, now) == 0  # a rerun expires nothing more
     assert balance(db, m)[0] == 60
     with db.transaction() as s:
         kinds = [e.kind for e in s.scalars(select(LedgerEntry).where(LedgerEntry.member_id == m))]
@@ -160,7 +160,7 @@ def test_expiry_waits_while_a_lane_holds_the_points(db: Database, members: Membe
     with db.transaction() as s:
         Ledger(s).reserve("r-hold-001", m, 100)
     with db.transaction() as s:
-        assert points.expire_points(s, now) == 0
+        assert books.expire_points(s, now) == 0
     with db.transaction() as s:
         Ledger(s).commit("r-hold-001")
     assert balance(db, m) == (0, 0, 0)
@@ -175,7 +175,7 @@ def test_liability_report_counts_outstanding_points_and_their_value(db: Database
     grant(db, b, 700, "b1", now + timedelta(days=200))
     with db.transaction() as s:
         Ledger(s).reserve("r-liab-01", b, 200)
-        rep = points.liability(s, now)
+        rep = books.liability(s, now)
     assert rep["outstanding_points"] == 1000
     assert rep["outstanding_value_fen"] == 1000  # 1 point = 1 fen by default
     assert rep["held_points"] == 200
