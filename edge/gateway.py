@@ -129,6 +129,10 @@ async def serve(args: Any) -> None:
     )
     bound = await gw.start(host or "127.0.0.1", int(port))
     print(f"storegw edge {args.store}/{args.gateway} ready on http://{host}:{bound}", flush=True)
+    if getattr(args, "port_file", None):
+        tmp = Path(f"{args.port_file}.tmp")
+        tmp.write_text(f"{bound}\n")
+        tmp.replace(args.port_file)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

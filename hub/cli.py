@@ -28,14 +28,30 @@ def _split(listen: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def write_port_file(path: str | None, port: int) -> None:
+    """Tell whoever started us which port we got (for `--listen HOST:0`): written atomically
+    only once the socket is bound, so a reader never sees a port nobody listens on."""
+    if not path:
+        return
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(f"{port}\n")
+    tmp.replace(path)
+
+
 def run_hub(args: argparse.Namespace) -> None:
+    import socket
+
     import uvicorn
 
     from hub.app import create_app
 
     app = create_app(Path(args.data_dir), args.database_url, args.mqtt_url)
     host, port = _split(args.listen)
-    uvicorn.run(app, host=host, port=port, log_level=args.log_level.lower(), access_log=False)
+    # bind here, not in uvicorn, so port 0 works and the bound port can be reported
+    sock = socket.create_server((host, port), backlog=2048)
+    write_port_file(args.port_file, sock.getsockname()[1])
+    config = uvicorn.Config(app, log_level=args.log_level.lower(), access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def run_edge(args: argparse.Namespace) -> None:
@@ -59,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     hub.add_argument(
         "--mqtt-url", default=os.environ.get("STOREGW_MQTT_URL", "mqtt://127.0.0.1:1883")
     )
-    hub.add_argument("--listen", default="127.0.0.1:8000")
+    hub.add_argument("--listen", default="127.0.0.1:8000", help="HOST:PORT (port 0: any free)")
+    hub.add_argument("--port-file", help="write the bound port here once listening")
     hub.set_defaults(run=run_hub)
 
     edge = sub.add_parser("edge", help="run a store gateway")
@@ -69,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     edge.add_argument(
         "--mqtt-url", default=os.environ.get("STOREGW_MQTT_URL", "mqtt://127.0.0.1:1883")
     )
-    edge.add_argument("--listen", default="127.0.0.1:8080")
+    edge.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT (port 0: any free)")
+    edge.add_argument("--port-file", help="write the bound port here once listening")
     edge.add_argument("--tz", default="Asia/Shanghai", help="the store's IANA time zone")
     edge.add_argument(
         "--ack-timeout",

@@ -29,11 +29,19 @@ def free_port() -> int:
 
 
 def wait_until(
-    predicate: Any, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"
+    predicate: Any,
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    what: str = "condition",
+    abort: Any = None,
 ) -> Any:
+    """Poll `predicate` until it is truthy. `abort` (returning a reason or None) ends the wait
+    at once, e.g. when the process being waited for has died."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
+        if abort is not None and (reason := abort()):
+            raise AssertionError(f"gave up waiting for {what}: {reason}")
         try:
             last = predicate()
         except (httpx.HTTPError, OSError) as err:
@@ -51,8 +59,15 @@ class Broker:
     def __init__(self, workdir: Path, persistence: bool = False) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.persistence = persistence
+        self.started_once = False
         self.conf = self.dir / "mosquitto.conf"
+        self._configure(free_port())
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _configure(self, port: int) -> None:
+        self.port = port
+        persistence = self.persistence
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
@@ -62,23 +77,47 @@ class Broker:
             "max_inflight_messages 0\n"
             "log_type error\nlog_type warning\n"
         )
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        # A port probed free may be taken before mosquitto binds it (other tests run beside
+        # us): on the first start, a bind failure retries on a new port. A restart keeps its
+        # port, since the clients hold the URL.
+        for _attempt in range(5):
+            if self._launch():
+                self.started_once = True
+                return
+            if self.started_once:
+                break
+            self._configure(free_port())
+        raise AssertionError(f"mosquitto could not listen on 127.0.0.1:{self.port}")
+
+    def _launch(self) -> bool:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.proc = subprocess.Popen(
+        proc = self.proc = subprocess.Popen(
             [exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
 
         def listening() -> bool:
             with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", self.port)) == 0
+                return s.connect_ex(("127.0.0.1", self.port)) == 0 and proc.poll() is None
 
-        wait_until(listening, 10, what="mosquitto to listen")
+        def died() -> str | None:
+            return None if proc.poll() is None else f"exited with {proc.returncode}"
+
+        try:
+            wait_until(listening, 10, what="mosquitto to listen", abort=died)
+            time.sleep(0.05)  # a bind failure ends it at once; make sure it was not someone else
+            if proc.poll() is not None:
+                return False
+        except AssertionError:
+            if proc.poll() is None:
+                raise
+            return False
+        return True
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:
@@ -140,6 +179,52 @@ class Proc:
             env=self.env,
         )
 
+    def died(self) -> str | None:
+        """Why waiting for this process is pointless (it has exited), with its log."""
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        return f"exited with {self.proc.returncode}; log:\n{self.tail()}"
+
+    def tail(self, n: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+
+
+class Server(Proc):
+    """A storegw process serving HTTP. It binds the port itself and reports it in a port file,
+    so no other process can take a port between our probe and its bind. A restart asks for the
+    port it had (clients hold it); if that is gone by then, it takes a new one."""
+
+    def __init__(self, args: list[str], data_dir: Path, env: dict[str, str], token: str) -> None:
+        super().__init__(args, data_dir.parent / f"{data_dir.name}.log", env)
+        self.port_file = data_dir.parent / f"{data_dir.name}.port"
+        self.port = 0
+        self.http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    def start(self) -> None:
+        base_args = self.args
+        for want in [self.port, 0] if self.port else [0]:
+            self.port_file.unlink(missing_ok=True)
+            self.args = [
+                *base_args,
+                "--listen",
+                f"127.0.0.1:{want}",
+                "--port-file",
+                str(self.port_file),
+            ]
+            try:
+                super().start()
+            finally:
+                self.args = base_args
+            try:
+                wait_until(self.port_file.exists, 30, what="the port file", abort=self.died)
+            except AssertionError:
+                if self.died() is None or want == 0:
+                    raise
+                continue  # the old port was taken meanwhile: take any
+            self.port = int(self.port_file.read_text())
+            self.http.base_url = httpx.URL(f"http://127.0.0.1:{self.port}")
+            return
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()  # SIGKILL: no cleanup, no last words
@@ -154,40 +239,24 @@ class Proc:
                 self.proc.kill()
                 self.proc.wait(5)
 
-    def tail(self, n: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
 
-
-class Hub(Proc):
+class Hub(Server):
     def __init__(self, data_dir: Path, mqtt_url: str, db_url: str | None = None) -> None:
-        self.port = free_port()
         self.data_dir = data_dir
-        args = [
-            "hub",
-            "--data-dir",
-            str(data_dir),
-            "--mqtt-url",
-            mqtt_url,
-            "--listen",
-            f"127.0.0.1:{self.port}",
-        ]
+        args = ["hub", "--data-dir", str(data_dir), "--mqtt-url", mqtt_url]
         if db_url:
             args += ["--database-url", db_url]
-        super().__init__(
-            args, data_dir.parent / f"{data_dir.name}.log", {"STOREGW_HUB_TOKEN": "test-hq-token"}
-        )
+        super().__init__(args, data_dir, {"STOREGW_HUB_TOKEN": "test-hq-token"}, "test-hq-token")
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.http = httpx.Client(
-            base_url=f"http://127.0.0.1:{self.port}",
-            headers={"Authorization": "Bearer test-hq-token"},
-            timeout=10,
-        )
 
     def start(self, wait: bool = True) -> None:
         super().start()
         if wait:
             wait_until(
-                lambda: self.http.get("/health").json()["mqtt"], 30, what=f"hub up\n{self.tail()}"
+                lambda: self.http.get("/health").json()["mqtt"],
+                30,
+                what="hub up",
+                abort=self.died,
             )
 
     def status(self) -> dict[tuple[str, str], dict[str, Any]]:
@@ -211,11 +280,10 @@ class Hub(Proc):
                 return ids
 
 
-class Edge(Proc):
+class Edge(Server):
     def __init__(
         self, data_dir: Path, store: str, gateway: str, mqtt_url: str, ack_timeout: float = 2.0
     ) -> None:
-        self.port = free_port()
         self.store, self.gateway = store, gateway
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -230,18 +298,12 @@ class Edge(Proc):
                 str(data_dir),
                 "--mqtt-url",
                 mqtt_url,
-                "--listen",
-                f"127.0.0.1:{self.port}",
                 "--ack-timeout",
                 str(ack_timeout),
             ],
-            data_dir.parent / f"{data_dir.name}.log",
+            data_dir,
             {"STOREGW_EDGE_TOKEN": "test-lane-token"},
-        )
-        self.http = httpx.Client(
-            base_url=f"http://127.0.0.1:{self.port}",
-            headers={"Authorization": "Bearer test-lane-token"},
-            timeout=10,
+            "test-lane-token",
         )
 
     def start(self, wait: bool = True) -> None:
@@ -250,7 +312,8 @@ class Edge(Proc):
             wait_until(
                 lambda: self.http.get("/health").status_code == 200,
                 30,
-                what=f"edge up\n{self.tail()}",
+                what="edge up",
+                abort=self.died,
             )
 
     def journal(self) -> dict[str, Any]:
