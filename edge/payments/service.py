@@ -65,7 +65,8 @@ class Payments:
         self._running: dict[str, asyncio.Task[Attempt]] = {}
         self._cancel: dict[str, asyncio.Event] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        ctx.sale_txn_hooks.append(self._claim)
+        # first: a sale that cannot take its payments up is refused before anything else is done
+        ctx.sale_txn_hooks.insert(0, self._claim)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:

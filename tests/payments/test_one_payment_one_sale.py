@@ -11,9 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from edge.payments import Payments
 from edge.sim.aggregator import AggregatorSim
 from tests.conftest import Broker, Edge, Hub, wait_until
 from tests.payments.procs import SimThread, pay, payment, sale_of, sell
+from tests.payments.rig import Rig, run
 from tests.payments.test_qr_payments import CODE, agg_toml
 
 
@@ -127,3 +129,43 @@ def test_the_sweep_claims_before_it_reverses(tmp_path: Path, broker: Broker):
     finally:
         edge.stop()
         agg.stop()
+
+
+def test_the_cashier_is_told_and_the_store_policy_decides_external_tenders(
+    tmp_path: Path,
+) -> None:
+    """No payment devices: a card sale with no gateway payment is refused and the lane's bus
+    says why; a store that declares `card` external books it, yet a ref naming a gateway
+    payment is still claimed (a cash attempt cannot pay as card, nor twice)."""
+
+    async def main() -> None:
+        async with Rig(tmp_path / "gw") as rig:
+            events = rig.ctx.lanes.subscribe("1")
+            card_only = sale_of(4301, [{"tender": "card", "amount_fen": 4301}])
+            status, body = await rig.call("POST", "/api/lanes/1/sales", card_only)
+            assert status == 409 and "must name the payment" in body["error"]
+            told = events.get_nowait()
+            assert told["type"] == "sale.refused" and told["reason"] == body["error"]
+
+        external = tmp_path / "external"
+        external.mkdir()
+        (external / "payments.toml").write_text('external_tenders = ["card"]\n', "utf-8")
+        async with Rig(external) as rig:
+            assert rig.payments.external_tenders == {"card"}
+            status, _ = await rig.call("POST", "/api/lanes/1/sales", card_only)
+            assert status == 201
+            cash = {"key": "cash-0042", "method": "cash", "amount_fen": 4301}
+            assert (await rig.call("POST", "/api/lanes/1/payments", cash))[0] == 201
+            as_card = sale_of(4301, [{"tender": "card", "amount_fen": 4301, "ref": "cash-0042"}])
+            status, body = await rig.call("POST", "/api/lanes/1/sales", as_card)
+            assert status == 409 and "cash payment, not card" in body["error"]
+            in_cash = sale_of(4301, [{"tender": "cash", "amount_fen": 4301, "ref": "cash-0042"}])
+            assert (await rig.call("POST", "/api/lanes/1/sales", in_cash))[0] == 201
+            status, body = await rig.call("POST", "/api/lanes/1/sales", in_cash)
+            assert status == 409 and "already pays sale" in body["error"]
+
+            (external / "payments.toml").write_text('external_tenders = ["bitcoin"]\n')
+            with pytest.raises(ValueError, match="external_tenders"):
+                Payments(rig.ctx, rig.devices)  # a wrong policy fails at start, not at a sale
+
+    run(main())
