@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 QR_METHODS = ("qr", "wechat", "alipay", "unionpay")
 # tenders whose money the gateway takes (terminal, aggregator): a sale must name the payment
 TAKEN_HERE = ("card", "wechat", "alipay", "unionpay", "other")
-# not the payment service's: cash is counted in the drawer, points and coupons by loyalty
-NOT_OURS = ("cash", "points", "coupon")
+# not the payment service's: points holds and coupons are loyalty's (cash is the drawer's)
+LOYALTY_TENDERS = ("points", "coupon")
 
 
 def _error(status: int, reason: str) -> web.Response:
@@ -101,7 +101,7 @@ class Payments:
         try:
             for p in body.get("payments", []):
                 tender, ref = str(p.get("tender")), p.get("ref")
-                if tender in ("points", "coupon"):
+                if tender in LOYALTY_TENDERS:
                     continue
                 known = self.store.get(str(ref)) if ref else None
                 if known is None and (tender == "cash" or tender in self.external_tenders):
