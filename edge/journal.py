@@ -44,6 +44,11 @@ class JournalFull(Exception):
     """Not enough disk left to promise a sale is durable."""
 
 
+class Refused(Exception):
+    """A transaction hook refuses the event (a payment it cannot take up, …): nothing is
+    written, and the lane is answered 409 with the reason."""
+
+
 @dataclass
 class Recorded:
     envelope: dict[str, Any]
@@ -127,7 +132,9 @@ class Journal:
         version: int = 1,
     ) -> Recorded:
         """Commit one event durably. `make_body(envelope)` runs inside the transaction (it may draw
-        receipt numbers); `hooks` too, after the row is written and before COMMIT."""
+        receipt numbers); `hooks` too, after the row is written and before COMMIT. A hook claims
+        what the event uses up (a payment, …) with a conditional UPDATE whose rowcount it checks,
+        and raises Refused when the claim fails: the whole transaction rolls back."""
         self._check_disk()
         c = self.conn
         c.execute("BEGIN IMMEDIATE")

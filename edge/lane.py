@@ -15,7 +15,7 @@ import msgspec
 from aiohttp import web
 
 from edge.devices.base import Context
-from edge.journal import Journal, JournalFull
+from edge.journal import Journal, JournalFull, Refused
 from edge.uplink import Uplink
 from protocols import events, pricing
 
@@ -123,6 +123,9 @@ class Lanes:
         hooks = self.ctx.sale_txn_hooks if type_ == "sale.completed" else ()
         try:
             rec = self.journal.record(type_, make_body, client_ref=ref, hooks=hooks)
+        except Refused as err:  # a hook could not claim what the event uses (a payment, …)
+            log.warning("lane %s: %s refused: %s", lane, type_, err)
+            return _error(409, str(err)), None
         except ValueError as err:  # events.BodyError, pricing
             log.warning("lane %s: %s refused: %s", lane, type_, err)
             return _error(400, str(err)), None

@@ -44,6 +44,24 @@ CREATE TABLE IF NOT EXISTS payment_attempts (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS payment_attempts_open ON payment_attempts(state);
+-- every transaction the gateway makes with a card terminal, payments and reversals alike: written
+-- before the request goes out, completed with the terminal's receipt number when it answers, so
+-- that resolving a lost answer knows every receipt the gateway has already accounted for
+CREATE TABLE IF NOT EXISTS card_transactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- the order the requests were sent in
+    device TEXT NOT NULL,
+    key TEXT NOT NULL REFERENCES payment_attempts(key),
+    kind TEXT NOT NULL CHECK (kind IN ('payment', 'reversal')),
+    amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
+    of_receipt INTEGER,  -- a reversal: the receipt number of the payment it gives back
+    outcome TEXT NOT NULL DEFAULT 'sent'
+        CHECK (outcome IN ('sent', 'approved', 'declined', 'lost')),
+    receipt_no INTEGER,  -- the terminal's, once known
+    trace INTEGER,
+    sent_at REAL NOT NULL,
+    answered_at REAL
+);
+CREATE INDEX IF NOT EXISTS card_transactions_receipt ON card_transactions(device, receipt_no);
 CREATE TABLE IF NOT EXISTS payment_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL REFERENCES payment_attempts(key),
@@ -56,6 +74,29 @@ CREATE TABLE IF NOT EXISTS payment_events (
 
 class AttemptConflict(ValueError):
     """The key is already used for a different payment."""
+
+
+class ClaimRefused(ValueError):
+    """A sale cannot take this payment up (unknown, not approved, or another sale's)."""
+
+
+@dataclass
+class CardTxn:
+    """One row of card_transactions."""
+
+    id: int
+    device: str
+    key: str
+    kind: str  # payment | reversal
+    amount_fen: int
+    of_receipt: int | None
+    outcome: str  # sent | approved | declined | lost
+    receipt_no: int | None
+
+    @property
+    def in_doubt(self) -> bool:
+        """Sent, and the terminal's receipt number for it is not known."""
+        return self.receipt_no is None and self.outcome in ("sent", "lost")
 
 
 @dataclass
@@ -79,12 +120,28 @@ class Attempt:
     def final(self) -> bool:
         return self.state in FINAL
 
+    @property
+    def ask_cashier(self) -> str | None:
+        """Why the gateway cannot tell what became of this payment: the cashier must say."""
+        return self.detail.get("ask_cashier") if self.state == "unknown" else None
+
+    @property
+    def waits_for_a_person(self) -> bool:
+        """Open, but the gateway will not retry it by itself: the cashier or the technician
+        must say what happened (a retry could only repeat the same doubt, or the refusal)."""
+        return self.state == "unknown" and bool(
+            self.detail.get("ask_cashier")
+            or self.detail.get("technician")
+            or (self.reason or "").startswith("reversal refused")
+        )
+
     def public(self) -> dict[str, Any]:
         return {
             "key": self.key, "lane": self.lane, "method": self.method, "device": self.device,
             "amount_fen": self.amount_fen, "auth_code": self.auth_code, "state": self.state,
             "final": self.final, "reason": self.reason, "provider_ref": self.provider_ref,
             "detail": self.detail, "sale_id": self.sale_id, "test": self.test,
+            "ask_cashier": self.ask_cashier,
         }  # fmt: skip
 
 
@@ -227,8 +284,83 @@ class AttemptStore:
         ).fetchall()
         return [(s, r) for s, r in rows]
 
-    def claim(self, key: str, sale_id: str) -> None:
-        """Inside the sale's transaction: the payment now belongs to a booked sale."""
+    def claim(self, key: str, sale_id: str, *, tender: str, amount_fen: int) -> Attempt:
+        """Inside the sale's transaction: the sale takes this payment up, or ClaimRefused.
+        The UPDATE itself is the check (approved, not yet taken); its rowcount decides, so two
+        sales, or a sale and the sweep, can never both have it."""
+        attempt = self.get(key)
+        if attempt is None:
+            raise ClaimRefused(f"payment {key} was not taken through this gateway")
+        want = "cash" if tender == "cash" else "card" if tender == "card" else "qr"
+        if attempt.method != want:
+            raise ClaimRefused(f"payment {key} is a {attempt.method} payment, not {tender}")
+        if attempt.method != "cash" and attempt.amount_fen != amount_fen:
+            raise ClaimRefused(
+                f"payment {key} took {attempt.amount_fen} fen, the sale books {amount_fen}"
+            )
+        if attempt.test:
+            raise ClaimRefused(f"payment {key} is a terminal test payment")
+        taken = self.conn.execute(
+            "UPDATE payment_attempts SET sale_id=? "
+            "WHERE key=? AND state='approved' AND sale_id IS NULL",
+            (sale_id, key),
+        ).rowcount
+        if taken != 1:
+            if attempt.sale_id and attempt.sale_id != sale_id:
+                raise ClaimRefused(f"payment {key} already pays sale {attempt.sale_id}")
+            if attempt.sale_id == sale_id:
+                raise ClaimRefused(f"payment {key} is named twice in this sale")
+            raise ClaimRefused(f"payment {key} is {attempt.state}, not approved"
+                               + (f" ({attempt.reason})" if attempt.reason else ""))  # fmt: skip
+        return attempt
+
+    def take_for_reversal(self, key: str, reason: str) -> Attempt | None:
+        """Claim an approved payment no sale has taken for giving it back: it moves to
+        `reversing` in one UPDATE, so no sale can take it up any more. None when a sale (or
+        another reversal) got it first."""
+        now = time.time()
+        taken = self.conn.execute(
+            "UPDATE payment_attempts SET state='reversing', reason=?, updated_at=? "
+            "WHERE key=? AND state='approved' AND sale_id IS NULL",
+            (reason, now, key),
+        ).rowcount
+        if taken != 1:
+            return None
         self.conn.execute(
-            "UPDATE payment_attempts SET sale_id=? WHERE key=? AND sale_id IS NULL", (sale_id, key)
+            "INSERT INTO payment_events (key, state, reason, at) VALUES (?, 'reversing', ?, ?)",
+            (key, reason, now),
         )
+        self._commit()
+        return self.get(key)
+
+    # --- the card terminal's transactions ------------------------------------------------------
+    def card_sent(
+        self, device: str, key: str, kind: str, amount_fen: int, of_receipt: int | None = None
+    ) -> int:
+        """Record a request to the terminal before it goes out; its row id."""
+        cur = self.conn.execute(
+            "INSERT INTO card_transactions (device, key, kind, amount_fen, of_receipt, sent_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (device, key, kind, amount_fen, of_receipt, time.time()),
+        )
+        self._commit()
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def card_answered(
+        self, row: int, outcome: str, receipt_no: int | None = None, trace: int | None = None
+    ) -> None:
+        self.conn.execute(
+            "UPDATE card_transactions SET outcome=?, receipt_no=coalesce(?, receipt_no),"
+            " trace=coalesce(?, trace), answered_at=? WHERE id=?",
+            (outcome, receipt_no, trace, time.time(), row),
+        )
+        self._commit()
+
+    def card_txns(self, device: str) -> list[CardTxn]:
+        rows = self.conn.execute(
+            "SELECT id, device, key, kind, amount_fen, of_receipt, outcome, receipt_no "
+            "FROM card_transactions WHERE device=? ORDER BY id",
+            (device,),
+        ).fetchall()
+        return [CardTxn(*r) for r in rows]

@@ -16,7 +16,7 @@ from typing import Any
 
 from edge.devices.aggregator import Aggregator, AggregatorUnreachable
 from edge.devices.terminal import Exchange, Terminal, TerminalUnreachable
-from edge.payments.attempts import Attempt, AttemptStore
+from edge.payments.attempts import Attempt, AttemptStore, CardTxn
 from protocols import qrpay
 from protocols.zvt import commands as zc
 
@@ -57,9 +57,12 @@ async def run_qr(
         raise ValueError("a new QR payment needs the customer's payment code")
     cancelled = False
     while step.action != "done":
-        if step.delay_s and await _sleep_or_cancel(step.delay_s, cancel) and not cancelled:
-            cancelled, step = True, flow.cancel()
-            continue
+        if step.delay_s:
+            if cancelled:  # the cancel is handled: later steps keep their back-off
+                await asyncio.sleep(step.delay_s)
+            elif await _sleep_or_cancel(step.delay_s, cancel):
+                cancelled, step = True, flow.cancel()
+                continue
         if cancel is not None and cancel.is_set() and not cancelled and step.action != "pay":
             cancelled, step = True, flow.cancel()
         # the state this request belongs to is durable before the request leaves
@@ -140,16 +143,21 @@ async def run_card(
         if notify:
             notify(attempt, t)
 
+    row = store.card_sent(term.spec.id, key, "payment", attempt.amount_fen)
     try:
         ex = await term.authorise(attempt.amount_fen, on_text=text, cancel=cancel)
     except TerminalUnreachable as err:
+        store.card_answered(row, "declined")
         return store.set_state(key, "declined", str(err))
     if ex.outcome == "completed" and ex.info is not None and ex.info.approved:
+        store.card_answered(row, "approved", ex.info.receipt_no, ex.info.trace)
         return _approved(store, key, ex)
     if ex.outcome in ("aborted", "nacked"):
+        store.card_answered(row, "declined")
         reason = "cancelled" if cancel is not None and cancel.is_set() else ex.reason
         return store.set_state(key, "declined", reason, detail=_card_detail(ex.info))
     # no completion, or a completion without an approval: ask the terminal what happened
+    store.card_answered(row, "lost")
     attempt = store.set_state(key, "unknown", "terminal answer lost", detail=_card_detail(ex.info))
     if notify:
         notify(attempt, None)
@@ -166,27 +174,79 @@ def _approved(store: AttemptStore, key: str, ex: Exchange) -> Attempt:
     )  # fmt: skip
 
 
+def judge_last(
+    txns: list[CardTxn], key: str, amount_fen: int, last: zc.StatusInfo
+) -> tuple[str, str]:
+    """What the terminal's last transaction says about the payment `key` whose answer was
+    lost: ("approved" | "declined" | "ask", why). ZVT's status information names no
+    transaction type and the ECR cannot query by its own id, so the gateway's own record of
+    every request it sent (card_transactions, payments and reversals, in sending order) is what
+    tells a new approval from one of its own reversals or payments."""
+    mine = [t for t in txns if t.key == key and t.kind == "payment"]
+    if not mine:
+        return "declined", "the request never left the gateway"
+    me = mine[-1]
+    receipt = last.receipt_no
+    if receipt is None:
+        return "ask", "the terminal's last transaction has no receipt number"
+    known = next((t for t in reversed(txns) if t.receipt_no == receipt), None)
+    if known is not None:
+        if known.key == key and known.kind == "payment" and last.approved:
+            return "approved", f"receipt {receipt}"
+        if known.id < me.id:
+            return "declined", (
+                f"the terminal's last transaction is receipt {receipt}, the gateway's own "
+                f"{known.kind} from before this payment: this payment never reached it"
+            )
+        return "ask", f"receipt {receipt} is the gateway's {known.kind} for {known.key}"
+
+    def superseded(t: CardTxn) -> bool:  # a later request got a receipt: t was before it
+        return any(u.id > t.id and u.receipt_no is not None for u in txns)
+
+    if superseded(me):
+        return "ask", "the terminal has made other transactions since"
+    doubtful = [t for t in txns if t.id != me.id and t.in_doubt and not superseded(t)]
+    if any(t.amount_fen == amount_fen for t in doubtful):
+        t = next(t for t in doubtful if t.amount_fen == amount_fen)
+        return "ask", f"the gateway's {t.kind} for {t.key} of the same amount is unaccounted"
+    if last.amount_fen != amount_fen:
+        return "ask", f"the terminal's last transaction is {last.amount_fen} fen, not ours"
+    if last.approved:
+        return "approved", f"receipt {receipt}"
+    return "declined", f"the terminal declined it ({zc.result_text(last.result)})"
+
+
 async def resolve_card(store: AttemptStore, term: Terminal, attempt: Attempt) -> Attempt:
     """An attempt in `unknown` (or `started` after a restart): the terminal's last transaction
-    tells. Raises TerminalUnreachable (state stays unknown) when it cannot be asked now."""
+    tells, if judge_last can be sure; otherwise the attempt stays `unknown` with `ask_cashier`
+    and is left for the cashier (POST /api/payments/{key}/resolve). Raises TerminalUnreachable
+    (state stays unknown) when the terminal cannot be asked now."""
     key = attempt.key
     if attempt.state != "unknown":
         attempt = store.set_state(key, "unknown", "resuming after a restart")
     ex = await term.last()
     info = ex.info
+    txns = store.card_txns(term.spec.id)
+    rows = [t for t in txns if t.key == key and t.kind == "payment"]
     if info is not None and ex.outcome in ("completed", "lost"):
-        ours = (
-            info.approved
-            and info.amount_fen == attempt.amount_fen
-            and info.receipt_no is not None
-            and not store.ref_taken(str(info.receipt_no), "card", attempt.key)
-        )
-        if ours:
-            return _approved(store, key, ex)
-        return store.set_state(key, "declined", "the terminal has no approval for this payment")
-    if ex.outcome == "aborted":  # the terminal has no transaction at all
-        return store.set_state(key, "declined", "the terminal has no transaction")
-    return store.set_state(key, "unknown", f"terminal did not say: {ex.reason}")
+        verdict, why = judge_last(txns, key, attempt.amount_fen, info)
+        if verdict == "approved" and store.ref_taken(str(info.receipt_no), "card", key):
+            verdict, why = "ask", f"receipt {info.receipt_no} belongs to another payment"
+    elif ex.outcome == "aborted":  # the terminal has no transaction at all
+        verdict, why = "declined", "the terminal has no transaction"
+    else:
+        return store.set_state(key, "unknown", f"terminal did not say: {ex.reason}")
+    if verdict == "approved":
+        assert info is not None
+        if rows:
+            store.card_answered(rows[-1].id, "approved", info.receipt_no, info.trace)
+        return _approved(store, key, ex)
+    if verdict == "declined":
+        if rows:
+            store.card_answered(rows[-1].id, "declined")
+        return store.set_state(key, "declined", why)
+    log.warning("payment %s: cannot tell from the terminal (%s): asking the cashier", key, why)
+    return store.set_state(key, "unknown", f"ask the cashier: {why}", detail={"ask_cashier": why})
 
 
 async def reverse_card(
@@ -194,13 +254,28 @@ async def reverse_card(
 ) -> Attempt:
     if not attempt.provider_ref:
         return store.set_state(attempt.key, "unknown", "no terminal receipt number to reverse")
+    receipt = int(attempt.provider_ref)
     store.set_state(attempt.key, "reversing", reason)
+    row = store.card_sent(term.spec.id, attempt.key, "reversal", attempt.amount_fen, receipt)
     try:
-        ex = await term.reverse(int(attempt.provider_ref))
+        ex = await term.reverse(receipt)
     except TerminalUnreachable as err:
+        store.card_answered(row, "declined")
         return store.set_state(attempt.key, "reversing", f"{reason}; {err}")
-    if ex.outcome == "completed" or (ex.outcome == "aborted" and ex.code == 0xB4):
+    if ex.outcome == "completed":
+        info = ex.info
+        if info is not None and info.receipt_no is not None:
+            store.card_answered(row, "approved", info.receipt_no, info.trace)
+        else:  # reversed, but under a receipt number the gateway does not know
+            store.card_answered(row, "lost")
+        return store.set_state(attempt.key, "reversed", reason,
+                               detail={"reversal": _card_detail(info).get("terminal")})  # fmt: skip
+    if ex.outcome == "aborted" and ex.code == 0xB4:  # already reversed (by a lost earlier try)
+        store.card_answered(row, "declined")
         return store.set_state(attempt.key, "reversed", reason)
     if ex.outcome == "aborted":
-        return store.set_state(attempt.key, "unknown", f"reversal refused: {ex.reason}")
+        store.card_answered(row, "declined")
+        return store.set_state(attempt.key, "unknown", f"reversal refused: {ex.reason}",
+                               detail={"technician": f"reversal refused: {ex.reason}"})  # fmt: skip
+    store.card_answered(row, "lost")
     return store.set_state(attempt.key, "reversing", f"{reason}; reversal answer lost")

@@ -20,8 +20,9 @@ from aiohttp import web
 from edge.devices.aggregator import Aggregator
 from edge.devices.base import Context, Device, DeviceError
 from edge.devices.terminal import Terminal, TerminalUnreachable
+from edge.journal import Refused
 from edge.payments import cash, flows
-from edge.payments.attempts import OPEN, Attempt, AttemptConflict, AttemptStore
+from edge.payments.attempts import OPEN, Attempt, AttemptConflict, AttemptStore, ClaimRefused
 from protocols import qrpay
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QR_METHODS = ("qr", "wechat", "alipay", "unionpay")
+# tenders whose money the gateway takes (terminal, aggregator): a sale must name the payment
+TAKEN_HERE = ("card", "wechat", "alipay", "unionpay", "other")
+# not the payment service's: points holds and coupons are loyalty's (cash is the drawer's)
+LOYALTY_TENDERS = ("points", "coupon")
 
 
 def _error(status: int, reason: str) -> web.Response:
@@ -52,10 +57,16 @@ class Payments:
         cash.round_due(0, self.cash_rounding)  # a wrong rule fails at start, not at a sale
         self.resolve_interval_s = float(conf.get("resolve_interval_s", 10.0))
         self.unclaimed_reverse_after_s = float(conf.get("unclaimed_reverse_after_s", 900.0))
+        external = conf.get("external_tenders", [])
+        if not isinstance(external, list) or not set(external) <= set(TAKEN_HERE):
+            raise ValueError(f"payments.toml: external_tenders must be a list of {TAKEN_HERE}")
+        # store policy: these tenders may be taken outside the gateway (a standalone terminal)
+        self.external_tenders = frozenset(str(t) for t in external)
         self._running: dict[str, asyncio.Task[Attempt]] = {}
         self._cancel: dict[str, asyncio.Event] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        ctx.sale_txn_hooks.append(self._claim)
+        # first: a sale that cannot take its payments up is refused before anything else is done
+        ctx.sale_txn_hooks.insert(0, self._claim)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -80,11 +91,29 @@ class Payments:
             self.ctx.sale_txn_hooks.remove(self._claim)
 
     def _claim(self, db: sqlite_utils.Database, envelope: dict[str, Any]) -> None:
-        """A sale whose payment carries `ref` = an attempt's key takes that payment up."""
+        """Inside the sale's journal transaction: the sale takes up every payment it names, or
+        is refused (journal.Refused → 409, nothing booked). A card / QR tender must name, as
+        `ref`, an approved payment taken through this gateway that no sale has taken yet,
+        unless the store's policy lists the tender in `external_tenders`; a cash tender with a
+        `ref` of a cash attempt takes that up too."""
         body = envelope.get("body", {})
-        for p in body.get("payments", []):
-            if p.get("ref"):
-                self.store.claim(str(p["ref"]), str(body.get("sale_id", "")))
+        sale_id, lane = str(body.get("sale_id", "")), str(body.get("lane", ""))
+        try:
+            for p in body.get("payments", []):
+                tender, ref = str(p.get("tender")), p.get("ref")
+                if tender in LOYALTY_TENDERS:
+                    continue
+                known = self.store.get(str(ref)) if ref else None
+                if known is None and (tender == "cash" or tender in self.external_tenders):
+                    continue  # no gateway payment, and none needed
+                if not ref:
+                    raise ClaimRefused(f"a {tender} tender must name the payment taken for it "
+                                       "(ref = the payment's key)")  # fmt: skip
+                self.store.claim(str(ref), sale_id, tender=tender, amount_fen=p["amount_fen"])
+        except ClaimRefused as err:
+            log.warning("lane %s: sale refused: %s", lane, err)
+            self.ctx.lanes.publish(lane, {"type": "sale.refused", "reason": str(err)})
+            raise Refused(str(err)) from None
 
     # --- running attempts ----------------------------------------------------------------------
     def _notify(self, attempt: Attempt, text: str | None) -> None:
@@ -159,14 +188,41 @@ class Payments:
                 log.exception("payment sweep failed")
 
     def sweep(self) -> None:
-        """Resolve open attempts nobody is running; reverse approved ones no sale took up."""
+        """Resolve open attempts nobody is running; reverse approved ones no sale took up,
+        claiming each first (approved → reversing in one UPDATE) so no lane can book a payment
+        that is being given back."""
         for attempt in self.store.open():
-            if attempt.key not in self._running and attempt.state in OPEN:
+            if (
+                attempt.key not in self._running
+                and attempt.state in OPEN
+                and not attempt.waits_for_a_person
+            ):
                 self._spawn(attempt, self._resume(attempt))
         for attempt in self.store.unclaimed(self.unclaimed_reverse_after_s):
-            if attempt.key not in self._running:
+            if attempt.key in self._running:
+                continue
+            taken = self.store.take_for_reversal(attempt.key, "no sale took it")
+            if taken is not None:
                 log.warning("payment %s approved but no sale took it: reversing", attempt.key)
-                self._spawn(attempt, self._resume(attempt))
+                self._spawn(taken, self._reverse(taken, "no sale took it"))
+
+    async def _reverse(self, attempt: Attempt, reason: str) -> Attempt:
+        """Give back a payment already claimed for reversal (state `reversing`)."""
+        device = self._device(attempt)
+        try:
+            if isinstance(device, Aggregator):
+                result = await flows.reverse_qr(self.store, device, attempt, reason)
+            elif isinstance(device, Terminal):
+                result = await flows.reverse_card(self.store, device, attempt, reason)
+            else:
+                log.error("payment %s: device %s is gone; left reversing", attempt.key,
+                          attempt.device)  # fmt: skip
+                return attempt
+        except (TerminalUnreachable, DeviceError, OSError) as err:
+            log.warning("payment %s: cannot reverse now (%s); retrying later", attempt.key, err)
+            return self.store.get(attempt.key) or attempt
+        self._notify(result, None)
+        return result
 
     async def wait(self, key: str, timeout: float) -> Attempt | None:
         task = self._running.get(key)
@@ -240,19 +296,40 @@ class Payments:
         attempt = self.store.get(key)
         if attempt is None:
             raise KeyError(key)
-        if attempt.state != "approved" or attempt.sale_id:
+        if attempt.method != "cash" and not isinstance(
+            self._device(attempt), (Aggregator, Terminal)
+        ):
+            raise ValueError(f"device {attempt.device} is gone")
+        taken = self.store.take_for_reversal(key, reason)  # the claim: no sale can take it now
+        if taken is None:
+            attempt = self.store.get(key) or attempt
             raise ValueError(f"only an approved payment no sale has taken can be reversed "
                              f"(this one is {attempt.state}, sale {attempt.sale_id})")  # fmt: skip
-        if attempt.method == "cash":
+        if taken.method == "cash":
             return self.store.set_state(key, "reversed", reason)
-        device = self._device(attempt)
-        if isinstance(device, Aggregator):
-            task = self._spawn(attempt, flows.reverse_qr(self.store, device, attempt, reason))
-        elif isinstance(device, Terminal):
-            task = self._spawn(attempt, flows.reverse_card(self.store, device, attempt, reason))
-        else:
-            raise ValueError(f"device {attempt.device} is gone")
-        return await asyncio.shield(task)
+        return await asyncio.shield(self._spawn(taken, self._reverse(taken, reason)))
+
+    def settle_by_cashier(self, key: str, approved: bool, receipt_no: int | None) -> Attempt:
+        """The cashier says what became of a card payment the terminal could not tell about
+        (they read the terminal's own journal or slip)."""
+        attempt = self.store.get(key)
+        if attempt is None:
+            raise KeyError(key)
+        if not attempt.ask_cashier:
+            raise ValueError(f"payment {key} is {attempt.state} and needs no cashier")
+        if not approved:
+            return self.store.set_state(key, "declined", "the cashier: the card was not charged")
+        assert receipt_no is not None
+        txns = self.store.card_txns(attempt.device or "")
+        if any(t.receipt_no == receipt_no for t in txns) or self.store.ref_taken(
+            str(receipt_no), "card", key
+        ):
+            raise ValueError(f"receipt {receipt_no} is already accounted for by the gateway")
+        rows = [t for t in txns if t.key == key and t.kind == "payment"]
+        if rows:
+            self.store.card_answered(rows[-1].id, "approved", receipt_no)
+        return self.store.set_state(key, "approved", "confirmed by the cashier",
+                                    provider_ref=str(receipt_no))  # fmt: skip
 
     # --- HTTP ---------------------------------------------------------------------------------
     def routes(self) -> list[web.RouteDef]:
@@ -262,6 +339,7 @@ class Payments:
             web.get("/api/payments/{key}", self._get),
             web.post("/api/payments/{key}/cancel", self._cancel_route),
             web.post("/api/payments/{key}/reverse", self._reverse_route),
+            web.post("/api/payments/{key}/resolve", self._resolve_route),
         ]
 
     @staticmethod
@@ -336,6 +414,28 @@ class Payments:
             return _error(404, f"no payment {key}")
         except ValueError as err:
             return _error(409, str(err))
+        return web.json_response({"payment": got.public()})
+
+    async def _resolve_route(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        try:
+            body = await self._json(request)
+            approved, receipt = body.get("approved"), body.get("receipt_no")
+            if not isinstance(approved, bool):
+                raise ValueError("'approved' (true or false) is required")
+            if approved and (type(receipt) is not int or receipt <= 0):
+                raise ValueError("'receipt_no' (the terminal slip's receipt number) is required")
+        except ValueError as err:
+            log.warning("payment %s: bad resolution: %s", key, err)
+            return _error(400, str(err))
+        try:
+            got = self.settle_by_cashier(key, approved, receipt)
+        except KeyError:
+            return _error(404, f"no payment {key}")
+        except ValueError as err:
+            log.warning("payment %s: cashier's resolution refused: %s", key, err)
+            return _error(409, str(err))
+        self._notify(got, None)
         return web.json_response({"payment": got.public()})
 
 

@@ -17,6 +17,7 @@ import datetime as dt
 import ipaddress
 import ssl
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ class AggregatorSim:
     orders: dict[str, SimOrder] = field(default_factory=dict)
     charges: list[tuple[str, int]] = field(default_factory=list)  # (out_trade_no, fen), ±
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, out_trade_no)
+    request_times: list[float] = field(default_factory=list)  # monotonic, one per request
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -108,6 +110,7 @@ class AggregatorSim:
         if body.get("merchant_id") != self.merchant_id:
             raise web.HTTPForbidden(text="unknown merchant")
         self.requests.append((request.path, str(body.get("out_trade_no", ""))))
+        self.request_times.append(time.monotonic())
         return body
 
     def _reply(self, data: dict[str, Any]) -> web.Response:

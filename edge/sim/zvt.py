@@ -4,7 +4,10 @@ repeat receipt, reversal, end-of-day, status enquiry and ECR abort with the real
 `behaviour` decides the next authorisation: approve, decline, timeout (silent, not even an
 abort is answered), lose_completion (approves, sends status information, never the
 completion), wait (waits for the card until the ECR aborts: "be cancelled"), hold (waits for
-the test: `release(approve=True/False)`, so a gateway can be killed mid-payment)."""
+the test: `release(approve=True/False)`, so a gateway can be killed mid-payment),
+lose_request (the request is lost on the way: nothing is answered, no transaction is made;
+`holding` is set while the ECR waits in vain). A reversal makes a transaction of its own
+(state `reversal`, with its receipt number), as a real terminal does."""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ class Txn:
 @dataclass
 class ZvtSim:
     behaviour: str = "approve"
+    hold_reversal: bool = False  # a reversal waits for `release()` (kill the ECR meanwhile)
     decline_code: int = 0x05
     terminal_id: str = "52500001"
     password: str = "000000"
@@ -169,6 +173,14 @@ class _Conn:
                 await self.send(c.abort(code))
                 await self.expect_ack()
                 return
+            if sim.hold_reversal:
+                sim._release = asyncio.get_running_loop().create_future()
+                sim.holding.set()
+                go = await sim._release
+                sim.holding.clear()
+                if not go:
+                    await self.send(c.abort(0x6C))
+                    return
             txn.state = "reversed"
             rev = sim._new_txn(txn.amount_fen, "reversal")
             await self.finish(sim.info(rev, 0))
@@ -185,6 +197,13 @@ class _Conn:
 
     async def authorise(self, amount: int) -> None:
         sim = self.sim
+        if sim.behaviour == "lose_request":
+            sim.holding.set()
+            with contextlib.suppress(ConnectionError, OSError):
+                while await self.recv() is not None:  # deaf until the ECR hangs up
+                    pass
+            sim.holding.clear()
+            return
         await self.send(c.ACK)
         await self.send(c.intermediate(0x1B))  # present card
         if not await self.expect_ack():

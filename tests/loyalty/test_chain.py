@@ -91,7 +91,7 @@ def test_snapshots_and_loyalty_across_two_stores(
             "cashier": "张丽",
             "member_id": member,
             "lines": [{"sku": "X", "name": "礼盒", "qty_milli": 1000, "unit_price_fen": 60000}],
-            "payments": [{"tender": "wechat", "amount_fen": 60000, "ref": "wx1"}],
+            "payments": [{"tender": "cash", "amount_fen": 60000}],
         }
         assert a.http.post("/api/lanes/1/sales", json=sale).status_code == 201
         wait_until(lambda: points_of(hub, member)["balance"] == 600, 20, what="points earned")

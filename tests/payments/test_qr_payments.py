@@ -5,6 +5,7 @@ payment no sale took, split settlement in the order."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +262,28 @@ def test_test_payment_action_is_reversed_at_once(tmp_path: Path) -> None:
         assert "api_key" not in str(body) and sim.api_key not in str(body)
 
     with_sim(tmp_path, t)
+
+
+def test_reversal_after_a_cancel_keeps_its_back_off(tmp_path: Path) -> None:
+    """The aggregator asks for a recall twice: after the cashier's cancel the reversals are
+    still spaced by reverse_interval_s, so its retry limit is not spent in a burst."""
+
+    async def main() -> None:
+        sim = AggregatorSim(behaviour="confirming", confirm_after=None, reverse_recalls=2)
+        await sim.start()
+        toml = agg_toml(sim).replace("reverse_interval_s = 0.05", "reverse_interval_s = 0.2")
+        try:
+            async with Rig(tmp_path / "gw", toml) as rig:
+                await pay(rig, "lane1-0013", wait_s=0)
+                await until(lambda: sim.orders.get("lane1-0013"))
+                status, body = await rig.call("POST", "/api/payments/lane1-0013/cancel")
+                assert status == 200 and body["payment"]["state"] == "reversed"
+                times = [t for (path, _), t in zip(sim.requests, sim.request_times, strict=True)
+                         if path == "/v1/reverse"]  # fmt: skip
+                assert len(times) == 3
+                gaps = [b - a for a, b in itertools.pairwise(times)]
+                assert min(gaps) >= 0.18, gaps
+        finally:
+            await sim.stop()
+
+    run(main())

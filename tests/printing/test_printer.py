@@ -33,6 +33,8 @@ timeout_s = 1.0
 
 
 async def _sell(rig: Rig, tender: str = "cash") -> str:
+    if tender != "cash":  # a standalone terminal: external by this store's payments policy
+        rig.payments.external_tenders = frozenset({tender})
     pay = {"tender": tender, "amount_fen": 5000} if tender == "cash" else {
         "tender": tender, "amount_fen": 2000, "ref": "wx1"}  # fmt: skip
     status, body = await rig.call("POST", "/api/lanes/1/sales", sale([pay]))
