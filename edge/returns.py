@@ -96,7 +96,8 @@ class Returns:
     # --- the hub -----------------------------------------------------------------------------
     def _hub_reachable(self) -> bool:
         up = self.hub.uplink if self.hub else None
-        return bool(up and up.connected and up.hub_online is not False)
+        # the hub's retained status says online: a hub never seen is not waited for
+        return bool(up and up.connected and up.hub_online)
 
     async def _release(self, claim_id: str, lane: str) -> None:
         assert self.hub
