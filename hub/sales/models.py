@@ -15,6 +15,7 @@ class Sale(Base):
     __tablename__ = "sales"
     __table_args__ = (
         CheckConstraint("total_fen >= 0", name="total_not_negative"),
+        # on SQLite migration 0003 makes this a trigger (the table cannot be rebuilt in place)
         CheckConstraint(
             "refunded_fen >= 0 AND refunded_fen <= total_fen", name="refunded_within_total"
         ),
