@@ -114,7 +114,7 @@ class Returns:
     # --- the route's work --------------------------------------------------------------------
     async def refund(self, request: web.Request, refund: Any, commit: Commit) -> web.Response:
         lane = request.match_info["lane"]
-        sale_id: str = refund.sale_id
+        sale_id: str = refund.sale_id.strip().lower()  # as typed from a receipt
         wanted = [msgspec.to_builtins(x) for x in refund.lines]
         total = sum(x["amount_fen"] for x in wanted)
 

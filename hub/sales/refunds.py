@@ -145,8 +145,12 @@ def book(s: Session, envs: Iterable[Envelope]) -> None:
             _issue(s, row, err.reason)
             continue
         _count(s, sale.id, shares)
-        if row["claim_id"]:
-            s.execute(delete(RefundClaim).where(RefundClaim.id == row["claim_id"]))
+        if row["claim_id"]:  # spent (only a claim on this very sale)
+            s.execute(
+                delete(RefundClaim).where(
+                    RefundClaim.id == row["claim_id"], RefundClaim.sale_id == sale.id
+                )
+            )
         s.execute(insert(Refund).values(**row, reason=env.body["reason"], status="booked"))
 
 
