@@ -58,6 +58,7 @@ class Gateway:
         self.devices = Devices(self.ctx)
         self.payments = Payments(self.ctx, self.devices)
         self.lanes = Lanes(self.journal, self.uplink, self.ctx, tz)
+        self.lanes.returns.hub = self.hub_calls  # refunds claim online (edge/returns.py)
         self.token = token.load_or_create(data_dir, "STOREGW_EDGE_TOKEN", "edge-token")
         app = web.Application(middlewares=[token.middleware(self.token)])
         app.add_routes([web.get("/health", self._health)])

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from edge.devices.base import Context
 from edge.journal import Journal, JournalFull, Refused
+from edge.returns import Returns
 from edge.uplink import Uplink
 from protocols import events, pricing
 
@@ -80,6 +81,7 @@ class Lanes:
         self.uplink = uplink
         self.ctx = ctx
         self.tz = ZoneInfo(tz)
+        self.returns = Returns(journal)  # the gateway gives it the hub calls
 
     def business_day(self, occurred_at: str) -> date:
         return datetime.fromisoformat(occurred_at).astimezone(self.tz).date()
@@ -126,9 +128,9 @@ class Lanes:
         except Refused as err:  # a hook could not claim what the event uses (a payment, …)
             log.warning("lane %s: %s refused: %s", lane, type_, err)
             return _error(409, str(err)), None
-        except ValueError as err:  # events.BodyError, pricing
+        except ValueError as err:  # events.BodyError, pricing, a refund beyond its sale (409)
             log.warning("lane %s: %s refused: %s", lane, type_, err)
-            return _error(400, str(err)), None
+            return _error(getattr(err, "status", 400), str(err)), None
         except JournalFull as err:
             log.error("lane %s: %s refused: %s", lane, type_, err)
             return _error(507, str(err)), None
@@ -205,20 +207,7 @@ class Lanes:
 
     async def post_refund(self, request: web.Request) -> web.Response:
         refund: RefundIn = await self._body(request, RefundIn)
-
-        def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
-            return {
-                "refund_id": env["id"],
-                "sale_id": refund.sale_id,
-                "lane": lane,
-                "cashier": refund.cashier,
-                "reason": refund.reason,
-                "lines": _plain(refund.lines),
-                "total_fen": sum(x.amount_fen for x in refund.lines),
-                "payments": _plain(refund.payments),
-            }
-
-        return self._commit(request, "sale.refunded", refund.client_ref, build)[0]
+        return await self.returns.refund(request, refund, self._commit)  # edge/returns.py
 
     async def post_shift_close(self, request: web.Request) -> web.Response:
         shift: ShiftIn = await self._body(request, ShiftIn)

@@ -101,6 +101,7 @@ class RefundLine(_Strict):
     sku: Text
     qty_milli: Annotated[int, msgspec.Meta(gt=0)]
     amount_fen: Fen
+    line: Annotated[int, msgspec.Meta(ge=1)] | None = None  # the sale's line (1-based), if named
 
 
 class SaleRefunded(_Strict):
@@ -112,6 +113,7 @@ class SaleRefunded(_Strict):
     total_fen: PositiveFen
     payments: Annotated[list[Payment], msgspec.Meta(min_length=1)]
     reason: str = ""
+    claim_id: str | None = None  # what the hub reserved for it online (protocols/rpc.py)
 
     def __post_init__(self) -> None:
         if sum(x.amount_fen for x in self.lines) != self.total_fen:

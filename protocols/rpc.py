@@ -27,6 +27,8 @@ Method = Literal[
     "points.reserve",
     "points.commit",
     "points.release",
+    "refund.claim",
+    "refund.release",
 ]
 
 
@@ -105,6 +107,28 @@ class PointsSettle(_Strict):
     sale_id: str | None = None
 
 
+class RefundLineParams(_Strict):
+    sku: Annotated[str, Field(min_length=1, max_length=200)]
+    qty_milli: Annotated[int, Field(strict=True, gt=0)]
+    amount_fen: Annotated[int, Field(strict=True, ge=0)]
+    line: Annotated[int, Field(strict=True, ge=1)] | None = None
+
+
+class RefundClaim(_Strict):
+    """Reserve part of a sale for a refund about to be paid out: the hub answers what is
+    still refundable and holds this much until the refund (carrying `claim_id`) is booked,
+    released, or the hold times out."""
+
+    claim_id: Annotated[str, Field(min_length=8, max_length=36)]
+    sale_id: Annotated[str, Field(min_length=1, max_length=36)]
+    lines: Annotated[list[RefundLineParams], Field(min_length=1, max_length=500)]
+    ttl_s: Annotated[int, Field(strict=True, gt=0, le=86400)] | None = None
+
+
+class RefundRelease(_Strict):
+    claim_id: Annotated[str, Field(min_length=8, max_length=36)]
+
+
 PARAMS: dict[str, type[_Strict]] = {
     "member.lookup": MemberLookup,
     "member.register": MemberRegister,
@@ -112,4 +136,6 @@ PARAMS: dict[str, type[_Strict]] = {
     "points.reserve": PointsReserve,
     "points.commit": PointsSettle,
     "points.release": PointsSettle,
+    "refund.claim": RefundClaim,
+    "refund.release": RefundRelease,
 }

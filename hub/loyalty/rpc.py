@@ -17,6 +17,7 @@ from hub.db import Database, utcnow
 from hub.loyalty.models import PointsAccount
 from hub.loyalty.service import Ledger, PointsError, resolve, settings
 from hub.members.service import MemberError, MemberNotFound, Members, Registration
+from hub.sales import refunds
 from hub.tiers import service as tiers
 from protocols import rpc
 from protocols.topics import TopicError
@@ -73,7 +74,7 @@ class RpcServer:
             return _reply(req.id, False, error=f"{loc}: {e['msg']}", status=422)
         try:
             result = self.call(req.method, params, store, gateway, req.lane)
-        except (PointsError, MemberError, coupons.CouponError) as err:
+        except (PointsError, MemberError, coupons.CouponError, refunds.RefundError) as err:
             return _reply(req.id, False, error=str(err), status=err.status)
         except Exception:
             log.exception("RPC %s from %s/%s failed", req.method, store, gateway)
@@ -112,6 +113,12 @@ class RpcServer:
                     store=store,
                     other_codes=p.other_codes,
                 )
+            if method == "refund.claim":
+                lines = [x.model_dump() for x in p.lines]
+                where = {"store": store, "gateway": gateway, "lane": lane, "ttl_s": p.ttl_s}
+                return refunds.claim(s, p.claim_id, p.sale_id, lines, **where)
+            if method == "refund.release":
+                return refunds.release(s, p.claim_id)
             led = Ledger(s)
             if method == "points.reserve":
                 owner = resolve(s, [p.member_id]).get(p.member_id)

@@ -8,7 +8,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.deps import session
-from hub.sales.models import Refund, Sale, SaleLine, SalePayment
+from hub.sales.models import Refund, RefundIssue, Sale, SaleLine, SalePayment
 from protocols.money import fen_to_yuan
 
 router = APIRouter(tags=["sales"])
@@ -93,6 +93,8 @@ def get_sale(sale_id: str, db: Db) -> dict[str, Any]:
                 "discount_fen": x.discount_fen,
                 "total_fen": x.total_fen,
                 "weighed": x.weighed,
+                "refunded_qty_milli": x.refunded_qty_milli,
+                "refunded_fen": x.refunded_fen,
             }
             for x in lines
         ],
@@ -104,7 +106,47 @@ def get_sale(sale_id: str, db: Db) -> dict[str, Any]:
                 "total_fen": r.total_fen,
                 "occurred_at": r.occurred_at,
                 "reason": r.reason,
+                "lines": r.lines,
             }
             for r in refunds
         ],
     }
+
+
+def _refund(r: Refund | RefundIssue) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "sale_id": r.sale_id,
+        "store": r.store_id,
+        "gateway": r.gateway_id,
+        "lane": r.lane,
+        "cashier": r.cashier,
+        "occurred_at": r.occurred_at,
+        "total_fen": r.total_fen,
+        "lines": r.lines,
+        "payments": r.payments,
+        "claim_id": r.claim_id,
+    }
+
+
+@router.get("/refunds/unmatched")
+def unmatched_refunds(db: Db, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """Refunds whose sale has not reached the hub yet (another store refunded while the
+    selling gateway was away), oldest first; each is checked when its sale arrives."""
+    rows = db.scalars(
+        select(Refund)
+        .where(Refund.status == "unmatched")
+        .order_by(Refund.occurred_at, Refund.id)
+        .limit(limit)
+    )
+    return {"refunds": [_refund(r) for r in rows]}
+
+
+@router.get("/refunds/issues")
+def refund_issues(db: Db, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """Refunds the hub refused to book (beyond what was sold, a SKU not in the sale, not a
+    sale id), newest first, with the reason: paid out at a till, to be settled by someone."""
+    rows = db.scalars(
+        select(RefundIssue).order_by(RefundIssue.found_at.desc(), RefundIssue.id).limit(limit)
+    )
+    return {"issues": [{**_refund(r), "reason": r.reason, "found_at": r.found_at} for r in rows]}

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from hub.db import bulk_insert
-from hub.ingest.handlers import EventRejected, handles
-from hub.sales.models import Refund, Sale, SaleLine, SalePayment, ShiftClose
+from hub.ingest.handlers import handles
+from hub.sales import refunds
+from hub.sales.models import Sale, SaleLine, SalePayment, ShiftClose
 from protocols.envelope import Envelope
 
 
@@ -69,44 +70,13 @@ def book_sales(session: Session, envs: list[Envelope]) -> None:
     bulk_insert(session, Sale.__table__, sales)
     bulk_insert(session, SaleLine.__table__, lines)
     bulk_insert(session, SalePayment.__table__, payments)
+    # refunds that overtook their sale (another store's, while this gateway was away)
+    refunds.match_waiting(session, [env.id for env in envs])
 
 
 @handles("sale.refunded")
 def book_refunds(session: Session, envs: list[Envelope]) -> None:
-    for env in envs:
-        b = env.body
-        sale = session.execute(
-            select(Sale.total_fen, Sale.refunded_fen).where(Sale.id == b["sale_id"])
-        ).first()
-        # a refund of a sale not yet here (another store's, still in flight) is kept and
-        # linked by sale_id; one that exceeds what is left of a known sale is refused
-        if sale is not None:
-            left = sale.total_fen - sale.refunded_fen
-            if b["total_fen"] > left:
-                raise EventRejected(
-                    env.id,
-                    f"refund {b['total_fen']} exceeds the {left} fen left on sale {b['sale_id']}",
-                )
-            session.execute(
-                update(Sale)
-                .where(Sale.id == b["sale_id"])
-                .values(refunded_fen=Sale.refunded_fen + b["total_fen"])
-            )
-        session.execute(
-            insert(Refund).values(
-                id=env.id,
-                sale_id=b["sale_id"],
-                store_id=env.store,
-                gateway_id=env.gateway,
-                lane=b["lane"],
-                cashier=b["cashier"],
-                reason=b["reason"],
-                occurred_at=env.occurred_at,
-                total_fen=b["total_fen"],
-                lines=b["lines"],
-                payments=b["payments"],
-            )
-        )
+    refunds.book(session, envs)
 
 
 @handles("shift.closed")

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from hub.db import Database
 from hub.ingest.models import AppliedEvent, RejectedEvent
 from hub.ingest.service import Ingest
-from hub.sales.models import Refund, Sale, ShiftClose
+from hub.sales.models import Refund, RefundIssue, Sale, ShiftClose
 from protocols import topics
 from protocols.envelope import new_id
 from tests.foundation.test_chain import _envelope
@@ -84,7 +84,13 @@ def test_the_same_event_id_under_another_seq_is_refused(db: Database):
         assert "conflicts with applied data" in s.scalars(select(RejectedEvent.reason)).one()
 
 
-def refund(seq: int, sale_id: str, amount: int) -> dict:
+def refund(seq: int, sale_id: str, amount: int, sold: list[dict] | None = None) -> dict:
+    """A refund of `amount` fen, spread over the sold lines (one unit's worth each)."""
+    lines = []
+    for ln in sold or [{"sku": "x", "total_fen": amount}]:
+        take = min(amount - sum(x["amount_fen"] for x in lines), ln["total_fen"])
+        if take:
+            lines.append({"sku": ln["sku"], "qty_milli": 1, "amount_fen": take})
     return {
         "id": new_id(),
         "seq": seq,
@@ -98,7 +104,7 @@ def refund(seq: int, sale_id: str, amount: int) -> dict:
             "sale_id": sale_id,
             "lane": "1",
             "cashier": "c",
-            "lines": [{"sku": "x", "qty_milli": 1000, "amount_fen": amount}],
+            "lines": lines,
             "total_fen": amount,
             "payments": [{"tender": "cash", "amount_fen": amount}],
         },
@@ -107,23 +113,24 @@ def refund(seq: int, sale_id: str, amount: int) -> dict:
 
 def test_refunds_are_bounded_by_their_sale(db: Database):
     sale = _envelope(1)
-    total = sale["body"]["total_fen"]
+    total, sold = sale["body"]["total_fen"], sale["body"]["lines"]
     r = Ingest(db).apply(
         [
             msg(
                 sale,
-                refund(2, sale["id"], total - 100),
-                refund(3, sale["id"], 101),
-                refund(4, sale["id"], 100),
-                refund(5, "elsewhere", 500),
+                refund(2, sale["id"], total - 100, sold),
+                refund(3, sale["id"], 101, sold[::-1]),  # the 100 left sit on the last line
+                refund(4, sale["id"], 100, sold[::-1]),
+                refund(5, new_id(), 500),  # another store's sale, not here yet: held
             )
         ]
     )
-    assert r.acks[("s9", "g1")] == 5 and r.rejected == 1
+    # a refused refund is no rejected event but a refund issue: the money left a till
+    assert r.acks[("s9", "g1")] == 5 and r.rejected == 0
     with db.transaction() as s:
         assert s.get(Sale, sale["id"]).refunded_fen == total
         assert s.execute(select(func.count()).select_from(Refund)).scalar_one() == 3
-        assert "exceeds" in s.scalars(select(RejectedEvent.reason)).one()
+        assert "exceeds" in s.scalars(select(RefundIssue.reason)).one()
 
 
 def test_shift_close_is_booked(db: Database):

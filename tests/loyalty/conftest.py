@@ -122,6 +122,7 @@ class Till:
         self.ingest = Ingest(db)
         self.store, self.gateway = store, gateway
         self.seq = 0
+        self.refund_left: dict[str, list[int]] = {}
 
     def _env(self, type_: str, body: dict[str, Any], at: datetime | None) -> dict[str, Any]:
         self.seq += 1
@@ -181,14 +182,27 @@ class Till:
         self, sale: dict[str, Any], amount_fen: int | None = None, at: datetime | None = None
     ) -> dict[str, Any]:
         amount = amount_fen if amount_fen is not None else sale["body"]["total_fen"]
-        first = sale["body"]["lines"][0]
+        # refund lines must name the sale's lines and stay within each (hub/sales/refunds.py):
+        # take the amount from what this till has not refunded yet, line by line
+        left = self.refund_left.setdefault(
+            sale["id"], [ln["total_fen"] for ln in sale["body"]["lines"]]
+        )
+        lines, rest = [], amount
+        for n, ln in enumerate(sale["body"]["lines"]):
+            if take := min(rest, left[n]):
+                lines.append({"sku": ln["sku"], "qty_milli": 1, "amount_fen": take})
+                left[n], rest = left[n] - take, rest - take
+        if rest or not lines:  # more than the sale: the hub refuses it
+            lines.append(
+                {"sku": sale["body"]["lines"][0]["sku"], "qty_milli": 1, "amount_fen": rest}
+            )
         body = {
             "refund_id": "@id",
             "sale_id": sale["id"],
             "lane": "1",
             "cashier": "张丽",
             "reason": "customer returned it",
-            "lines": [{"sku": first["sku"], "qty_milli": 1000, "amount_fen": amount}],
+            "lines": lines,
             "total_fen": amount,
             "payments": [{"tender": "wechat", "amount_fen": amount}],
         }

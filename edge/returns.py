@@ -1,0 +1,209 @@
+"""Refunds at the lane: checked before the cashier pays anything out.
+
+1. `sale_id` must be a sale id (a UUID): anything else is a 400, never a lookup.
+2. A sale in this gateway's own journal is checked here, per line and in total, against the
+   refunds of it already in the journal (and again inside the journal's write transaction, so
+   two lanes of this gateway cannot both pass).
+3. The hub is asked online (RPC `refund.claim`) when it is reachable: it knows the refunds
+   other stores made, answers what is left and holds this refund's part until the refund (which
+   carries the claim id) is booked. A refusal (409 beyond what is left, 422 a SKU not in the
+   sale) is the lane's answer.
+4. A sale neither in the journal nor known to a reachable hub follows the store's policy:
+   `STOREGW_OFFLINE_REFUND_CAP_FEN` fen per sale may be refunded without the hub (0, the
+   default, refuses); the hub checks those refunds when the sale reaches it and lists any excess
+   as a refund issue (GET /api/refunds/issues on the hub)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from edge.journal import Journal
+from edge.rpc import HubCallError, HubCalls
+from protocols import events
+from protocols.envelope import new_id
+from protocols.refunds import Refundable, Refusal, is_sale_id
+
+log = logging.getLogger(__name__)
+
+CLAIM_TIMEOUT_S = 3.0  # the cashier is waiting; past this the hub counts as unreachable
+
+INDEX = (
+    "CREATE INDEX IF NOT EXISTS events_refund_of "
+    "ON events(json_extract(envelope, '$.body.sale_id')) WHERE type = 'sale.refunded'"
+)
+
+Commit = Callable[..., tuple[web.Response, dict[str, Any] | None]]
+
+
+def _error(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+class Returns:
+    def __init__(
+        self, journal: Journal, hub: HubCalls | None = None, offline_cap_fen: int | None = None
+    ) -> None:
+        self.journal = journal
+        self.hub = hub
+        if offline_cap_fen is None:
+            offline_cap_fen = int(os.environ.get("STOREGW_OFFLINE_REFUND_CAP_FEN", "0"))
+        self.offline_cap_fen = offline_cap_fen
+        self._tasks: set[asyncio.Task[None]] = set()
+        journal.conn.execute(INDEX)  # earlier refunds of a sale, found without a scan
+
+    # --- the journal -------------------------------------------------------------------------
+    def _sale(self, sale_id: str) -> dict[str, Any] | None:
+        row = self.journal.conn.execute(
+            "SELECT envelope FROM events WHERE id = ? AND type = 'sale.completed'", (sale_id,)
+        ).fetchone()
+        return json.loads(row[0])["body"] if row else None
+
+    def _earlier(self, sale_id: str) -> list[dict[str, Any]]:
+        rows = self.journal.conn.execute(
+            "SELECT envelope FROM events WHERE type = 'sale.refunded' "
+            "AND json_extract(envelope, '$.body.sale_id') = ? ORDER BY seq",
+            (sale_id,),
+        )
+        return [json.loads(r[0])["body"] for r in rows]
+
+    def _left(self, sale_id: str, sale: dict[str, Any]) -> Refundable:
+        """The sale less the refunds of it in this journal."""
+        left = Refundable.of_sale_body(sale)
+        for earlier in self._earlier(sale_id):
+            try:
+                left.take(earlier["lines"])
+            except Refusal:  # booked by an older lane without these checks: count its total
+                left.refunded_fen += earlier["total_fen"]
+        return left
+
+    def _within_cap(self, sale_id: str, total: int) -> str | None:
+        done = sum(r["total_fen"] for r in self._earlier(sale_id))
+        if done + total <= self.offline_cap_fen:
+            return None
+        return (
+            f"this store refunds at most {self.offline_cap_fen} fen of a sale it cannot check "
+            f"({done} fen already refunded here)"
+        )
+
+    # --- the hub -----------------------------------------------------------------------------
+    def _hub_reachable(self) -> bool:
+        up = self.hub.uplink if self.hub else None
+        # the hub's retained status says online: a hub never seen is not waited for
+        return bool(up and up.connected and up.hub_online)
+
+    async def _release(self, claim_id: str, lane: str) -> None:
+        assert self.hub
+        try:
+            await self.hub.call("refund.release", {"claim_id": claim_id}, lane)
+        except HubCallError as err:  # it expires at the hub anyway
+            log.info("claim %s not released (%s): it will time out", claim_id, err.reason)
+
+    def _release_later(self, claim_id: str, lane: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._release(claim_id, lane))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- the route's work --------------------------------------------------------------------
+    async def refund(self, request: web.Request, refund: Any, commit: Commit) -> web.Response:
+        lane = request.match_info["lane"]
+        sale_id: str = refund.sale_id.strip().lower()  # as typed from a receipt
+        wanted = [msgspec.to_builtins(x) for x in refund.lines]
+        total = sum(x["amount_fen"] for x in wanted)
+
+        def refused(status: int, reason: str) -> web.Response:
+            log.warning("lane %s: refund of sale %r refused: %s", lane, sale_id[:80], reason)
+            return _error(status, reason)
+
+        if not is_sale_id(sale_id):
+            return refused(400, "sale_id is not a sale id (the UUID on the receipt)")
+
+        def body(env: dict[str, Any], claim_id: str | None) -> dict[str, Any]:
+            return {
+                "refund_id": env["id"],
+                "sale_id": sale_id,
+                "lane": lane,
+                "cashier": refund.cashier,
+                "reason": refund.reason,
+                "lines": wanted,
+                "total_fen": total,
+                "payments": msgspec.to_builtins(refund.payments),
+                "claim_id": claim_id,
+            }
+
+        try:  # its own arithmetic first, before asking anyone anything
+            events.check_body("sale.refunded", 1, body({"id": "-"}, None))
+        except events.BodyError as err:
+            return refused(400, str(err))
+        ref = request.headers.get("Idempotency-Key") or refund.client_ref
+        if (
+            ref
+            and self.journal.conn.execute(
+                "SELECT 1 FROM events WHERE client_ref = ?", (ref,)
+            ).fetchone()
+        ):  # a retry of a refund already made: the journal answers with it
+
+            def gone(env: dict[str, Any], _lane: str) -> dict[str, Any]:
+                raise Refusal("the refund this retries is no longer in the journal; ask again")
+
+            return commit(request, "sale.refunded", refund.client_ref, gone)[0]
+
+        sale = self._sale(sale_id)
+        if sale is not None:
+            try:
+                self._left(sale_id, sale).take(wanted)
+            except Refusal as err:
+                return refused(err.status, err.reason)
+
+        claim_id: str | None = None
+        unchecked: str | None = None  # why nobody could check it, when nobody could
+        if self._hub_reachable():
+            assert self.hub
+            claim_id = new_id()
+            params = {"claim_id": claim_id, "sale_id": sale_id, "lines": wanted}
+            try:
+                await self.hub.call("refund.claim", params, lane, CLAIM_TIMEOUT_S)
+            except HubCallError as err:
+                claim_id = None
+                if err.status in (409, 422):
+                    return refused(err.status, f"the hub says: {err.reason}")
+                if err.status not in (404, 503, 504):
+                    return refused(err.status, err.reason)
+                unchecked = (
+                    f"sale {sale_id} is not in this gateway's journal nor at the hub"
+                    if err.status == 404
+                    else f"the hub could not be asked ({err.reason})"
+                )
+        else:
+            unchecked = "the hub is unreachable"
+        if sale is None and unchecked is not None:
+            if why := self._within_cap(sale_id, total):
+                status = 404 if "nor at the hub" in unchecked else 503
+                return refused(status, f"{unchecked}; {why}")
+            log.warning(
+                "lane %s: refund of %s fen of sale %s made unchecked (%s): the hub reconciles",
+                lane,
+                total,
+                sale_id,
+                unchecked,
+            )
+
+        def build(env: dict[str, Any], _lane: str) -> dict[str, Any]:
+            # again inside the journal's write lock: another lane may have refunded meanwhile
+            if sale is not None:
+                self._left(sale_id, sale).take(wanted)
+            elif claim_id is None and (why := self._within_cap(sale_id, total)):
+                raise Refusal(why)
+            return body(env, claim_id)
+
+        resp, booked = commit(request, "sale.refunded", refund.client_ref, build)
+        if claim_id and booked is None:  # refused, or a concurrent retry won: give it back
+            self._release_later(claim_id, lane)
+        return resp
