@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from aiohttp import web
 
+from edge.coupons import ClaimRefused, CouponClaims
 from edge.devices.base import Context
 from edge.journal import Journal, JournalFull
 from edge.uplink import Uplink
@@ -80,6 +81,7 @@ class Lanes:
         self.uplink = uplink
         self.ctx = ctx
         self.tz = ZoneInfo(tz)
+        self.coupons: CouponClaims | None = None  # set by the gateway: coupons claimed first
 
     def business_day(self, occurred_at: str) -> date:
         return datetime.fromisoformat(occurred_at).astimezone(self.tz).date()
@@ -123,6 +125,9 @@ class Lanes:
         hooks = self.ctx.sale_txn_hooks if type_ == "sale.completed" else ()
         try:
             rec = self.journal.record(type_, make_body, client_ref=ref, hooks=hooks)
+        except ClaimRefused as err:
+            log.warning("lane %s: %s refused: %s", lane, type_, err)
+            return _error(409, str(err)), None
         except ValueError as err:  # events.BodyError, pricing
             log.warning("lane %s: %s refused: %s", lane, type_, err)
             return _error(400, str(err)), None
@@ -163,6 +168,11 @@ class Lanes:
         sale: SaleIn = await self._body(request, SaleIn)
 
         def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
+            claimed = (  # the lane's claims on the coupons, used in this transaction
+                self.coupons.take(lane, sale.coupons, env["id"])
+                if self.coupons
+                else {"coupons": sale.coupons}
+            )
             lines = [
                 {
                     **_plain(ln),
@@ -191,8 +201,8 @@ class Lanes:
                 "change_fen": max(paid - total, 0),
                 "member_id": sale.member_id,
                 "member": _plain(sale.member),
-                "coupons": sale.coupons,
                 "points_reservation": sale.points_reservation,
+                **claimed,
             }
 
         resp, booked = self._commit(request, "sale.completed", sale.client_ref, build)
