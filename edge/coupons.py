@@ -193,6 +193,12 @@ class CouponClaims:
             log.warning("lane %s: coupon %s refused offline (store policy): %s", lane, code, why)
             reason = f"{why}; this store's policy refuses coupons while the hub is away"
             return _error(503, reason, offline=True)
+        used = self.conn.execute(
+            "SELECT sale_id FROM coupon_claims WHERE code=? AND status='used' AND id<>?",
+            (code, rid),
+        ).fetchone()
+        if used is not None:  # what this store knows for sure, it never grants twice
+            return _error(409, f"coupon {rules.pretty(code)} was used here by sale {used[0]}")
         try:
             self._open(rid, code, lane, "offline", None, time.time() + self.policy.offline_hold_s)
         except sqlite3.IntegrityError:
