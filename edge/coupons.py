@@ -22,6 +22,7 @@ import logging
 import sqlite3
 import time
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,10 +236,14 @@ class CouponClaims:
         return web.json_response({"reservation_id": rid, "status": "released", "hub": hub})
 
     # --- the sale ----------------------------------------------------------------------------
-    def take(self, lane: str, codes: list[str], sale_id: str) -> dict[str, Any]:
+    def take(
+        self, lane: str, codes: list[str], sale_id: str, discounts: Sequence[Any] = ()
+    ) -> dict[str, Any]:
         """Inside the sale's journal transaction: use this lane's open claim on each coupon,
-        or ClaimRefused. Returns the sale body's coupon fields."""
+        or ClaimRefused. A discount naming a coupon needs that coupon's claim and stays within
+        what the hub computed for it. Returns the sale body's coupon fields."""
         out: dict[str, Any] = {"coupons": [], "coupon_holds": {}, "coupons_offline": []}
+        worth: dict[str, int | None] = {}
         now = time.time()
         for text in codes:
             try:
@@ -246,8 +251,8 @@ class CouponClaims:
             except rules.CodeError as err:
                 raise ClaimRefused(f"coupon {text!r}: {err}") from None
             row = self.conn.execute(
-                "SELECT id, status, expires_at FROM coupon_claims WHERE code=? AND lane=? "
-                "AND status IN ('held', 'offline')",
+                "SELECT id, status, expires_at, discount_fen FROM coupon_claims WHERE code=? "
+                "AND lane=? AND status IN ('held', 'offline')",
                 (code, lane),
             ).fetchone()
             if row is None:
@@ -255,7 +260,7 @@ class CouponClaims:
                     f"coupon {rules.pretty(code)} is not reserved at lane {lane}: reserve it "
                     "before granting it"
                 )
-            rid, status, expires = row
+            rid, status, expires, worth[code] = row
             if expires <= now:
                 raise ClaimRefused(
                     f"the claim on coupon {rules.pretty(code)} timed out: reserve it again"
@@ -267,6 +272,22 @@ class CouponClaims:
             out["coupon_holds"][code] = rid
             if status == "offline":
                 out["coupons_offline"].append(code)
+        given: dict[str, int] = {}
+        for d in discounts:
+            try:
+                code = rules.normalize(d.code)
+            except rules.CodeError:
+                continue  # a promotion's code, not a coupon
+            if code not in worth:
+                raise ClaimRefused(f"discount {d.code!r} is a coupon the sale does not claim")
+            given[code] = given.get(code, 0) + d.amount_fen
+        for code, fen in given.items():
+            limit = worth[code]
+            if limit is not None and fen > limit:
+                raise ClaimRefused(
+                    f"coupon {rules.pretty(code)} is worth {limit} fen on this basket, "
+                    f"{fen} fen given: reserve it again with the basket as it is"
+                )
         return out
 
     async def _after_sale(self, env: dict[str, Any]) -> None:

@@ -169,7 +169,7 @@ class Lanes:
 
         def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
             claimed = (  # the lane's claims on the coupons, used in this transaction
-                self.coupons.take(lane, sale.coupons, env["id"])
+                self.coupons.take(lane, sale.coupons, env["id"], sale.discounts)
                 if self.coupons
                 else {"coupons": sale.coupons}
             )

@@ -400,4 +400,6 @@ def describe(c: Coupon, t: CouponTemplate | None = None) -> dict[str, Any]:
         "redeemed_at": c.redeemed_at,
         "redeemed_sale_id": c.redeemed_sale_id,
         "redeemed_store_id": c.redeemed_store_id,
+        "hold_id": c.hold_id,  # a lane's claim; void after held_until
+        "held_until": c.held_until,
     }

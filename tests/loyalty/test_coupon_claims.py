@@ -192,6 +192,13 @@ def test_retry_release_and_timeout_of_a_coupon_claim(chain: Chain):
     )
     late = b.http.post("/api/lanes/7/sales", json=sale(member, code))
     assert late.status_code == 409 and "timed out" in late.json()["error"]
+    # the discount granted stays within what the claim is worth, and needs the claim
+    greedy = a.http.post("/api/lanes/1/sales", json=sale(member, code, off=2000))
+    assert greedy.status_code == 409 and "worth 1000 fen" in greedy.json()["error"]
+    sneaky = sale(member, code)
+    del sneaky["coupons"]
+    refused = a.http.post("/api/lanes/1/sales", json=sneaky)
+    assert refused.status_code == 409 and "does not claim" in refused.json()["error"]
     ok = a.http.post("/api/lanes/1/sales", json=sale(member, code))
     assert ok.status_code == 201, ok.text
     sale_id = ok.json()["sale_id"]
