@@ -17,6 +17,9 @@ from tests.conftest import Broker, Edge, Hub, wait_until
 pytestmark = pytest.mark.slow
 
 BASKET = [{"sku": "GIFTBOX", "total_fen": 5000}]
+# lanes wait this long for the hub here: an answer that is late under the test machine's load
+# is not what these tests are about (the offline test is)
+PATIENT = "60"
 
 
 def race(n: int, attempt: Callable[[int], Any]) -> list[Any]:
@@ -122,18 +125,21 @@ def chain(tmp_path: Path, broker: Broker, hub_db_url: str | None) -> Iterator[Ch
         c.stop()
 
 
-def test_one_of_100_concurrent_lanes_gets_a_single_use_coupon(chain: Chain, hub_db_url: Any):
+def test_one_of_100_concurrent_lanes_gets_a_single_use_coupon(
+    chain: Chain, hub_db_url: Any, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("STOREGW_HUB_CALL_TIMEOUT_S", PATIENT)  # 100 at once on a busy box
     edges = [chain.gateway(s, g) for s in ("s1", "s2") for g in ("g1", "g2")]
     member = chain.member("13811112222")
     code = chain.coupon(member)
 
-    def lane(i: int) -> tuple[int, int, dict[str, Any]]:
+    def lane(i: int) -> tuple[int, int, dict[str, Any], dict[str, Any]]:
         with lane_client(edges[i % len(edges)]) as http:
             claim = {"code": code, "member_id": member, "lines": BASKET}
             r = http.post(f"/api/lanes/{i}/coupons/reserve", json=claim)
             # every cashier then rings the sale up with the coupon, granted or not
             s = http.post(f"/api/lanes/{i}/sales", json=sale(member, code))
-            return r.status_code, s.status_code, s.json()
+            return r.status_code, s.status_code, s.json(), r.json()
 
     results = race(100, lane)
     errors = [r for r in results if not isinstance(r, tuple)]
@@ -142,7 +148,8 @@ def test_one_of_100_concurrent_lanes_gets_a_single_use_coupon(chain: Chain, hub_
     sales = [r for r in results if r[1] == 201]
     db = "postgresql" if hub_db_url else "sqlite"
     print(f"\ncoupon winners out of 100 concurrent lanes ({db}): {len(sales)}")
-    assert reserves == [201] + [409] * 99
+    odd = [(r[0], r[3]) for r in results if r[0] not in (201, 409)]
+    assert reserves == [201] + [409] * 99, odd[:3]
     assert len(sales) == 1 and sales[0][0] == 201  # the one that holds it, and no other
     assert sorted(r[1] for r in results) == [201] + [409] * 99
     winner = sales[0][2]["sale_id"]
@@ -154,7 +161,8 @@ def test_one_of_100_concurrent_lanes_gets_a_single_use_coupon(chain: Chain, hub_
     assert chain.hub.http.get("/api/points/books").json()["balanced"]
 
 
-def test_retry_release_and_timeout_of_a_coupon_claim(chain: Chain):
+def test_retry_release_and_timeout_of_a_coupon_claim(chain: Chain, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("STOREGW_HUB_CALL_TIMEOUT_S", PATIENT)
     a = chain.gateway("s1", "g1")
     b = chain.gateway("s2", "g1")
     member = chain.member("13822223333")
@@ -214,7 +222,10 @@ def test_retry_release_and_timeout_of_a_coupon_claim(chain: Chain):
     assert bad.status_code == 400 and "code" in bad.json()["error"]
 
 
-def test_offline_coupons_follow_the_store_policy_and_are_reconciled(chain: Chain):
+def test_offline_coupons_follow_the_store_policy_and_are_reconciled(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("STOREGW_HUB_CALL_TIMEOUT_S", "2")  # the hub will not answer
     strict = chain.gateway("s1", "g1")  # no policy file: refuse
     mall_a = chain.gateway("s2", "g1", policy="allow")
     mall_b = chain.gateway("s3", "g1", policy="allow")
@@ -247,7 +258,10 @@ def test_offline_coupons_follow_the_store_policy_and_are_reconciled(chain: Chain
     assert chain.issues("coupon_conflict") == []
 
 
-def test_points_hold_retried_with_one_id_is_the_same_hold(chain: Chain):
+def test_points_hold_retried_with_one_id_is_the_same_hold(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("STOREGW_HUB_CALL_TIMEOUT_S", PATIENT)
     edges = [chain.gateway("s1", "g1"), chain.gateway("s2", "g1")]
     member = chain.member("13844445555", points=1000)
     body = {"member_id": member, "points": 100, "reservation_id": "rsv-retry-0001"}
