@@ -1,8 +1,8 @@
 """The hub's side of the lanes' online calls (protocols/rpc.py): member look-up and
-registration, coupon check, coupon reserve / commit / release, points reserve / commit /
-release. Each request is answered on
-its gateway's reply topic with the request's correlation id; the work runs in a worker thread,
-one transaction per request. Requests past their deadline are dropped (the lane gave up)."""
+registration, coupon check, coupon reserve / commit / release (hub/coupons/holds.py), points
+reserve / commit / release. Each request is answered on its gateway's reply topic with the
+request's correlation id; the work runs in a worker thread, one transaction per request.
+Requests past their deadline are dropped (the lane gave up)."""
 
 from __future__ import annotations
 
