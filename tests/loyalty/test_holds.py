@@ -6,10 +6,12 @@ the hold) and points holds retried under one id."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from edge.coupons import Policy
 from hub.coupons import holds
 from hub.coupons import service as coupons
 from hub.coupons.models import Coupon, CouponHold, CouponTemplate
@@ -176,3 +178,16 @@ def test_points_reserve_retried_at_once_under_one_id(db: Database, members: Memb
         led.lock([m])
         assert led.account(m).held == 300
         assert books.check_books(s) == []
+
+
+def test_the_store_policy_for_offline_coupons_refuses_unless_it_plainly_allows(tmp_path: Path):
+    assert Policy.load(tmp_path).offline == "refuse"  # no file
+    path = tmp_path / "store-policy.toml"
+    for text, want in (
+        ('[coupons]\noffline = "allow"\n', "allow"),
+        ('[coupons]\noffline = "yes"\n', "refuse"),
+        ("[coupons\noffline = allow", "refuse"),  # not TOML
+        ('[coupons]\noffline = "allow"\noffline_hold_s = "soon"\n', "refuse"),
+    ):
+        path.write_text(text)
+        assert Policy.load(tmp_path).offline == want, text
