@@ -15,6 +15,7 @@ from aiohttp import web
 
 import edge.devices
 from edge import token
+from edge.coupons import CouponClaims
 from edge.devices.base import Context
 from edge.devices.registry import Devices
 from edge.journal import Journal
@@ -59,6 +60,7 @@ class Gateway:
         self.payments = Payments(self.ctx, self.devices)
         self.lanes = Lanes(self.journal, self.uplink, self.ctx, tz)
         self.lanes.returns.hub = self.hub_calls  # refunds claim online (edge/returns.py)
+        self.lanes.coupons = CouponClaims(self.journal.conn, self.hub_calls, data_dir, self.ctx)
         self.token = token.load_or_create(data_dir, "STOREGW_EDGE_TOKEN", "edge-token")
         app = web.Application(middlewares=[token.middleware(self.token)])
         app.add_routes([web.get("/health", self._health)])
@@ -66,6 +68,7 @@ class Gateway:
         app.add_routes(self.devices.routes())
         app.add_routes(self.payments.routes())
         app.add_routes(self.snapshots.routes() + self.hub_calls.routes())
+        app.add_routes(self.lanes.coupons.routes())
         for module in modules:
             if hasattr(module, "lane_routes"):
                 app.add_routes(module.lane_routes(self.devices))

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from aiohttp import web
 
+from edge.coupons import CouponClaims
 from edge.devices.base import Context
 from edge.journal import Journal, JournalFull, Refused
 from edge.returns import Returns
@@ -82,6 +83,7 @@ class Lanes:
         self.ctx = ctx
         self.tz = ZoneInfo(tz)
         self.returns = Returns(journal)  # the gateway gives it the hub calls
+        self.coupons: CouponClaims | None = None  # set by the gateway: coupons claimed first
 
     def business_day(self, occurred_at: str) -> date:
         return datetime.fromisoformat(occurred_at).astimezone(self.tz).date()
@@ -125,7 +127,7 @@ class Lanes:
         hooks = self.ctx.sale_txn_hooks if type_ == "sale.completed" else ()
         try:
             rec = self.journal.record(type_, make_body, client_ref=ref, hooks=hooks)
-        except Refused as err:  # a hook could not claim what the event uses (a payment, …)
+        except Refused as err:  # a claim failed: a payment, a coupon (ClaimRefused), …
             log.warning("lane %s: %s refused: %s", lane, type_, err)
             return _error(409, str(err)), None
         except ValueError as err:  # events.BodyError, pricing, a refund beyond its sale (409)
@@ -168,6 +170,11 @@ class Lanes:
         sale: SaleIn = await self._body(request, SaleIn)
 
         def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
+            claimed = (  # the lane's claims on the coupons, used in this transaction
+                self.coupons.take(lane, sale.coupons, env["id"], sale.discounts)
+                if self.coupons
+                else {"coupons": sale.coupons}
+            )
             lines = [
                 {
                     **_plain(ln),
@@ -196,8 +203,8 @@ class Lanes:
                 "change_fen": max(paid - total, 0),
                 "member_id": sale.member_id,
                 "member": _plain(sale.member),
-                "coupons": sale.coupons,
                 "points_reservation": sale.points_reservation,
+                **claimed,
             }
 
         resp, booked = self._commit(request, "sale.completed", sale.client_ref, build)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,9 +40,10 @@ class HubCallError(Exception):
 
 
 class HubCalls:
-    def __init__(self, uplink: Uplink, timeout_s: float = 5.0) -> None:
+    def __init__(self, uplink: Uplink, timeout_s: float | None = None) -> None:
         self.uplink = uplink
-        self.timeout_s = timeout_s
+        # how long a lane waits for the hub (a store on a slow uplink may want longer)
+        self.timeout_s = timeout_s or float(os.environ.get("STOREGW_HUB_CALL_TIMEOUT_S", "5"))
         self.pending: dict[str, asyncio.Future[rpc.Reply]] = {}
         self.calls = 0
         self.timeouts = 0

@@ -81,6 +81,10 @@ class SaleCompleted(_Strict):
     coupons: list[str] = []
     # points paid with: the hub reservation they were held under (the hub deducts them once)
     points_reservation: str | None = None
+    # coupons the lane claimed before granting them: code → its hub hold (the hub commits it)
+    coupon_holds: dict[str, str] = {}
+    # coupons granted while the hub was unreachable, by store policy (the hub reconciles)
+    coupons_offline: list[str] = []
 
     def __post_init__(self) -> None:
         goods = sum(line.total_fen for line in self.lines)

@@ -6,7 +6,8 @@ hub → edge  storegw/v1/{store}/{gateway}/rpc/reply     {"id", "ok", "result" |
 
 The caller's store and gateway are the topic's (the broker's ACL lets a gateway publish only on
 its own topics). The hub ignores a request past its deadline: the lane has given up on it.
-Every method is safe to repeat: a points reservation carries its id from the edge."""
+Every method is safe to repeat: a points reservation and a coupon hold carry their id from the
+edge, so a retry after a lost answer gets the same hold."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ Method = Literal[
     "member.lookup",
     "member.register",
     "coupon.check",
+    "coupon.reserve",
+    "coupon.commit",
+    "coupon.release",
     "points.reserve",
     "points.commit",
     "points.release",
@@ -95,6 +99,21 @@ class CouponCheck(_Strict):
     other_codes: list[str] = []  # coupons already in the basket, for the stacking rules
 
 
+HoldId = Annotated[str, Field(min_length=8, max_length=36)]
+
+
+class CouponReserve(CouponCheck):
+    """Claim the coupon for this lane's basket before granting it (check + hold, atomically)."""
+
+    reservation_id: HoldId
+    ttl_s: Annotated[int, Field(strict=True, gt=0, le=3600)] | None = None
+
+
+class CouponSettle(_Strict):
+    reservation_id: HoldId
+    sale_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
 class PointsReserve(_Strict):
     reservation_id: Annotated[str, Field(min_length=8, max_length=36)]
     member_id: str
@@ -133,6 +152,9 @@ PARAMS: dict[str, type[_Strict]] = {
     "member.lookup": MemberLookup,
     "member.register": MemberRegister,
     "coupon.check": CouponCheck,
+    "coupon.reserve": CouponReserve,
+    "coupon.commit": CouponSettle,
+    "coupon.release": CouponSettle,
     "points.reserve": PointsReserve,
     "points.commit": PointsSettle,
     "points.release": PointsSettle,

@@ -1,13 +1,17 @@
 """Coupon templates (what a coupon gives, where and when) and the coupons issued from them.
 A coupon's state moves issued → redeemed (→ issued again when its sale is refunded) or void,
 and only by a conditional UPDATE, so exactly one of any number of concurrent redemptions wins.
-Every change is also written to `coupon_events`."""
+Every change is also written to `coupon_events`.
+
+A lane claims a coupon before it grants it: a hold (`coupon_holds`, id chosen by the lane)
+written onto the coupon's own row (`hold_id`, `held_until`), so a claim, a redemption and a
+timeout all decide on the same row and one conditional UPDATE settles each race."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, UtcDateTime, utcnow
@@ -61,6 +65,8 @@ class Coupon(Base):
             "(status = 'redeemed') = (redeemed_sale_id IS NOT NULL)", name="redeemed_has_sale"
         ),
         Index("ix_coupons_member_template", "member_id", "template_id"),
+        CheckConstraint("(hold_id IS NULL) = (held_until IS NULL)", name="hold_has_timeout"),
+        CheckConstraint("hold_id IS NULL OR status = 'issued'", name="only_unused_is_held"),
     )
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("coupon_templates.id"))
@@ -74,6 +80,45 @@ class Coupon(Base):
     redeemed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     redeemed_sale_id: Mapped[str | None] = mapped_column(String(64), index=True)
     redeemed_store_id: Mapped[str | None] = mapped_column(String(64))
+    # the lane's claim, if any: free again once held_until has passed (the timeout)
+    hold_id: Mapped[str | None] = mapped_column(String(36))
+    held_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+_LIVE = text("status = 'held'")
+
+
+class CouponHold(Base):
+    """A lane's claim on a coupon: held → committed (its sale booked) or released (the cashier
+    cancelled) or expired (timed out). At most one live hold per coupon, in the database."""
+
+    __tablename__ = "coupon_holds"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('held', 'committed', 'released', 'expired')", name="status_known"
+        ),
+        CheckConstraint("(status = 'committed') = (sale_id IS NOT NULL)", name="committed_sale"),
+        CheckConstraint("discount_fen >= 0", name="discount_not_negative"),
+        Index(
+            "uq_coupon_holds_one_live",
+            "code",
+            unique=True,
+            sqlite_where=_LIVE,
+            postgresql_where=_LIVE,
+        ),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # chosen by the lane
+    code: Mapped[str] = mapped_column(ForeignKey("coupons.code"))
+    status: Mapped[str] = mapped_column(String(16), default="held")
+    member_id: Mapped[str | None] = mapped_column(String(36))
+    store_id: Mapped[str] = mapped_column(String(64))
+    gateway_id: Mapped[str] = mapped_column(String(64))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sale_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class CouponEvent(Base):

@@ -251,12 +251,20 @@ _REDEEM = (
         _c.valid_from <= bindparam("p_at"),
         _c.valid_until > bindparam("p_at"),
         or_(_c.member_id.is_(None), _c.member_id == bindparam("p_member")),
+        # nobody else's live claim: unheld, the hold timed out, or the hold is this sale's
+        or_(
+            _c.hold_id.is_(None),
+            _c.held_until <= bindparam("p_now"),
+            _c.hold_id == bindparam("p_hold"),
+        ),
     )
     .values(
         status="redeemed",
         redeemed_at=bindparam("p_at"),
         redeemed_sale_id=bindparam("p_sale"),
         redeemed_store_id=bindparam("p_store"),
+        hold_id=None,
+        held_until=None,
     )
 )
 
@@ -270,11 +278,16 @@ def redeem(
     member_id: str | None,
     at: datetime | None = None,
     events: list[dict[str, Any]] | None = None,
+    hold_id: str | None = None,
+    now: datetime | None = None,
 ) -> Redemption:
     """Mark the coupon used by `sale_id` — atomically: the UPDATE's WHERE is the whole rule,
-    so two attempts can never both see it unused. With `events`, the coupon event row is
-    appended there for the caller to write in bulk."""
+    so two attempts can never both see it unused. Validity is judged at `at` (the sale's
+    time); another lane's claim at `now` (booking time): only the sale whose hold it is
+    (`hold_id`), or any sale once no live hold stands, may take it. With `events`, the
+    coupon event row is appended there for the caller to write in bulk."""
     at = at or utcnow()
+    now = now or utcnow()
     try:
         canon = rules.normalize(code)
     except rules.CodeError as err:
@@ -285,6 +298,8 @@ def redeem(
         "p_member": member_id,
         "p_sale": sale_id,
         "p_store": store_id,
+        "p_now": now,
+        "p_hold": hold_id,
     }
     res = s.execute(_REDEEM, params)
     if res.rowcount == 1:
@@ -306,7 +321,10 @@ def redeem(
         return Redemption(canon, False, "no such coupon")
     if c.status == "redeemed" and c.redeemed_sale_id == sale_id:
         return Redemption(canon, True, already=True)
-    return Redemption(canon, False, why_not(c, member_id, at) or "not redeemable")
+    reason = why_not(c, member_id, at)
+    if reason is None and c.hold_id is not None and c.held_until is not None:
+        reason = f"claimed by another lane (hold {c.hold_id}) until {c.held_until.isoformat()}"
+    return Redemption(canon, False, reason or "not redeemable")
 
 
 def release_for_sale(s: Session, sale_id: str, at: datetime | None = None) -> list[str]:
@@ -333,11 +351,18 @@ def void(s: Session, code: str, reason: str) -> Coupon:
     c, _ = load(s, code)
     res = s.execute(
         update(Coupon)
-        .where(Coupon.code == c.code, Coupon.status == "issued")
-        .values(status="void")
+        .where(
+            Coupon.code == c.code,
+            Coupon.status == "issued",
+            or_(Coupon.hold_id.is_(None), Coupon.held_until <= utcnow()),
+        )
+        .values(status="void", hold_id=None, held_until=None)
         .execution_options(synchronize_session=False)
     )
     if res.rowcount != 1:
+        s.refresh(c)
+        if c.status == "issued":
+            raise CouponError(f"coupon {c.code} is held by a lane until {c.held_until}")
         raise CouponError(f"coupon {c.code} is {c.status}; only an unused coupon can be voided")
     _event(s, c.code, "voided", detail=reason[:500])
     s.refresh(c)
@@ -375,4 +400,6 @@ def describe(c: Coupon, t: CouponTemplate | None = None) -> dict[str, Any]:
         "redeemed_at": c.redeemed_at,
         "redeemed_sale_id": c.redeemed_sale_id,
         "redeemed_store_id": c.redeemed_store_id,
+        "hold_id": c.hold_id,  # a lane's claim; void after held_until
+        "held_until": c.held_until,
     }

@@ -1,6 +1,8 @@
 """What a sale and a refund do to loyalty, inside ingest's transaction, after the sales books.
 
-sale.completed: consume its coupons, spend the points it was paid with (its reservation, or
+sale.completed: consume its coupons (under the lane's hold when it claimed them; a coupon
+granted offline by store policy is reconciled here: the first booked wins, a later one is a
+`coupon_offline_conflict` issue), spend the points it was paid with (its reservation, or
 the points tender), earn points, add to the tier window, evaluate the tier.
 sale.refunded: take back the points the sale earned and give back the points it was paid
 with, both in proportion to the refund (exactly the rest on the refund that completes it),
@@ -21,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import hub.sales.service  # noqa: F401 - registered first: the sales books before loyalty reads them
+from hub.coupons import holds
 from hub.coupons import service as coupons
 from hub.coupons.models import CouponEvent
 from hub.db import bulk_insert, utcnow
@@ -31,6 +34,7 @@ from hub.loyalty.service import Ledger, PointsError, issue
 from hub.members.models import Member
 from hub.sales.models import Refund, Sale
 from hub.tiers import service as tiers
+from protocols import coupons as coupon_rules
 from protocols.envelope import Envelope
 
 
@@ -53,6 +57,13 @@ def _owners(s: Session, named: set[str]) -> dict[str, _Owner]:
             s.execute(select(Member.id, Member.birthday).where(Member.id.in_(survivors))).all()
         )
     return {r.id: _Owner(r.merged_into or r.id, bdays.get(r.merged_into or r.id)) for r in rows}
+
+
+def _canon(code: str) -> str:
+    try:
+        return coupon_rules.normalize(code)
+    except coupon_rules.CodeError:
+        return code  # redeem reports it
 
 
 def _points_tender(body: dict[str, Any]) -> int:
@@ -89,7 +100,10 @@ def sales_completed(s: Session, envs: list[Envelope]) -> None:
     coupon_events: list[dict[str, Any]] = []
     for e in todo:  # coupons: each once, atomically
         o = owner_of(e)
+        claimed = {_canon(c): h for c, h in (e.body.get("coupon_holds") or {}).items()}
+        offline = {_canon(c) for c in e.body.get("coupons_offline") or []}
         for code in e.body.get("coupons") or []:
+            hold = claimed.get(_canon(code))
             r = coupons.redeem(
                 s,
                 code,
@@ -98,11 +112,16 @@ def sales_completed(s: Session, envs: list[Envelope]) -> None:
                 member_id=o.id if o else None,
                 at=e.occurred_at,
                 events=coupon_events,
+                hold_id=hold,
+                now=now,
             )
-            if not r.ok:
+            if r.ok and hold:
+                holds.settle(s, hold, e.id, now)
+            elif not r.ok:
+                kind = "coupon_offline_conflict" if r.code in offline else "coupon_conflict"
                 issue(
                     s,
-                    "coupon_conflict",
+                    kind,
                     f"coupon {code} on sale {e.id}: {r.reason}",
                     o.id if o else None,
                     e.id,

@@ -1,7 +1,7 @@
 """Scheduled loyalty work, run inside the hub process by one asyncio task (each job in a worker
 thread, in its own transactions) and callable by name through the API:
 
-reservations  release lane holds past their timeout               every 5 s
+reservations  release lane holds (points, coupons) past their timeout every 5 s
 expiry        expire points lots past their date                   every 10 min
 tiers         daily tier evaluation of every member + birthday gifts, once per local day
 snapshots     build changed store snapshots and publish them       every 10 s (with MQTT)
@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from hub.catalog import service as catalog
+from hub.coupons import holds as coupon_holds
 from hub.db import Database
 from hub.loyalty import books
 from hub.tiers import service as tiers
@@ -29,8 +30,10 @@ def run_reservations(db: Database) -> dict[str, Any]:
     while True:
         with db.transaction() as s:
             n = books.release_expired_reservations(s)
-        total += n
-        if n < 1000:
+        with db.transaction() as s:
+            c = coupon_holds.expire(s)  # coupons claimed by lanes, timed out
+        total += n + c
+        if n < 1000 and c < 1000:
             return {"released": total}
 
 

@@ -1,7 +1,8 @@
 """The hub's side of the lanes' online calls (protocols/rpc.py): member look-up and
-registration, coupon check, points reserve / commit / release. Each request is answered on
-its gateway's reply topic with the request's correlation id; the work runs in a worker thread,
-one transaction per request. Requests past their deadline are dropped (the lane gave up)."""
+registration, coupon check, coupon reserve / commit / release (hub/coupons/holds.py), points
+reserve / commit / release. Each request is answered on its gateway's reply topic with the
+request's correlation id; the work runs in a worker thread, one transaction per request.
+Requests past their deadline are dropped (the lane gave up)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hub.coupons import holds
 from hub.coupons import service as coupons
 from hub.db import Database, utcnow
 from hub.loyalty.models import PointsAccount
@@ -119,6 +121,8 @@ class RpcServer:
                 return refunds.claim(s, p.claim_id, p.sale_id, lines, **where)
             if method == "refund.release":
                 return refunds.release(s, p.claim_id)
+            if method.startswith("coupon."):
+                return self._coupon(s, method, p, holds.Caller(store, gateway, lane))
             led = Ledger(s)
             if method == "points.reserve":
                 owner = resolve(s, [p.member_id]).get(p.member_id)
@@ -146,6 +150,31 @@ class RpcServer:
                 "expires_at": r.expires_at.isoformat(),
                 "available": led.available(r.member_id),
             }
+
+    def _coupon(self, s: Any, method: str, p: Any, caller: holds.Caller) -> dict[str, Any]:
+        if method == "coupon.reserve":
+            owner = resolve(s, [p.member_id]).get(p.member_id) if p.member_id else None
+            if p.member_id and owner is None:
+                raise MemberNotFound(f"no member {p.member_id}")
+            hold = holds.reserve(
+                s,
+                p.reservation_id,
+                p.code,
+                caller=caller,
+                member_id=owner,
+                lines=p.lines,
+                other_codes=p.other_codes,
+                ttl_s=p.ttl_s or settings(s).reservation_ttl_s,
+            )
+        elif method == "coupon.commit":
+            if not p.sale_id:
+                err = coupons.CouponError("coupon.commit needs the sale_id")
+                err.status = 422
+                raise err
+            hold = holds.commit(s, p.reservation_id, p.sale_id, caller)
+        else:
+            hold = holds.release(s, p.reservation_id, caller)
+        return holds.describe(hold)
 
     def _summary(self, s: Any, m: Any) -> dict[str, Any]:
         """What a lane needs about a member at the till — masked, never the full phone."""

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.db import bulk_insert, utcnow
@@ -524,12 +525,15 @@ class Ledger:
         lane: str | None = None,
         ttl_s: int | None = None,
     ) -> PointsReservation:
-        existing = self.s.get(PointsReservation, reservation_id)
+        """Hold points for a lane. The id is the lane's: a retry (after a lost answer, or
+        racing the original) returns the same hold. The account lock comes first, so a retry
+        and its original serialise and the second sees the first's committed hold."""
+        self.lock([member_id])
+        existing = self.s.get(PointsReservation, reservation_id, populate_existing=True)
         if existing is not None:
             if existing.member_id != member_id or existing.points != points:
                 raise PointsError(f"reservation id {reservation_id} is taken by another hold")
             return existing  # a retried request: the same hold
-        self.lock([member_id])
         available = self.available(member_id)
         if points > available:
             raise InsufficientPoints(points, available)
@@ -546,7 +550,11 @@ class Ledger:
             created_at=self.now,
             expires_at=self.now + timedelta(seconds=ttl),
         )
-        self.s.add(r)
+        try:  # the same id for another member's account is not serialised by our lock
+            with self.s.begin_nested():
+                self.s.add(r)
+        except IntegrityError:
+            raise PointsError(f"reservation id {reservation_id} is taken by another hold") from None
         acct = self.account(member_id)
         acct.held += points
         acct.dirty = True
