@@ -55,7 +55,7 @@ def sale(member: str, code: str | None, off: int = 1000) -> dict[str, Any]:
         "cashier": "张丽",
         "member_id": member,
         "lines": [{"sku": "GIFTBOX", "name": "礼盒", "qty_milli": 1000, "unit_price_fen": 5000}],
-        "payments": [{"tender": "wechat", "amount_fen": 5000 - off, "ref": "wx"}],
+        "payments": [{"tender": "cash", "amount_fen": 5000 - off}],
     }
     if code:
         body["coupons"] = [code]
