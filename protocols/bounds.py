@@ -9,6 +9,7 @@ member's tier window) stay far from overflow too: 10^12 fen is ¥10 billion per 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 MAX_FEN = 10**12
 MAX_QTY_MILLI = 10_000_000  # 10,000 pieces or 10 t of weighed goods on one line
@@ -38,10 +39,36 @@ MAX_DEPTH = 32
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def bad_char(text: str) -> str | None:
-    """The first character text may not contain, as U+XXXX, or None."""
-    m = _FORBIDDEN.search(text)
-    return f"U+{ord(m.group()):04X}" if m else None
+# In JSON such a character can only arrive escaped (\u0000, \n …) or as raw DEL / C1 bytes; a
+# lone surrogate is already refused by the decoder. Bytes without any of these need no
+# character-by-character look (a literal backslash before n or u00 is a harmless false alarm).
+_SUSPECT = re.compile(rb"\\[bfnrt]|\\u00[0189]|\\u007f|\x7f|\xc2[\x80-\x9f]", re.IGNORECASE)
+
+
+def suspect(payload: bytes | memoryview) -> bool:
+    """Could this JSON hold a control character in some string? Mostly answered by three
+    memchr-speed looks; the regex runs only on bytes that have an escape, DEL or a C1 lead."""
+    data = bytes(payload)
+    if b"\\" not in data and b"\x7f" not in data and b"\xc2" not in data:
+        return False
+    return _SUSPECT.search(data) is not None
+
+
+def control_character(doc: Any, path: str = "$") -> str | None:
+    """Where decoded JSON data holds a control character, said for a person, or None."""
+    if isinstance(doc, str):
+        m = _FORBIDDEN.search(doc)
+        if m:
+            return f"control character U+{ord(m.group()):04X} is not allowed in text - at `{path}`"
+    elif isinstance(doc, dict):
+        for k, v in doc.items():
+            if why := control_character(v, f"{path}.{k}"):
+                return why
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            if why := control_character(v, f"{path}[{i}]"):
+                return why
+    return None
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)

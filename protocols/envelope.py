@@ -92,15 +92,20 @@ class Rejection:
     type: str | None = None
 
 
-def _body(raw: _RawEnvelope) -> dict[str, Any]:
+def _body(raw: _RawEnvelope, suspect: bool = True) -> dict[str, Any]:
+    """The body decoded by its type's schema; `suspect`: the bytes it came in may hold a
+    control character (bounds.suspect), so its strings are looked at one by one."""
     decoder = _bodies.get((raw.type, raw.v))
     if decoder is None:
         known = ", ".join(f"{t} v{v}" for t, v in sorted(_bodies))
         raise ValueError(f"unknown event type {raw.type!r} v{raw.v} (known: {known})")
     try:
-        return msgspec.to_builtins(decoder.decode(raw.body))
+        body: dict[str, Any] = msgspec.to_builtins(decoder.decode(raw.body))
     except msgspec.ValidationError as err:
         raise ValueError(f"bad {raw.type} body: {err}") from None
+    if suspect and bounds.suspect(raw.body) and (why := bounds.control_character(body)):
+        raise ValueError(f"bad {raw.type} body: {why}")
+    return body
 
 
 def _envelope(raw: _RawEnvelope, body: dict[str, Any]) -> Envelope:
@@ -163,7 +168,8 @@ def decode_batch(payload: bytes, store: str, gateway: str) -> list[Envelope | Re
         if batch.v == BATCH_VERSION and all(
             e.store == store and e.gateway == gateway for e in batch.events
         ):
-            return [_envelope(e, _body(e)) for e in batch.events]
+            suspect = bounds.suspect(payload)  # once for the batch, not per event
+            return [_envelope(e, _body(e, suspect)) for e in batch.events]
     except _UNREADABLE:
         pass  # something is off: look event by event, so the good ones still apply
     raw_text = bounds.printable(payload, RAW_LEN)

@@ -21,22 +21,17 @@ PositiveFen = Annotated[int, msgspec.Meta(gt=0, le=bounds.MAX_FEN)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=bounds.MAX_COUNT)]
 Points = Annotated[int, msgspec.Meta(ge=-bounds.MAX_POINTS, le=bounds.MAX_POINTS)]
 QtyMilli = Annotated[int, msgspec.Meta(gt=0, le=bounds.MAX_QTY_MILLI)]
+# every text is bounded by its column; control characters are refused by check_body/_body
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=bounds.TEXT_LEN)]
 OptText = Annotated[str, msgspec.Meta(max_length=bounds.TEXT_LEN)]
 Uuid = Annotated[str, msgspec.Meta(min_length=1, max_length=bounds.UUID_LEN)]
 Coupon = Annotated[str, msgspec.Meta(min_length=1, max_length=bounds.COUPON_LEN)]
+Reason = Annotated[str, msgspec.Meta(max_length=bounds.REASON_LEN)]
 Tender = Literal["cash", "card", "wechat", "alipay", "unionpay", "points", "coupon", "other"]
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
-    def __post_init__(self) -> None:
-        # no control characters in any text (msgspec's length bounds cover the rest)
-        for name in self.__struct_fields__:
-            value = getattr(self, name)
-            texts = value if isinstance(value, list) else (value,)
-            for text in texts:
-                if isinstance(text, str) and (bad := bounds.bad_char(text)):
-                    raise ValueError(f"{name}: control character {bad} is not allowed in text")
+    pass
 
 
 class Line(_Strict):
@@ -50,7 +45,6 @@ class Line(_Strict):
     category: Text | None = None
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         gross = pricing.extend(self.qty_milli, self.unit_price_fen)
         if self.discount_fen > gross:
             raise ValueError(f"line {self.sku}: discount {self.discount_fen} exceeds {gross}")
@@ -97,7 +91,6 @@ class SaleCompleted(_Strict):
     points_reservation: Uuid | None = None
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         goods = sum(line.total_fen for line in self.lines)
         off = sum(d.amount_fen for d in self.discounts)
         if self.total_fen != goods - off:
@@ -126,10 +119,9 @@ class SaleRefunded(_Strict):
     lines: Annotated[list[RefundLine], msgspec.Meta(min_length=1, max_length=bounds.MAX_LINES)]
     total_fen: PositiveFen
     payments: Annotated[list[Payment], msgspec.Meta(min_length=1, max_length=bounds.MAX_PAYMENTS)]
-    reason: Annotated[str, msgspec.Meta(max_length=bounds.REASON_LEN)] = ""
+    reason: Reason = ""
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         if sum(x.amount_fen for x in self.lines) != self.total_fen:
             raise ValueError("refund total_fen is not the sum of its lines")
         if sum(p.amount_fen for p in self.payments) != self.total_fen:
@@ -154,7 +146,6 @@ class ShiftClosed(_Strict):
     tenders: Annotated[list[TenderCount], msgspec.Meta(max_length=bounds.MAX_TENDERS)] = []
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         for ts in (self.opened_at, self.closed_at):
             if ts.tzinfo is None:
                 raise ValueError("shift times must carry a UTC offset")
@@ -178,6 +169,9 @@ def check_body(type_: str, version: int, body: Any) -> dict[str, Any]:
     if schema is None:
         raise BodyError(f"unknown event type {type_!r} v{version}")
     try:
-        return msgspec.to_builtins(msgspec.convert(body, schema))
+        plain: dict[str, Any] = msgspec.to_builtins(msgspec.convert(body, schema))
     except msgspec.ValidationError as err:
         raise BodyError(str(err)) from None
+    if why := bounds.control_character(plain):
+        raise BodyError(why)
+    return plain
