@@ -22,7 +22,7 @@ from edge.mqtt_link import Handler, MqttLink, Route, route
 from hub.db import Database, utcnow
 from hub.ingest.service import Ingest, is_transient
 from hub.stores.models import Gateway
-from protocols import topics
+from protocols import bounds, topics
 from protocols.envelope import iso
 
 log = logging.getLogger(__name__)
@@ -118,9 +118,11 @@ class IngestWorker:
     def _gateway_status(self, topic: str, payload: bytes) -> None:
         try:
             t = topics.parse_gateway_topic(topic)
+            if bounds.depth(payload) > bounds.MAX_DEPTH:
+                raise ValueError("nested too deep")
             state = json.loads(payload).get("state")
-        except (ValueError, AttributeError) as err:
-            log.warning("unreadable status on %s: %s", topic, err)
+        except (ValueError, AttributeError, RecursionError) as err:
+            log.warning("unreadable status on %s: %s", topic, str(err)[:200])
             return
         if state not in ("online", "offline"):
             return

@@ -59,7 +59,14 @@ def test_no_poison_stops_ingest(tmp_path: Path, broker: Broker, hub_db_url: str 
             assert health.status_code == 200 and health.json()["ok"], (case.name, health.text)
             assert hub.http.get("/api/ingest/status").json()["healthy"], case.name
             outcome.append(case.name)
-        assert len(hub.sale_ids("sgood")) == len(CASES)
+        # garbage on a gateway's status topic, which the ingest worker reads too
+        for junk in (b"[" * 200_000 + b"]" * 200_000, b"\x00\xff", b"[]"):
+            publish(broker.port, topics.status("sbad", "g1"), junk)
+        good_seq += 1
+        publish(broker.port, good_topic, batch(sale(good_seq, "sgood")))
+        wait_until(lambda: hub.last_seq("sgood", "g1") == good_seq, 30, what="after status junk")
+        assert hub.http.get("/api/ingest/status").json()["worker"]["restarts"] == 0
+        assert len(hub.sale_ids("sgood")) == len(CASES) + 1
         assert len(hub.sale_ids("sbad")) == len(CASES)
         assert len(_rejected(hub)) == len(CASES)
         print(f"\n{len(outcome)} poison inputs, none stopped ingest: {', '.join(outcome)}")
