@@ -313,15 +313,18 @@ class Ingest:
     # --- seqs already taken: duplicates and conflicts -----------------------------------------
     def _taken(self, s: Session, key: Key, items: list[Item], res: PassResult) -> None:
         """Events for seqs already applied or rejected. The same event again is a duplicate;
-        a different event is a conflict (see the module doc)."""
+        a different event is a conflict (see the module doc). Looked up by seq range (the
+        resend after a rewind may bring thousands; a range scan is one query whatever the
+        count, where an IN list would hit the drivers' parameter limits)."""
         store, gateway = key
-        seqs = {i.seq for i in items}
+        lo = min(i.seq for i in items if i.seq is not None)
+        hi = max(i.seq for i in items if i.seq is not None)
         applied_at = dict(
             s.execute(
                 select(AppliedEvent.seq, AppliedEvent.id).where(
                     AppliedEvent.store_id == store,
                     AppliedEvent.gateway_id == gateway,
-                    AppliedEvent.seq.in_(seqs),
+                    AppliedEvent.seq.between(lo, hi),
                 )
             ).all()
         )
@@ -330,32 +333,42 @@ class Ingest:
             select(RejectedEvent.seq, RejectedEvent.event_id).where(
                 RejectedEvent.store_id == store,
                 RejectedEvent.gateway_id == gateway,
-                RejectedEvent.seq.in_(seqs),
+                RejectedEvent.seq.between(lo, hi),
             )
         ):
             rejected_at[seq].add(ev_id)
-        keys = {_key(i) for i in items}
         known = set(
             s.scalars(
                 select(IngestConflict.key).where(
                     IngestConflict.store_id == store,
                     IngestConflict.gateway_id == gateway,
-                    IngestConflict.key.in_(keys),
+                    IngestConflict.seq.between(lo, hi),
                 )
             )
         )
-        ids = {i.id for i in items if isinstance(i, Envelope)}
-        booked = set(s.scalars(select(AppliedEvent.id).where(AppliedEvent.id.in_(ids))))
+        rest: list[Item] = []
         for item in items:
             assert item.seq is not None
             ident = _ident(item)
-            k = _key(item)
             if (
                 ident == applied_at.get(item.seq)
                 or (item.seq in rejected_at and ident in rejected_at[item.seq])
-                or k in known
-                or (isinstance(item, Envelope) and item.id in booked)
+                or _key(item) in known
             ):
+                res.duplicates += 1
+            else:
+                rest.append(item)
+        if not rest:
+            return
+        # an id booked under another seq is that event again, never a second booking
+        ids = [i.id for i in rest if isinstance(i, Envelope)]
+        booked: set[str] = set()
+        for n in range(0, len(ids), 500):
+            chunk = ids[n : n + 500]
+            booked.update(s.scalars(select(AppliedEvent.id).where(AppliedEvent.id.in_(chunk))))
+        for item in rest:
+            k = _key(item)
+            if k in known or (isinstance(item, Envelope) and item.id in booked):
                 res.duplicates += 1
                 continue
             known.add(k)

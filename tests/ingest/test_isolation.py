@@ -154,3 +154,12 @@ def _conflicts(db: Database) -> list[IngestConflict]:
         rows = list(s.scalars(select(IngestConflict).order_by(IngestConflict.id)))
         s.expunge_all()
         return rows
+
+
+def test_a_large_resend_is_all_duplicates(db: Database):
+    """A rewind resends thousands of applied events in one pass: plain duplicates."""
+    ingest = Ingest(db)
+    evs = envelopes(*range(1, 3001))
+    assert ingest.apply_decoded({KEY: evs}, []).acks == {KEY: 3000}
+    r = ingest.apply_decoded({KEY: evs + envelopes(3001)}, [])
+    assert (r.duplicates, r.conflicts, r.applied, r.acks) == (3000, 0, 1, {KEY: 3001})
