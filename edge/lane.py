@@ -19,7 +19,7 @@ from edge.devices.base import Context
 from edge.journal import Journal, JournalFull, Refused
 from edge.returns import Returns
 from edge.uplink import Uplink
-from protocols import events, pricing
+from protocols import bounds, events, pricing
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +31,16 @@ class _In(msgspec.Struct, forbid_unknown_fields=True):
 class LineIn(_In):
     sku: events.Text
     name: events.Text
-    qty_milli: Annotated[int, msgspec.Meta(gt=0)]
+    qty_milli: events.QtyMilli
     unit_price_fen: events.Fen
     discount_fen: events.Fen = 0
     weighed: bool = False
-    category: str | None = None
+    category: events.Text | None = None
 
 
 class SaleIn(_In):
     cashier: events.Text
-    lines: list[LineIn]
+    lines: Annotated[list[LineIn], msgspec.Meta(max_length=bounds.MAX_LINES)]
     payments: list[events.Payment]
     discounts: list[events.Discount] = []
     member_id: str | None = None
@@ -185,6 +185,8 @@ class Lanes:
                 for ln in sale.lines
             ]
             total = sum(x["total_fen"] for x in lines) - sum(d.amount_fen for d in sale.discounts)
+            if not 0 <= total <= bounds.MAX_FEN:  # before it reaches the shift counters
+                raise ValueError(f"sale total {total} fen is outside 0..{bounds.MAX_FEN}")
             paid = sum(p.amount_fen for p in sale.payments)
             day = self.business_day(env["occurred_at"])
             n = self.journal.next_counter(f"receipt:{lane}:{day.isoformat()}")

@@ -139,6 +139,12 @@ class Uplink:
         self.on_ack(upto)
 
     def on_ack(self, upto: int) -> None:
+        if upto > self.sent_upto:
+            # an ack for events not sent yet: a forged event took their seq at the hub. Taking
+            # it would mark a real sale delivered that the hub never saw; send, and let the hub
+            # ack (or flag as a seq conflict) what it really received.
+            log.warning("ack %s is beyond what was sent (%s): ignored", upto, self.sent_upto)
+            return
         if self.journal.ack(upto):
             self._timeout = self.ack_timeout_s
             while self.inflight and self.inflight[0][0] <= upto:

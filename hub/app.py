@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import JSONResponse
 
 from hub.auth.service import Tokens
 from hub.db import Database
@@ -46,10 +47,17 @@ def create_app(
     app.state.worker = None
     loyalty.install(app, db, data_dir)
 
-    @app.get("/health", tags=["ops"])
-    def health() -> dict[str, object]:
+    @app.get(
+        "/health",
+        tags=["ops"],
+        responses={503: {"description": "ingest is stalled or dead"}},
+    )
+    def health() -> JSONResponse:
         w = app.state.worker
-        return {"ok": True, "mqtt": bool(w and w.link and w.link.connected)}
+        body: dict[str, object] = {"ok": True, "mqtt": bool(w and w.link and w.link.connected)}
+        if w:
+            body["ok"], body["ingest"] = w.health()
+        return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
     for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS):

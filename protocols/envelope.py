@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import msgspec
 import uuid6
 
+from protocols import bounds
 from protocols import events as event_types
 
 BATCH_VERSION = 1
@@ -38,11 +39,11 @@ def iso(ts: datetime) -> str:
 
 class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: Annotated[str, msgspec.Meta(pattern=UUID7)]
-    seq: Annotated[int, msgspec.Meta(ge=1)]
+    seq: Annotated[int, msgspec.Meta(ge=1, le=bounds.MAX_SEQ)]
     store: Annotated[str, msgspec.Meta(pattern=ID)]
     gateway: Annotated[str, msgspec.Meta(pattern=ID)]
-    type: str
-    v: Annotated[int, msgspec.Meta(ge=1)]
+    type: Annotated[str, msgspec.Meta(pattern=ID)]
+    v: Annotated[int, msgspec.Meta(ge=1, le=1000)]
     occurred_at: datetime
     body: dict[str, Any]
 
@@ -76,24 +77,35 @@ _any = msgspec.json.Decoder()
 _bodies = {key: msgspec.json.Decoder(schema) for key, schema in event_types.SCHEMAS.items()}
 
 
+RAW_LEN = 65_536  # what a dead letter keeps of the bytes that arrived
+# what a malformed payload may raise besides msgspec's own errors: invalid UTF-8 inside a
+# string (UnicodeDecodeError, a ValueError) and nesting beyond the decoder's recursion limit
+_UNREADABLE = (msgspec.DecodeError, ValueError, RecursionError)
+
+
 @dataclass(frozen=True)
 class Rejection:
     reason: str
-    raw: str
+    raw: str  # bounds.printable(): storable whatever arrived
     seq: int | None = None
     event_id: str | None = None
     type: str | None = None
 
 
-def _body(raw: _RawEnvelope) -> dict[str, Any]:
+def _body(raw: _RawEnvelope, suspect: bool = True) -> dict[str, Any]:
+    """The body decoded by its type's schema; `suspect`: the bytes it came in may hold a
+    control character (bounds.suspect), so its strings are looked at one by one."""
     decoder = _bodies.get((raw.type, raw.v))
     if decoder is None:
         known = ", ".join(f"{t} v{v}" for t, v in sorted(_bodies))
         raise ValueError(f"unknown event type {raw.type!r} v{raw.v} (known: {known})")
     try:
-        return msgspec.to_builtins(decoder.decode(raw.body))
+        body: dict[str, Any] = msgspec.to_builtins(decoder.decode(raw.body))
     except msgspec.ValidationError as err:
         raise ValueError(f"bad {raw.type} body: {err}") from None
+    if suspect and bounds.suspect(raw.body) and (why := bounds.control_character(body)):
+        raise ValueError(f"bad {raw.type} body: {why}")
+    return body
 
 
 def _envelope(raw: _RawEnvelope, body: dict[str, Any]) -> Envelope:
@@ -102,25 +114,32 @@ def _envelope(raw: _RawEnvelope, body: dict[str, Any]) -> Envelope:
 
 def _validate_raw(text: bytes, store: str, gateway: str) -> Envelope | Rejection:
     def reject(reason: str) -> Rejection:
-        try:
-            doc = _any.decode(text)
-        except msgspec.DecodeError:
-            doc = None
+        doc = None
+        if bounds.depth(text) <= bounds.MAX_DEPTH:
+            try:
+                doc = _any.decode(text)
+            except _UNREADABLE:
+                pass
         d = doc if isinstance(doc, dict) else {}
         seq, ev_id, ev_type = d.get("seq"), d.get("id"), d.get("type")
         return Rejection(
             reason=reason,
-            raw=text[:4000].decode("utf-8", "replace"),
-            seq=seq if type(seq) is int and seq >= 1 else None,
+            raw=bounds.printable(text, RAW_LEN),
+            seq=seq if type(seq) is int and 1 <= seq <= bounds.MAX_SEQ else None,
             event_id=ev_id if isinstance(ev_id, str) else None,
             type=ev_type if isinstance(ev_type, str) else None,
         )
 
+    if (d := bounds.depth(text)) > bounds.MAX_DEPTH:
+        return Rejection(
+            reason=f"event nests {d} deep; at most {bounds.MAX_DEPTH} levels are allowed",
+            raw=bounds.printable(text, RAW_LEN),
+        )
     try:
         raw = msgspec.json.decode(text, type=_RawEnvelope)
     except msgspec.ValidationError as err:
         return reject(f"bad envelope: {err}")
-    except msgspec.DecodeError as err:
+    except _UNREADABLE as err:
         return reject(f"event is not JSON: {err}")
     if raw.store != store:
         return reject(f"store {raw.store!r} does not match topic store {store!r}")
@@ -128,7 +147,7 @@ def _validate_raw(text: bytes, store: str, gateway: str) -> Envelope | Rejection
         return reject(f"gateway {raw.gateway!r} does not match topic gateway {gateway!r}")
     try:
         return _envelope(raw, _body(raw))
-    except ValueError as err:
+    except _UNREADABLE as err:
         return reject(str(err))
 
 
@@ -149,15 +168,28 @@ def decode_batch(payload: bytes, store: str, gateway: str) -> list[Envelope | Re
         if batch.v == BATCH_VERSION and all(
             e.store == store and e.gateway == gateway for e in batch.events
         ):
-            return [_envelope(e, _body(e)) for e in batch.events]
-    except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
+            suspect = bounds.suspect(payload)  # once for the batch, not per event
+            return [_envelope(e, _body(e, suspect)) for e in batch.events]
+    except _UNREADABLE:
         pass  # something is off: look event by event, so the good ones still apply
-    raw_text = payload[:4000].decode("utf-8", "replace")
+    raw_text = bounds.printable(payload, RAW_LEN)
+    # measured before anything recursive reads it; a batch adds two levels to its events
+    if (d := bounds.depth(payload)) > bounds.MAX_DEPTH + 2:
+        return [
+            Rejection(
+                reason=f"payload nests {d} deep; at most {bounds.MAX_DEPTH} levels are allowed",
+                raw=raw_text,
+            )
+        ]
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return [Rejection(reason=f"payload is not JSON: not UTF-8 ({err})", raw=raw_text)]
     try:
         loose = _loose.decode(payload)
     except msgspec.ValidationError as err:  # (a subclass of DecodeError: first)
         return [Rejection(reason=f"payload is not a v{BATCH_VERSION} batch: {err}", raw=raw_text)]
-    except msgspec.DecodeError as err:
+    except _UNREADABLE as err:
         return [Rejection(reason=f"payload is not JSON: {err}", raw=raw_text)]
     if loose.v != BATCH_VERSION:
         return [

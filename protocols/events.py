@@ -14,11 +14,19 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from protocols import pricing
+from protocols import bounds, pricing
 
-Fen = Annotated[int, msgspec.Meta(ge=0)]
-PositiveFen = Annotated[int, msgspec.Meta(gt=0)]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Fen = Annotated[int, msgspec.Meta(ge=0, le=bounds.MAX_FEN)]
+PositiveFen = Annotated[int, msgspec.Meta(gt=0, le=bounds.MAX_FEN)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=bounds.MAX_COUNT)]
+Points = Annotated[int, msgspec.Meta(ge=-bounds.MAX_POINTS, le=bounds.MAX_POINTS)]
+QtyMilli = Annotated[int, msgspec.Meta(gt=0, le=bounds.MAX_QTY_MILLI)]
+# every text is bounded by its column; control characters are refused by check_body/_body
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=bounds.TEXT_LEN)]
+OptText = Annotated[str, msgspec.Meta(max_length=bounds.TEXT_LEN)]
+Uuid = Annotated[str, msgspec.Meta(min_length=1, max_length=bounds.UUID_LEN)]
+Coupon = Annotated[str, msgspec.Meta(min_length=1, max_length=bounds.COUPON_LEN)]
+Reason = Annotated[str, msgspec.Meta(max_length=bounds.REASON_LEN)]
 Tender = Literal["cash", "card", "wechat", "alipay", "unionpay", "points", "coupon", "other"]
 
 
@@ -29,12 +37,12 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
 class Line(_Strict):
     sku: Text
     name: Text
-    qty_milli: Annotated[int, msgspec.Meta(gt=0, le=10_000_000)]
+    qty_milli: QtyMilli
     unit_price_fen: Fen
     total_fen: Fen
     discount_fen: Fen = 0
     weighed: bool = False
-    category: str | None = None
+    category: Text | None = None
 
     def __post_init__(self) -> None:
         gross = pricing.extend(self.qty_milli, self.unit_price_fen)
@@ -49,42 +57,42 @@ class Line(_Strict):
 class Discount(_Strict):
     code: Text
     amount_fen: PositiveFen
-    description: str = ""
+    description: OptText = ""
 
 
 class Payment(_Strict):
     tender: Tender
     amount_fen: PositiveFen
-    ref: str | None = None
+    ref: Text | None = None
 
 
 class MemberSummary(_Strict):
-    name: str | None = None
-    tier: str | None = None
-    points_earned: int | None = None
-    points_balance: int | None = None
+    name: Annotated[str, msgspec.Meta(max_length=bounds.MEMBER_NAME_LEN)] | None = None
+    tier: Annotated[str, msgspec.Meta(max_length=bounds.ID_LEN)] | None = None
+    points_earned: Points | None = None
+    points_balance: Points | None = None
 
 
 class SaleCompleted(_Strict):
-    sale_id: str
+    sale_id: Uuid
     lane: Text
     cashier: Text
     receipt_no: Text
     business_day: date
-    lines: Annotated[list[Line], msgspec.Meta(min_length=1, max_length=500)]
+    lines: Annotated[list[Line], msgspec.Meta(min_length=1, max_length=bounds.MAX_LINES)]
     total_fen: Fen
-    payments: Annotated[list[Payment], msgspec.Meta(min_length=1, max_length=20)]
-    discounts: list[Discount] = []
+    payments: Annotated[list[Payment], msgspec.Meta(min_length=1, max_length=bounds.MAX_PAYMENTS)]
+    discounts: Annotated[list[Discount], msgspec.Meta(max_length=bounds.MAX_DISCOUNTS)] = []
     change_fen: Fen = 0
-    member_id: str | None = None
+    member_id: Uuid | None = None
     member: MemberSummary | None = None
-    coupons: list[str] = []
+    coupons: Annotated[list[Coupon], msgspec.Meta(max_length=bounds.MAX_COUPONS)] = []
     # points paid with: the hub reservation they were held under (the hub deducts them once)
-    points_reservation: str | None = None
+    points_reservation: Uuid | None = None
     # coupons the lane claimed before granting them: code → its hub hold (the hub commits it)
-    coupon_holds: dict[str, str] = {}
+    coupon_holds: Annotated[dict[Coupon, Uuid], msgspec.Meta(max_length=bounds.MAX_COUPONS)] = {}
     # coupons granted while the hub was unreachable, by store policy (the hub reconciles)
-    coupons_offline: list[str] = []
+    coupons_offline: Annotated[list[Coupon], msgspec.Meta(max_length=bounds.MAX_COUPONS)] = []
 
     def __post_init__(self) -> None:
         goods = sum(line.total_fen for line in self.lines)
@@ -103,21 +111,22 @@ class SaleCompleted(_Strict):
 
 class RefundLine(_Strict):
     sku: Text
-    qty_milli: Annotated[int, msgspec.Meta(gt=0)]
+    qty_milli: QtyMilli
     amount_fen: Fen
-    line: Annotated[int, msgspec.Meta(ge=1)] | None = None  # the sale's line (1-based), if named
+    # the sale's line (1-based), if named
+    line: Annotated[int, msgspec.Meta(ge=1, le=bounds.MAX_LINES)] | None = None
 
 
 class SaleRefunded(_Strict):
-    refund_id: str
-    sale_id: str  # the original sale (its event id), possibly from another store
+    refund_id: Uuid
+    sale_id: Uuid  # the original sale (its event id), possibly from another store
     lane: Text
     cashier: Text
-    lines: Annotated[list[RefundLine], msgspec.Meta(min_length=1)]
+    lines: Annotated[list[RefundLine], msgspec.Meta(min_length=1, max_length=bounds.MAX_LINES)]
     total_fen: PositiveFen
-    payments: Annotated[list[Payment], msgspec.Meta(min_length=1)]
-    reason: str = ""
-    claim_id: str | None = None  # what the hub reserved for it online (protocols/rpc.py)
+    payments: Annotated[list[Payment], msgspec.Meta(min_length=1, max_length=bounds.MAX_PAYMENTS)]
+    reason: Reason = ""
+    claim_id: Uuid | None = None  # what the hub reserved for it online (protocols/rpc.py)
 
     def __post_init__(self) -> None:
         if sum(x.amount_fen for x in self.lines) != self.total_fen:
@@ -133,15 +142,15 @@ class TenderCount(_Strict):
 
 
 class ShiftClosed(_Strict):
-    shift_id: str
+    shift_id: Text
     lane: Text
     cashier: Text
     opened_at: datetime
     closed_at: datetime
-    sales_count: Annotated[int, msgspec.Meta(ge=0)]
+    sales_count: Count
     sales_fen: Fen
     refunds_fen: Fen = 0
-    tenders: list[TenderCount] = []
+    tenders: Annotated[list[TenderCount], msgspec.Meta(max_length=bounds.MAX_TENDERS)] = []
 
     def __post_init__(self) -> None:
         for ts in (self.opened_at, self.closed_at):
@@ -167,6 +176,9 @@ def check_body(type_: str, version: int, body: Any) -> dict[str, Any]:
     if schema is None:
         raise BodyError(f"unknown event type {type_!r} v{version}")
     try:
-        return msgspec.to_builtins(msgspec.convert(body, schema))
+        plain: dict[str, Any] = msgspec.to_builtins(msgspec.convert(body, schema))
     except msgspec.ValidationError as err:
         raise BodyError(str(err)) from None
+    if why := bounds.control_character(plain):
+        raise BodyError(why)
+    return plain

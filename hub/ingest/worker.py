@@ -1,7 +1,11 @@
 """The MQTT side of ingest: subscribe (shared, so more hub workers can join), hand batches of
 messages to the Ingest service one transaction at a time, publish each gateway's ack only
 after COMMIT, and announce the hub's own status (retained; the will says offline) so the
-gateways resend whatever the hub may have missed while it was away."""
+gateways resend whatever the hub may have missed while it was away.
+
+The worker's tasks are supervised (a task that dies is logged and restarted) and watched: no
+finished pass for `stall_after_s` while messages wait is a stall, which /health and
+/api/ingest/status report."""
 
 from __future__ import annotations
 
@@ -9,15 +13,16 @@ import asyncio
 import json
 import logging
 import os
+import time
 from typing import Any
 
 from sqlalchemy import update
 
 from edge.mqtt_link import Handler, MqttLink, Route, route
 from hub.db import Database, utcnow
-from hub.ingest.service import Ingest
+from hub.ingest.service import Ingest, is_transient
 from hub.stores.models import Gateway
-from protocols import topics
+from protocols import bounds, topics
 from protocols.envelope import iso
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,7 @@ class IngestWorker:
         shared: bool = True,
         max_messages_per_pass: int = 64,
         worker_id: str | None = None,
+        stall_after_s: float | None = None,
     ) -> None:
         self.db = db
         self.ingest = Ingest(db)
@@ -49,6 +55,13 @@ class IngestWorker:
         self.routes: list[Route] = []
         self.passes = 0
         self.applied = 0
+        self.rejected = 0
+        self.conflicts = 0
+        self.restarts = 0
+        self.stall_after_s = stall_after_s or float(os.environ.get("STOREGW_INGEST_STALL_S", 60))
+        self.progress_at = time.monotonic()  # the last finished pass, or when work arrived idle
+        self.working = 0  # batches taken off the queue and not yet committed
+        self.last_error: str | None = None
 
     def _status(self, state: str) -> bytes:
         return json.dumps({"state": state, "at": iso(utcnow())}).encode()
@@ -79,7 +92,7 @@ class IngestWorker:
         events = topics.EVENTS_SHARED if shared else topics.EVENTS_ALL
         self.link.subscriptions.insert(0, (events, 1))
         self.link.start()
-        self._task = asyncio.create_task(self._run(), name="ingest")
+        self._task = asyncio.create_task(self._supervise(), name="ingest")
 
     def _up(self, _session_present: bool) -> None:
         assert self.link
@@ -88,6 +101,8 @@ class IngestWorker:
     def _message(self, topic: str, payload: bytes) -> None:
         if route(self.routes, topic, payload):
             return
+        if self.queue.empty() and not self.working:
+            self.progress_at = time.monotonic()  # idle until now: the clock starts here
         self.queue.put_nowait((topic, payload))
 
     async def stop(self) -> None:
@@ -103,9 +118,11 @@ class IngestWorker:
     def _gateway_status(self, topic: str, payload: bytes) -> None:
         try:
             t = topics.parse_gateway_topic(topic)
+            if bounds.depth(payload) > bounds.MAX_DEPTH:
+                raise ValueError("nested too deep")
             state = json.loads(payload).get("state")
-        except (ValueError, AttributeError) as err:
-            log.warning("unreadable status on %s: %s", topic, err)
+        except (ValueError, AttributeError, RecursionError) as err:
+            log.warning("unreadable status on %s: %s", topic, str(err)[:200])
             return
         if state not in ("online", "offline"):
             return
@@ -117,12 +134,29 @@ class IngestWorker:
                 .values(status=state, status_at=utcnow())
             )
 
+    async def _supervise(self) -> None:
+        """Run the ingest loop; if it dies, log why and start it again (the messages it held
+        are not acked, so the gateways' resend brings them back)."""
+        while True:
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # whatever it was, ingest must go on
+                self.restarts += 1
+                self.last_error = f"{type(err).__name__}: {err}"[:500]
+                self.working = 0
+                log.critical("ingest worker died; restarting it", exc_info=True)
+                await asyncio.sleep(min(0.5 * self.restarts, 5))
+
     async def _run(self) -> None:
         # two stages: the next messages are decoded while the database commits the last ones
         decoded: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
         applier = asyncio.create_task(self._apply_loop(decoded))
         try:
             while True:
+                if applier.done():  # the applier died: end this run, the supervisor restarts
+                    applier.result()
                 msgs = [await self.queue.get()]
                 while len(msgs) < self.max_messages and not self.queue.empty():
                     msgs.append(self.queue.get_nowait())
@@ -131,7 +165,15 @@ class IngestWorker:
                     if topic.endswith("/status"):
                         await asyncio.to_thread(self._gateway_status, topic, payload)
                 if events:
-                    await decoded.put(await asyncio.to_thread(self.ingest.decode, events))
+                    self.working += 1
+                    work = await asyncio.to_thread(self.ingest.decode, events)
+                    put = asyncio.create_task(decoded.put(work))
+                    await asyncio.wait([put, applier], return_when=asyncio.FIRST_COMPLETED)
+                    if not put.done():
+                        put.cancel()
+                        applier.result()  # raises what killed it
+                else:
+                    self.progress_at = time.monotonic()
         finally:
             applier.cancel()
 
@@ -145,21 +187,58 @@ class IngestWorker:
             try:
                 result = await asyncio.to_thread(self.ingest.apply_decoded, *work)
                 break
-            except Exception:  # database down: keep the batch, retry; nothing is acked
-                log.exception("applying a pass failed; retrying in %.1f s", delay)
+            except Exception as err:
+                if not is_transient(err):
+                    # apply_decoded isolates bad events itself; what still escapes is a bug:
+                    # log it and move on (nothing was acked; the gateways resend)
+                    self.working -= 1
+                    self.last_error = f"{type(err).__name__}: {err}"[:500]
+                    log.exception("an ingest pass failed and was dropped")
+                    return
+                # database down: keep the batch, retry; nothing is acked meanwhile
+                self.last_error = f"{type(err).__name__}: {err}"[:500]
+                log.error("applying a pass failed (%s); retrying in %.1f s", err, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
+        self.working -= 1
+        self.progress_at = time.monotonic()
         self.passes += 1
         self.applied += result.applied
+        self.rejected += result.rejected
+        self.conflicts += result.conflicts
         assert self.link
         for (store, gateway), upto in result.acks.items():
             self.link.publish(topics.acks(store, gateway), json.dumps({"upto": upto}).encode())
 
+    def health(self) -> tuple[bool, str]:
+        """(healthy, state): 'idle', 'working', 'stalled …' or 'dead …'."""
+        if self._task is None or self._task.done():
+            why = "not started" if self._task is None else "its task ended"
+            return False, f"dead: {why}"
+        waiting = self.queue.qsize() + self.working
+        if not waiting:
+            return True, "idle"
+        quiet = time.monotonic() - self.progress_at
+        if quiet > self.stall_after_s:
+            return False, (
+                f"stalled: no pass finished for {quiet:.0f} s while {waiting} batches wait"
+                + (f" (last error: {self.last_error})" if self.last_error else "")
+            )
+        return True, "working"
+
     def stats(self) -> dict[str, Any]:
+        healthy, state = self.health()
         return {
+            "healthy": healthy,
+            "state": state,
             "connected": bool(self.link and self.link.connected),
             "queued_messages": self.queue.qsize(),
             "passes": self.passes,
             "applied": self.applied,
+            "rejected": self.rejected,
+            "conflicts": self.conflicts,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "seconds_since_progress": round(time.monotonic() - self.progress_at, 1),
             "buffered": {f"{k[0]}/{k[1]}": len(v) for k, v in self.ingest.buffered.items() if v},
         }

@@ -1,4 +1,5 @@
-"""Sales, refunds and shift closes as the stores reported them. The sale id is the event id
+"""Sales, refunds and shift closes as the stores reported them (text widths from
+protocols.bounds, so every event the contract accepts fits). The sale id is the event id
 of its sale.completed (a UUIDv7), so a replayed event can never book a second sale."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Inde
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, UtcDateTime
+from protocols import bounds
 
 
 class Sale(Base):
@@ -25,9 +27,9 @@ class Sale(Base):
     store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"))
     gateway_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(BigInteger)
-    lane: Mapped[str] = mapped_column(String(200))
-    cashier: Mapped[str] = mapped_column(String(200))
-    receipt_no: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str] = mapped_column(String(bounds.TEXT_LEN))
+    cashier: Mapped[str] = mapped_column(String(bounds.TEXT_LEN))
+    receipt_no: Mapped[str] = mapped_column(String(bounds.TEXT_LEN))
     business_day: Mapped[date] = mapped_column(Date)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     total_fen: Mapped[int] = mapped_column(BigInteger)
@@ -51,9 +53,9 @@ class SaleLine(Base):
     )
     sale_id: Mapped[str] = mapped_column(ForeignKey("sales.id"), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sku: Mapped[str] = mapped_column(String(200), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    category: Mapped[str | None] = mapped_column(String(200))
+    sku: Mapped[str] = mapped_column(String(bounds.TEXT_LEN), index=True)
+    name: Mapped[str] = mapped_column(String(bounds.TEXT_LEN))
+    category: Mapped[str | None] = mapped_column(String(bounds.TEXT_LEN))
     qty_milli: Mapped[int] = mapped_column(BigInteger)
     unit_price_fen: Mapped[int] = mapped_column(BigInteger)
     discount_fen: Mapped[int] = mapped_column(BigInteger)
@@ -69,7 +71,7 @@ class SalePayment(Base):
     n: Mapped[int] = mapped_column(Integer, primary_key=True)
     tender: Mapped[str] = mapped_column(String(16))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    ref: Mapped[str | None] = mapped_column(String(200))
+    ref: Mapped[str | None] = mapped_column(String(bounds.TEXT_LEN))
 
 
 class Refund(Base):
@@ -83,9 +85,9 @@ class Refund(Base):
     sale_id: Mapped[str] = mapped_column(String(36), index=True)  # may be another store's
     store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"))
     gateway_id: Mapped[str] = mapped_column(String(64))
-    lane: Mapped[str] = mapped_column(String(200))
-    cashier: Mapped[str] = mapped_column(String(200))
-    reason: Mapped[str] = mapped_column(String(500), default="")
+    lane: Mapped[str] = mapped_column(String(bounds.TEXT_LEN))
+    cashier: Mapped[str] = mapped_column(String(bounds.TEXT_LEN))
+    reason: Mapped[str] = mapped_column(String(bounds.REASON_LEN), default="")
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     total_fen: Mapped[int] = mapped_column(BigInteger)
     lines: Mapped[list[dict]] = mapped_column(JSON)
@@ -138,9 +140,9 @@ class ShiftClose(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"))
     gateway_id: Mapped[str] = mapped_column(String(64))
-    shift_id: Mapped[str] = mapped_column(String(200))
-    lane: Mapped[str] = mapped_column(String(200))
-    cashier: Mapped[str] = mapped_column(String(200))
+    shift_id: Mapped[str] = mapped_column(String(bounds.TEXT_LEN))
+    lane: Mapped[str] = mapped_column(String(bounds.TEXT_LEN))
+    cashier: Mapped[str] = mapped_column(String(bounds.TEXT_LEN))
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sales_count: Mapped[int] = mapped_column(Integer)
