@@ -270,7 +270,7 @@ class ShippedBroker(Broker):
         return self._password_file(f"{store}-{gateway}", env["STOREGW_MQTT_PASSWORD"])
 
     def add_user(self, username: str) -> Path:
-        """An account the ACL names explicitly (the hub's)."""
+        """An account the ACL names explicitly (the hub's). Make it before start()."""
         password = uuid.uuid4().hex
         subprocess.run(
             ["mosquitto_passwd", "-b", str(self.passwd), username, password], check=True
