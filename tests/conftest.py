@@ -166,8 +166,9 @@ def make_test_pki(folder: Path) -> dict[str, Path]:
             )
         return b.sign(signer, hashes.SHA256())
 
-    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
-        ec.SECP256R1()
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
     )
     ca = cert("storegw test CA", ca_key, None, ca_key)
     server = cert("127.0.0.1", server_key, ca.subject, ca_key)
@@ -272,9 +273,7 @@ class ShippedBroker(Broker):
     def add_user(self, username: str) -> Path:
         """An account the ACL names explicitly (the hub's). Make it before start()."""
         password = uuid.uuid4().hex
-        subprocess.run(
-            ["mosquitto_passwd", "-b", str(self.passwd), username, password], check=True
-        )
+        subprocess.run(["mosquitto_passwd", "-b", str(self.passwd), username, password], check=True)
         self._give_to_mosquitto()
         return self._password_file(username, password)
 

@@ -224,7 +224,9 @@ def test_chain_over_tls_with_the_shipped_acl(
             "data": {},
         }
         refused = {
-            "events": intruder.publish("storegw/v1/s1/g1/events", json.dumps([forged_sale]).encode()),
+            "events": intruder.publish(
+                "storegw/v1/s1/g1/events", json.dumps([forged_sale]).encode()
+            ),
             "acks": intruder.publish("storegw/v1/s1/g1/acks", b'{"upto": 1000000}'),
             "status": intruder.publish("storegw/v1/s1/g1/status", b'{"state":"offline"}', True),
             "rpc": intruder.publish(
