@@ -18,7 +18,7 @@ if [[ ${1:-} == --remove ]]; then
     shift
 fi
 if [[ $# -lt 2 ]]; then
-    sed -n '4,5p' "$0" >&2
+    sed -n '5,6s/^# *//p' "$0" >&2
     exit 2
 fi
 store=$1 gateway=$2 host=${3:-$(hostname -f)}
