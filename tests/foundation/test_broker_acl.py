@@ -33,8 +33,8 @@ def shipped_broker() -> Iterator[ShippedBroker]:
     b.remove()
 
 
-def start_hub(tmp_path: Path, broker: ShippedBroker, password: Path, db_url: str | None) -> Hub:
-    """The hub over TLS, its account given through the CLI flags."""
+def tls_hub(tmp_path: Path, broker: ShippedBroker, password: Path, db_url: str | None) -> Hub:
+    """The hub over TLS, its account given through the CLI flags (not started yet)."""
     hub = Hub(tmp_path / "hub", f"mqtts://127.0.0.1:{broker.port}", db_url)
     hub.args += [
         "--mqtt-ca-file",
@@ -44,7 +44,6 @@ def start_hub(tmp_path: Path, broker: ShippedBroker, password: Path, db_url: str
         "--mqtt-password-file",
         str(password),
     ]
-    hub.start()
     return hub
 
 
@@ -129,11 +128,12 @@ def test_chain_over_tls_with_the_shipped_acl(
     stolen = broker.add_gateway("s2", "g2")  # store 2's account in the wrong hands
     hub_password = broker.add_user("hub")
     broker.start()
-    hub = start_hub(tmp_path, broker, hub_password, hub_db_url)
+    hub = tls_hub(tmp_path, broker, hub_password, hub_db_url)
     a = Edge(tmp_path / "a", "s1", "g1", urls["s1", "g1"])
     b = Edge(tmp_path / "b", "s2", "g1", urls["s2", "g1"])
     intruder: Intruder | None = None
     try:
+        hub.start()
         api = hub.http
         for store in ("s1", "s2"):
             assert api.put(f"/api/stores/{store}", json={"id": store, "name": store}).is_success
@@ -315,9 +315,10 @@ def test_a_refused_publish_is_logged_once_and_never_drops_the_link(
     broker.acl.write_text(acl.replace(grant, ""))
     hub_password = broker.add_user("hub")
     broker.start()
-    hub = start_hub(tmp_path, broker, hub_password, None)
+    hub = tls_hub(tmp_path, broker, hub_password, None)
     a = Edge(tmp_path / "a", "s1", "g1", url)
     try:
+        hub.start()
         api = hub.http
         assert api.put("/api/stores/s1", json={"id": "s1", "name": "s1"}).is_success
         item = {"name": "农夫山泉 550ml", "category": "drinks", "price_fen": 200}
@@ -367,10 +368,11 @@ def test_another_account_cannot_thin_out_the_hubs_shared_subscription(
     stolen = broker.add_gateway("s2", "g1")
     hub_password = broker.add_user("hub")
     broker.start()
-    hub = start_hub(tmp_path, broker, hub_password, None)
+    hub = tls_hub(tmp_path, broker, hub_password, None)
     a = Edge(tmp_path / "a", "s1", "g1", url, ack_timeout=30.0)
     intruder: Intruder | None = None
     try:
+        hub.start()
         a.start()
         intruder = Intruder(broker, "s2/g1", stolen, client_id="x")
         intruder.subscribe("$share/hub/storegw/v1/+/+/events")
