@@ -12,10 +12,12 @@ import os
 import random
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -37,24 +39,54 @@ class BrokerAddress:
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
-        """mqtt://[user:pass@]host[:1883] or mqtts://…[:8883]?ca=/path/ca.pem[&protocol=3.1.1].
-        The password may also come from STOREGW_MQTT_PASSWORD, so it need not sit in a unit file."""
+        """mqtt://[user[:pass]@]host[:1883] or mqtts://…[:8883]?ca=/path/ca.pem, with optional
+        &password_file=/path and &protocol=3.1.1. The password may also come from
+        STOREGW_MQTT_PASSWORD, so it need not sit in a unit file or a command line."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError(f"MQTT URL must be mqtt://host:port or mqtts://host:port, got {url!r}")
         tls = parts.scheme == "mqtts"
         query = parse_qs(parts.query)
+        password = unquote(parts.password) if parts.password else None
+        password_file = query.get("password_file", [None])[0]
+        if password is None and password_file:
+            # the whole file is the password, but for the newline an editor or echo leaves
+            password = Path(password_file).read_text().rstrip("\r\n")
+        if password is None:
+            password = os.environ.get("STOREGW_MQTT_PASSWORD")
         return cls(
             host=parts.hostname,
             port=parts.port or (8883 if tls else 1883),
             tls=tls,
             username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password)
-            if parts.password
-            else os.environ.get("STOREGW_MQTT_PASSWORD"),
+            password=password,
             ca_file=query.get("ca", [None])[0],
             mqtt5=query.get("protocol", ["5"])[0] != "3.1.1",
         )
+
+
+def url_with(
+    url: str,
+    *,
+    ca_file: str | None = None,
+    username: str | None = None,
+    password_file: str | None = None,
+) -> str:
+    """Fold the CLI's --mqtt-ca-file / --mqtt-username / --mqtt-password-file into the URL.
+    A username such as "store/gateway" is percent-encoded; the password itself never enters
+    the URL, only the path of its file."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if username:
+        netloc = f"{quote(username, safe='')}@{netloc.rpartition('@')[2]}"
+    query = parse_qs(parts.query)
+    if ca_file:
+        query["ca"] = [ca_file]
+    if password_file:
+        query["password_file"] = [password_file]
+    return urlunsplit(
+        (parts.scheme, netloc, parts.path, urlencode(query, doseq=True), parts.fragment)
+    )
 
 
 Handler = Callable[[str, bytes], None]
@@ -89,6 +121,7 @@ class MqttLink:
         session_expiry_s: int = 7 * 24 * 3600,
         max_inflight: int = 32,
         backoff: tuple[float, float] = (0.5, 30.0),
+        stable_after_s: float = 10.0,
     ) -> None:
         self.address = BrokerAddress.parse(url)
         self.loop = loop
@@ -102,6 +135,15 @@ class MqttLink:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._down_logged = False
+        # a connection counts as up (and resets the backoff) only once it has lasted this long,
+        # so a broker that drops us right after CONNACK is retried ever more slowly
+        self._stable_after = stable_after_s
+        self.connects = 0
+        # refusals by the broker (PUBACK/SUBACK reason >= 0x80), counted per topic; each topic
+        # is logged once. The broker's ACL refusing a topic is configuration, not a link
+        # failure: the link stays up and nothing is retried.
+        self.denied: dict[str, int] = {}
+        self._sent: dict[int, str] = {}  # mid -> topic (or filter) until the broker answers
 
         if self.address.mqtt5:
             c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
@@ -123,6 +165,8 @@ class MqttLink:
         c.on_connect = self._connected
         c.on_disconnect = self._disconnected
         c.on_message = self._message
+        c.on_publish = self._published
+        c.on_subscribe = self._subscribed
         self.client = c
 
     # --- paho thread -----------------------------------------------------------------------
@@ -137,8 +181,11 @@ class MqttLink:
             log.error("broker %s refused the connection: %s", self.address.host, rc)
             client.disconnect()
             return
+        self.connects += 1
         for topic, qos in self.subscriptions:
-            client.subscribe(topic, qos)
+            _rc, mid = client.subscribe(topic, qos)
+            if mid is not None:
+                self._sent[mid] = topic
         self.connected = True
         if self._down_logged:
             log.info("broker %s:%s reachable again", self.address.host, self.address.port)
@@ -150,6 +197,29 @@ class MqttLink:
         self.connected = False
         if self._on_down:
             self._post(self._on_down)
+
+    def _refused(self, what: str, topic: str, reason: Any) -> None:
+        count = self.denied.get(topic, 0)
+        self.denied[topic] = count + 1
+        if count == 0:
+            log.error(
+                "broker %s refused %s %s: %s (logged once per topic; check the broker ACL)",
+                self.address.host,
+                what,
+                topic,
+                reason,
+            )
+
+    def _published(self, _c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
+        topic = self._sent.pop(mid, None)
+        if getattr(reason, "is_failure", False):
+            self._refused("publish on", topic or f"(message id {mid})", reason)
+
+    def _subscribed(self, _c: Any, _u: Any, mid: int, reasons: Any, _p: Any) -> None:
+        topic = self._sent.pop(mid, None) or f"(message id {mid})"
+        for reason in reasons:
+            if getattr(reason, "is_failure", False):
+                self._refused("subscription to", topic, reason)
 
     def _message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         if self._on_message:
@@ -171,11 +241,16 @@ class MqttLink:
                     )
                 else:
                     self.client.connect(self.address.host, self.address.port, keepalive=20)
+                up_since: float | None = None
                 while not self._stop.is_set():
                     rc = self.client.loop(timeout=0.2)
                     if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                         break
-                    if self.connected:
+                    if not self.connected:
+                        up_since = None
+                    elif up_since is None:
+                        up_since = time.monotonic()
+                    elif time.monotonic() - up_since >= self._stable_after:
                         delay = self._backoff[0]
             except (OSError, ssl.SSLError) as err:
                 if not self._down_logged:
@@ -200,7 +275,10 @@ class MqttLink:
         self._thread.start()
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        self.client.publish(topic, payload, qos=qos, retain=retain)
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        if qos > 0:
+            # recorded after the fact: a PUBACK that beats us here is logged by message id
+            self._sent[info.mid] = topic
 
     def stop(self, last_words: tuple[str, bytes] | None = None) -> None:
         """Disconnect cleanly; `last_words` (retained) replace the will, which a clean

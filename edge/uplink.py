@@ -198,4 +198,7 @@ class Uplink:
             "inflight_batches": len(self.inflight),
             "batches_sent": self.batches_sent,
             "rewinds": self.rewinds,
+            # broker connections made, and publishes/subscriptions the broker refused by topic
+            "connects": self.link.connects if self.link else 0,
+            "denied": dict(self.link.denied) if self.link else {},
         }

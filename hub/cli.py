@@ -2,6 +2,8 @@
 
 storegw hub  --data-dir DIR [--database-url URL] --mqtt-url mqtt://HOST:PORT --listen HOST:PORT
 storegw edge --store S --gateway G --data-dir DIR --mqtt-url mqtt://HOST:PORT --listen HOST:PORT
+  (either, over TLS: --mqtt-url mqtts://HOST:8883 --mqtt-ca-file CA --mqtt-username U
+   --mqtt-password-file F, or the same as STOREGW_MQTT_* variables)
 storegw sim
 storegw demo
 """
@@ -38,6 +40,30 @@ def write_port_file(path: str | None, port: int) -> None:
     tmp.replace(path)
 
 
+def _mqtt_options(p: argparse.ArgumentParser) -> None:
+    """Where the broker is and who we are to it (per-gateway credentials over TLS)."""
+    env = os.environ.get
+    p.add_argument("--mqtt-url", default=env("STOREGW_MQTT_URL", "mqtt://127.0.0.1:1883"))
+    p.add_argument("--mqtt-ca-file", default=env("STOREGW_MQTT_CA_FILE"), help="for mqtts://")
+    p.add_argument("--mqtt-username", default=env("STOREGW_MQTT_USERNAME"))
+    p.add_argument(
+        "--mqtt-password-file",
+        default=env("STOREGW_MQTT_PASSWORD_FILE"),
+        help="file holding the broker password (or set STOREGW_MQTT_PASSWORD)",
+    )
+
+
+def _mqtt_url(args: argparse.Namespace) -> str:
+    from edge.mqtt_link import url_with
+
+    return url_with(
+        args.mqtt_url,
+        ca_file=args.mqtt_ca_file,
+        username=args.mqtt_username,
+        password_file=args.mqtt_password_file,
+    )
+
+
 def run_hub(args: argparse.Namespace) -> None:
     import socket
 
@@ -45,7 +71,7 @@ def run_hub(args: argparse.Namespace) -> None:
 
     from hub.app import create_app
 
-    app = create_app(Path(args.data_dir), args.database_url, args.mqtt_url)
+    app = create_app(Path(args.data_dir), args.database_url, _mqtt_url(args))
     host, port = _split(args.listen)
     # bind here, not in uvicorn, so port 0 works and the bound port can be reported
     sock = socket.create_server((host, port), backlog=2048)
@@ -57,6 +83,7 @@ def run_hub(args: argparse.Namespace) -> None:
 def run_edge(args: argparse.Namespace) -> None:
     from edge.gateway import serve
 
+    args.mqtt_url = _mqtt_url(args)
     asyncio.run(serve(args))
 
 
@@ -72,9 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         default=os.environ.get("STOREGW_DATABASE_URL"),
         help="default: a SQLite file in the data dir",
     )
-    hub.add_argument(
-        "--mqtt-url", default=os.environ.get("STOREGW_MQTT_URL", "mqtt://127.0.0.1:1883")
-    )
+    _mqtt_options(hub)
     hub.add_argument("--listen", default="127.0.0.1:8000", help="HOST:PORT (port 0: any free)")
     hub.add_argument("--port-file", help="write the bound port here once listening")
     hub.set_defaults(run=run_hub)
@@ -83,9 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     edge.add_argument("--store", required=True)
     edge.add_argument("--gateway", required=True)
     edge.add_argument("--data-dir", required=True)
-    edge.add_argument(
-        "--mqtt-url", default=os.environ.get("STOREGW_MQTT_URL", "mqtt://127.0.0.1:1883")
-    )
+    _mqtt_options(edge)
     edge.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT (port 0: any free)")
     edge.add_argument("--port-file", help="write the bound port here once listening")
     edge.add_argument("--tz", default="Asia/Shanghai", help="the store's IANA time zone")
