@@ -144,7 +144,7 @@ class Chain:
             if path.exists():
                 return int(path.read_text())
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not start; see {self.dir}")
+                raise RuntimeError(f"{what} did not start")
         return None
 
     def start_broker(self) -> str:
@@ -242,7 +242,7 @@ class Chain:
                 if httpx.get(url, headers=self.hq, timeout=2).status_code == 200:
                     return True
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not come up; see {self.dir}")
+                raise RuntimeError(f"{url} did not come up")
         return False
 
     def set_up_loyalty(self) -> None:
@@ -265,6 +265,13 @@ class Chain:
                 got = api.get(f"/api/members/{member}/coupons", params={"status": "issued"})
                 for c in got.json()["coupons"]:
                     self.welcome[member] = c["code"]
+
+    def logs(self, lines: int = 15) -> str:
+        """The end of every child's log: all there is to read once the folder is removed."""
+        return "\n".join(
+            f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+            for log in sorted(self.dir.glob("*.log"))
+        )
 
     def stop(self) -> None:
         for p in reversed(self.procs):  # the stores first, then the hub, the broker last
@@ -432,6 +439,10 @@ def main(args: argparse.Namespace) -> None:
             time.sleep(0.2)
             text = view.render()
         print("final:\n" + text, flush=True)
+    except Exception:
+        if chain is not None:
+            print(chain.logs(), file=sys.stderr, flush=True)
+        raise
     finally:
         stop.set()
         if seller is not None:

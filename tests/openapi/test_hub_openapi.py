@@ -12,9 +12,9 @@ from tests.conftest import Broker, Hub
 
 
 def test_the_hub_openapi_declares_the_bearer_scheme_and_try_it_out_works(
-    tmp_path: Path, broker: Broker
+    tmp_path: Path, broker: Broker, hub_db_url: str | None
 ) -> None:
-    hub = Hub(tmp_path / "hub", broker.url)
+    hub = Hub(tmp_path / "hub", broker.url, hub_db_url)
     hub.start()
     try:
         anon = httpx.Client(base_url=hub.http.base_url, timeout=10)
