@@ -97,8 +97,9 @@ def _free_port() -> int:
 
 
 class Chain:
-    def __init__(self, data_dir: Path, stores: int, stop: Stop) -> None:
+    def __init__(self, data_dir: Path, stores: int, stop: Stop, members: int = MEMBERS) -> None:
         self.dir = data_dir
+        self.member_count = members
         self.stop_request = stop
         self.stores = STORES[: max(1, min(stores, len(STORES)))]
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -211,7 +212,6 @@ class Chain:
         self.hub_port = port
         if not self._until_ok(f"{self.hub}/health"):
             return False
-        self.set_up_loyalty()
         edges = {}
         for store, name in self.stores:
             r = httpx.put(
@@ -228,6 +228,7 @@ class Chain:
                 f"{store}.log",
                 {"STOREGW_EDGE_TOKEN": self.lane_token},
             )  # fmt: skip
+        self.set_up_loyalty()  # while the gateways start
         for store, proc in edges.items():
             port = self._port(proc, self.dir / f"{store}.port", f"the gateway of {store}")
             if port is None:
@@ -253,7 +254,9 @@ class Chain:
                 api.put(f"/api/tiers/{code}", json=tier).raise_for_status()
             api.post("/api/coupons/templates", json=WELCOME).raise_for_status()
             rng = random.Random(11)
-            for n in range(1, MEMBERS + 1):
+            for n in range(1, self.member_count + 1):
+                if self.stop_request.requested:
+                    return
                 r = api.post(
                     "/api/members",
                     json={"name": rng.choice(NAMES), "phone": f"139{n:08d}",
@@ -309,7 +312,9 @@ def _sale(chain: Chain, rng: random.Random, used: dict[str, str]) -> dict[str, A
     return sale
 
 
-def _cashiers(chain: Chain, rate: float, stop: Stop, made: dict[str, int], used: dict) -> None:
+def _cashiers(
+    chain: Chain, rate: float, stop: Stop, made: dict[str, int], used: dict[str, str]
+) -> None:
     rng = random.Random(7)
     lane = {"Authorization": f"Bearer {chain.lane_token}"}
     clients = {
@@ -414,11 +419,11 @@ def main(args: argparse.Namespace) -> None:
     seller: threading.Thread | None = None
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        chain = Chain(data_dir, args.stores, stop)
+        chain = Chain(data_dir, args.stores, stop, getattr(args, "members", MEMBERS))
         made = {s: 0 for s, _ in chain.stores}
         used: dict[str, str] = {}
         print(f"starting a demo chain in {data_dir} …", flush=True)
-        if not chain.start():
+        if not chain.start() or stop.requested:
             return
         view = View(chain, made, used)
         seller = threading.Thread(target=_cashiers, args=(chain, args.rate, stop, made, used))
