@@ -2,7 +2,9 @@
 validate the bodies (msgspec structs for sales, refunds and shift closes; pydantic models for
 the lanes' loyalty calls and weighing), served at `/openapi.json`, with a self-contained docs
 page at `/docs` (edge/api_docs.html: no script, font or style from the internet — a store may
-have none).
+have none). A page of our own rather than Swagger UI: no PyPI package ships Swagger UI for
+aiohttp (swagger-ui-bundle is not published; fastapi-offline is for FastAPI), and a Pi-class
+gateway is better off without a megabyte of JavaScript.
 
 Both are reachable without a token: they describe the API's shape, which is the same on every
 gateway and public in this repository, and hold no data, no store name, no token. A lane
