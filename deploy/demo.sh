@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command for the demo chain: set up, then `storegw demo` (broker, hub, 3 stores selling).
+# One command for the demo chain: set up (.venv), then `storegw demo` (broker, hub, 3 stores
+# selling, members earning points); Ctrl-C stops it and removes its temporary folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
-exec python3 -m hub.cli demo "$@"
+exec .venv/bin/python -m hub.cli demo "$@"

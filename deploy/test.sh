@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command for the tests: set up, then the whole suite on real parts (Mosquitto started by
-# the tests, SQLite files, PostgreSQL when STOREGW_TEST_PG_URL is set).
+# the tests, SQLite files, PostgreSQL when STOREGW_TEST_PG_URL is set), in the project's .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
-ruff check .
-exec python3 -m pytest -n 2 -q "$@"
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest -n 2 -q "$@"

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 import edge.devices
-from edge import token
+from edge import openapi, token
 from edge.coupons import CouponClaims
 from edge.devices.base import Context
 from edge.devices.registry import Devices
@@ -62,8 +62,10 @@ class Gateway:
         self.lanes.returns.hub = self.hub_calls  # refunds claim online (edge/returns.py)
         self.lanes.coupons = CouponClaims(self.journal.conn, self.hub_calls, data_dir, self.ctx)
         self.token = token.load_or_create(data_dir, "STOREGW_EDGE_TOKEN", "edge-token")
-        app = web.Application(middlewares=[token.middleware(self.token)])
-        app.add_routes([web.get("/health", self._health)])
+        # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py)
+        open_paths = frozenset({"/health"}) | openapi.OPEN_PATHS
+        app = web.Application(middlewares=[token.middleware(self.token, open_paths)])
+        app.add_routes([web.get("/health", self._health), *openapi.routes()])
         app.add_routes(self.lanes.routes())
         app.add_routes(self.devices.routes())
         app.add_routes(self.payments.routes())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
@@ -63,4 +64,28 @@ def create_app(
     for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS):
         api.include_router(r)
     app.include_router(api)
+    _declare_bearer(app)
     return app
+
+
+def _declare_bearer(app: FastAPI) -> None:
+    """Declare the bearer token in the OpenAPI document, on every /api operation (the 360° view
+    is mounted outside the /api router), so /docs' "Try it out" sends it. The check itself
+    stays require_token's."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        spec = build()  # FastAPI caches it: the loop below runs once
+        schemes = spec.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "an HQ token: STOREGW_HUB_TOKEN or <data dir>/admin-token",
+        }
+        for path, item in spec["paths"].items():
+            if path.startswith("/api/"):
+                for op in item.values():
+                    op["security"] = [{"bearer": []}]
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

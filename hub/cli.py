@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     demo = sub.add_parser("demo", help="a small chain on this machine, nothing to configure")
     demo.add_argument("--stores", type=int, default=3)
     demo.add_argument("--rate", type=float, default=3.0, help="sales per second per store")
+    demo.add_argument("--members", type=int, default=40, help="members registered at start")
     demo.add_argument("--data-dir", default=None, help="default: a fresh temporary folder")
     demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl-C)")
     demo.set_defaults(run=lambda a: __import__("hub.demo", fromlist=["main"]).main(a))

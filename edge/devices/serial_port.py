@@ -2,9 +2,13 @@
 `loop.add_reader`, and a lost link (unplugged, EIO) resolves `lost` so the supervisor notices
 at once.
 
-Seven-bit protocols (7E1, 7O1): a real UART strips the parity bit on input and makes it on
-output; a pty does neither, so the port does both itself. That is harmless on a real UART (it
-sends only 7 data bits and delivers 7) and lets a pty simulator show a 7E1 ↔ 8N1 mismatch."""
+Seven-bit protocols (7E1, 7O1): a real UART makes the parity bit on output and strips it on
+input. On a real UART the port does the same in software too (harmless: the UART sends only
+7 data bits and delivers 7). A pty has no UART and no wire: what crosses it is what a USB-serial
+adapter delivers, plain 7-bit ASCII, so on a pty the port sends plain 7-bit bytes (a Toledo
+`W` is 0x57, not 0xD7) and still strips bit 7 of what it reads. A simulator that emulates the
+7E1 wire (`ScaleSim(seven_bit="E")`) keeps showing a 7E1 ↔ 8N1 mismatch to a driver set
+to 8N1: the driver's check of bit 7 on input is untouched."""
 
 from __future__ import annotations
 
@@ -34,6 +38,11 @@ def parity_table(parity: str) -> bytes:
 STRIP_BIT7 = bytes(b & 0x7F for b in range(256))
 
 
+def is_pty(path: str) -> bool:
+    """A pseudo-terminal (a simulator, socat, a vendor's emulator), not a UART."""
+    return os.path.realpath(path).startswith("/dev/pts/")
+
+
 class SerialPort:
     def __init__(self, path: str, settings: SerialSettings, on_data: Callable[[bytes], None]):
         self.path = path
@@ -43,14 +52,20 @@ class SerialPort:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.lost: asyncio.Future[None] | None = None
         seven = settings.bytesize == 7
+        self.pty = is_pty(path)
         self._in = STRIP_BIT7 if seven else None
-        self._out = parity_table(settings.parity) if seven and settings.parity != "N" else None
+        if not seven:
+            self._out: bytes | None = None
+        elif self.pty or settings.parity == "N":
+            self._out = STRIP_BIT7  # plain 7-bit bytes, as a USB-serial adapter hands them over
+        else:
+            self._out = parity_table(settings.parity)
 
     def open(self) -> None:
         s = self.settings
-        # a pty has no UART: Linux refuses or ignores 7-bit and parity modes on it, and the
-        # 7-bit framing is done above anyway, so a pty is always opened 8N1
-        pty = os.path.realpath(self.path).startswith("/dev/pts/")
+        # a pty has no UART: Linux refuses or ignores 7-bit and parity modes on it, so a pty is
+        # always opened 8N1 and carries plain 7-bit bytes (see the module's docstring)
+        pty = self.pty
         ser = serial.Serial()
         ser.port = self.path
         ser.baudrate = s.baudrate

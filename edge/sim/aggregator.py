@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import ipaddress
+import shutil
 import ssl
 import tempfile
 import time
@@ -56,6 +57,7 @@ class AggregatorSim:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.ca_file = ""
+        self._cert_dir: Path | None = None  # removed by stop()
         self._release: asyncio.Future[bool] | None = None
         self.holding = asyncio.Event()
         self._n = 0
@@ -85,10 +87,12 @@ class AggregatorSim:
         await self._runner.setup()
         context = None
         if tls:
-            cert, key = self_signed_cert(Path(tempfile.mkdtemp(prefix="aggsim-")), host)
+            self._cert_dir = Path(tempfile.mkdtemp(prefix="aggsim-"))
+            cert, key = self_signed_cert(self._cert_dir, host)
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(cert, key)
-            self.ca_file = str(cert)
+            key.unlink()  # loaded: the private key need not stay on disk a moment longer
+            self.ca_file = str(cert)  # clients trust this file until stop()
         site = web.TCPSite(self._runner, host, port, ssl_context=context)
         await site.start()
         bound = self._runner.addresses[0][1]
@@ -99,6 +103,9 @@ class AggregatorSim:
         self.release(False)
         if self._runner:
             await self._runner.cleanup()
+        if self._cert_dir:
+            shutil.rmtree(self._cert_dir, ignore_errors=True)
+            self._cert_dir = None
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         try:

@@ -1,9 +1,12 @@
 """Scale simulators on real ptys speaking Toledo 8217, MT-SICS and CAS bytes. A test (or the
 technician's demo) sets what lies on the platter: a weight, motion, overload, a negative weight.
 
-7E1 emulation: a pty has no parity, so a 7E1 scale puts the even-parity bit into bit 7 of every
-byte it sends and ignores bit 7 of what it receives, exactly what a 7E1 UART's wire carries. A
-driver set to 7E1 strips it; one wrongly set to 8N1 sees bytes with bit 7 set — garbage."""
+By default a simulator speaks plain 7-bit ASCII, as a scale does behind a USB-serial adapter
+(and as socat pairs and vendors' emulators do on a pty). 7E1 wire emulation is asked for
+explicitly (`seven_bit="E"`): a pty has no parity, so the simulator then puts the even-parity
+bit into bit 7 of every byte it sends and ignores bit 7 of what it receives, exactly what a 7E1
+UART's wire carries. A driver set to 7E1 strips it; one wrongly set to 8N1 sees bytes with bit 7
+set — garbage, which the driver names as a configuration error."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ class ScaleSim(PtyDevice):
         self,
         protocol: str,
         *,
-        seven_bit: str | None = None,  # "E" / "O": emulate 7E1 / 7O1 framing
+        seven_bit: str | None = None,  # "E" / "O": emulate the 7E1 / 7O1 wire (parity in bit 7)
         link: Path | None = None,
         weight: Decimal | str = "0",
         unit: str = "kg",
@@ -33,8 +36,6 @@ class ScaleSim(PtyDevice):
         if protocol not in ("toledo", "sics", "cas"):
             raise ValueError(f"unknown scale protocol {protocol!r}")
         self.protocol = protocol
-        if seven_bit is None and protocol == "toledo":
-            seven_bit = "E"  # what a real 8217 scale uses
         self.seven_bit = seven_bit
         self._seven_bit_out = parity_table(seven_bit) if seven_bit else None
         self.weight = Decimal(weight)
@@ -170,10 +171,11 @@ class ScaleSim(PtyDevice):
 async def start_for_cli(
     stack: contextlib.AsyncExitStack, args: argparse.Namespace
 ) -> dict[str, str]:
-    """One simulator per protocol, each with 1.250 kg on the platter."""
+    """One simulator per protocol, each with 1.250 kg on the platter; the Toledo one emulates the
+    7E1 wire a real 8217 uses, so a driver set to 8N1 shows the mismatch."""
     out: dict[str, str] = {}
     for protocol in ("toledo", "sics", "cas"):
-        sim = ScaleSim(protocol, weight="1.250")
+        sim = ScaleSim(protocol, weight="1.250", seven_bit="E" if protocol == "toledo" else None)
         await sim.start()
         stack.push_async_callback(sim.close)
         framing = "7E1" if sim.seven_bit else "8N1"

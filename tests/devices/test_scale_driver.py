@@ -114,9 +114,8 @@ async def test_stable_rule_needs_repeated_equal_readings(ctx: Context) -> None:
 async def test_7e1_scale_read_as_8n1_is_a_configuration_error(
     ctx: Context, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sim = ScaleSim("toledo", weight="1.250")  # a real 8217 speaks 7E1
+    sim = ScaleSim("toledo", weight="1.250", seven_bit="E")  # the 7E1 wire of a real 8217
     await sim.start()
-    assert sim.seven_bit == "E"
     scale = await start(ctx, sim, "toledo", bytesize=8, parity="N")
     events = ctx.lanes.subscribe("1")
     try:
@@ -147,7 +146,7 @@ async def test_the_same_scale_with_the_right_settings_reads(ctx: Context) -> Non
 
 
 async def test_the_diagnosis_names_the_parity_fix(ctx: Context) -> None:
-    sim = ScaleSim("toledo", weight="1.250")
+    sim = ScaleSim("toledo", weight="1.250", seven_bit="E")
     await sim.start()
     scale = Scale(
         DeviceSpec("s", "scale", PROFILES["toledo"], sim.port, None, {**FAST, "bytesize": 8}),
