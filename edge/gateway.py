@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 import edge.devices
-from edge import token
+from edge import http_errors, token
 from edge.devices.base import Context
 from edge.devices.registry import Devices
 from edge.journal import Journal
@@ -59,7 +59,7 @@ class Gateway:
         self.payments = Payments(self.ctx, self.devices)
         self.lanes = Lanes(self.journal, self.uplink, self.ctx, tz)
         self.token = token.load_or_create(data_dir, "STOREGW_EDGE_TOKEN", "edge-token")
-        app = web.Application(middlewares=[token.middleware(self.token)])
+        app = web.Application(middlewares=[http_errors.json_errors, token.middleware(self.token)])
         app.add_routes([web.get("/health", self._health)])
         app.add_routes(self.lanes.routes())
         app.add_routes(self.devices.routes())
