@@ -9,11 +9,13 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from hub import http_errors
 from hub.auth.service import Tokens
 from hub.db import Database
 from hub.deps import require_token
 from hub.ingest.router import router as ingest_router
 from hub.ingest.worker import IngestWorker
+from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
 from hub.sales.router import router as sales_router
 from hub.stores.router import router as stores_router
@@ -45,13 +47,14 @@ def create_app(
     app.state.tokens = Tokens(db)
     app.state.worker = None
     loyalty.install(app, db, data_dir)
+    http_errors.install(app)  # database refusals → 409/422, every error JSON
 
     @app.get("/health", tags=["ops"])
     def health() -> dict[str, object]:
         w = app.state.worker
         return {"ok": True, "mqtt": bool(w and w.link and w.link.connected)}
 
-    api = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
+    api = APIRouter(prefix="/api", dependencies=[Depends(require_token), Depends(plain_params)])
     for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS):
         api.include_router(r)
     app.include_router(api)
