@@ -6,12 +6,12 @@ foreign key, check or NOT NULL violation, or a value the column cannot hold, is 
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,20 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         # Starlette's Allow names only the first route on the path; list every method served
-        methods: set[str] = set()
-        for route in request.app.router.routes:
-            match, _ = route.matches({**request.scope, "method": "GET"})
-            if match is not Match.NONE and getattr(route, "methods", None):
-                methods |= set(route.methods) - {"HEAD"}
-        headers["Allow"] = ", ".join(sorted(methods))
+        headers["Allow"] = ", ".join(_methods(request.app, request.url.path))
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+def _methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI lists for the paths that match `path`."""
+    table = getattr(app.state, "allowed_methods", None)
+    if table is None:
+        table = [
+            (re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(p)) + "$"), ops)
+            for p, ops in app.openapi()["paths"].items()
+        ]
+        app.state.allowed_methods = table
+    return sorted({m.upper() for rx, ops in table if rx.match(path) for m in ops})
 
 
 def install(app: FastAPI) -> None:

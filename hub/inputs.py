@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Path, Query, Request
+from fastapi import HTTPException, Path, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 INT64 = (-(2**63), 2**63 - 1)
@@ -27,7 +27,6 @@ Fen = Annotated[int, Field(strict=True, ge=0, le=AMOUNT_MAX)]
 Points = Annotated[int, Field(strict=True, ge=-AMOUNT_MAX, le=AMOUNT_MAX)]
 # a row id in a path or a query (SERIAL, 32-bit, on PostgreSQL)
 RowId = Annotated[int, Path(ge=1, le=INT32[1])]
-Cursor = Annotated[int, Query(ge=0, le=INT64[1], description="the last id seen")]
 
 
 def _iso_text(v: Any) -> Any:

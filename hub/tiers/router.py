@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.deps import session
-from hub.inputs import INT32, Cursor, Fen, In, Points, errors
+from hub.inputs import INT32, Fen, In, Points, errors
 from hub.loyalty.service import NotFound, resolve
 from hub.tiers import service as tiers
 from hub.tiers.models import Tier, TierChange
@@ -88,7 +88,7 @@ def put_tier(
 @router.get("/tiers/changes")
 def changes(
     db: Db,
-    after: Cursor = 0,
+    after: Annotated[int, Query(ge=0, le=INT32[1], description="the last change id seen")] = 0,
     member_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
