@@ -50,7 +50,7 @@ async def read_json(request: web.Request, type_: type[T] | Any = Any, *, empty: 
         reason = "body is not valid UTF-8"
     except RecursionError:
         reason = "body is nested too deeply"
-    log.warning("%s %s: bad body: %s", request.method, request.path, reason)
+    log.warning("%s %s: refused the body: %s", request.method, request.path, reason)
     raise bad_request(reason)
 
 
