@@ -4,6 +4,7 @@ database refusals as 409/422 with the reason — never a 500."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,11 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
 
+from hub.catalog import service as catalog
+from hub.catalog.models import GatewaySnapshot
+from hub.db import Database
 from protocols import topics
 from tests.conftest import Broker, Hub, wait_until
 
@@ -162,3 +167,45 @@ def test_concurrent_snapshot_reports_are_recorded_once(hub: Hub, broker: Broker)
     wait_until(all_at_3, 30, what="every gateway's last report recorded")
     log = hub.log.read_text(errors="replace")
     assert "UniqueViolation" not in log and "IntegrityError" not in log
+
+
+def test_two_reports_racing_for_the_first_insert_both_land(pg_url: str):
+    """The race behind the hub log's UniqueViolation, made certain: report A has inserted the
+    gateway's row and not committed when report B arrives. B waits on A's row lock; once A
+    commits, B must update the row, not fail on the primary key (PostgreSQL)."""
+    db = Database(pg_url)
+    db.migrate()
+    first = db.sessions()
+    first.begin()
+    catalog.record_held(first, "s1", "g1", b'{"catalog": 1}')
+    first.flush()
+    outcome: list[BaseException | None] = []
+
+    def second() -> None:
+        try:
+            with db.transaction() as s:
+                catalog.record_held(s, "s1", "g1", b'{"catalog": 2}')
+            outcome.append(None)
+        except BaseException as err:
+            outcome.append(err)
+
+    t = threading.Thread(target=second)
+    t.start()
+
+    def waiting_on_a_lock() -> bool:
+        with db.engine.connect() as c:
+            q = (
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            return bool(c.exec_driver_sql(q).scalar_one())
+
+    wait_until(waiting_on_a_lock, 20, what="report B waiting for report A's row")
+    first.commit()
+    first.close()
+    t.join(20)
+    assert outcome == [None], outcome
+    with db.transaction() as s:
+        rows = s.execute(select(GatewaySnapshot.version)).scalars().all()
+    assert rows == [2]
+    db.engine.dispose()
