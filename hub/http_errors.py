@@ -69,15 +69,22 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _methods(app: FastAPI, path: str) -> list[str]:
-    """The methods the OpenAPI lists for the paths that match `path`."""
+    """The methods the OpenAPI lists for `path`: those of its most specific template (fewest
+    parameters, so /api/tiers/changes is that path's and not /api/tiers/{code}'s)."""
     table = getattr(app.state, "allowed_methods", None)
     if table is None:
         table = [
-            (re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(p)) + "$"), ops)
+            (
+                p.count("{"),
+                re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(p)) + "$"),
+                ops,
+            )
             for p, ops in app.openapi()["paths"].items()
         ]
         app.state.allowed_methods = table
-    return sorted({m.upper() for rx, ops in table if rx.match(path) for m in ops})
+    matches = [(n, ops) for n, rx, ops in table if rx.match(path)]
+    fewest = min((n for n, _ in matches), default=0)
+    return sorted({m.upper() for n, ops in matches if n == fewest for m in ops})
 
 
 def install(app: FastAPI) -> None:
