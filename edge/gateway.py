@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 import edge.devices
-from edge import openapi, token
+from edge import http_errors, openapi, token
 from edge.coupons import CouponClaims
 from edge.devices.base import Context
 from edge.devices.registry import Devices
@@ -64,7 +64,9 @@ class Gateway:
         self.token = token.load_or_create(data_dir, "STOREGW_EDGE_TOKEN", "edge-token")
         # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py)
         open_paths = frozenset({"/health"}) | openapi.OPEN_PATHS
-        app = web.Application(middlewares=[token.middleware(self.token, open_paths)])
+        app = web.Application(
+            middlewares=[http_errors.json_errors, token.middleware(self.token, open_paths)]
+        )
         app.add_routes([web.get("/health", self._health), *openapi.routes()])
         app.add_routes(self.lanes.routes())
         app.add_routes(self.devices.routes())

@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+class KeyReused(Exception):
+    """An idempotency key already booked a different request."""
+
+
 class JournalFull(Exception):
     """Not enough disk left to promise a sale is durable."""
 
@@ -82,6 +86,9 @@ class Journal:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.executescript(SCHEMA)
+        cols = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
+        if "request_hash" not in cols:  # journals from before the column: their rows keep NULL
+            conn.execute("ALTER TABLE events ADD COLUMN request_hash TEXT")
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self.last_seq = int(self._meta("last_seq", "0"))
@@ -130,21 +137,28 @@ class Journal:
         client_ref: str | None = None,
         hooks: Iterable[TxnHook] = (),
         version: int = 1,
+        request_hash: str | None = None,
     ) -> Recorded:
         """Commit one event durably. `make_body(envelope)` runs inside the transaction (it may draw
         receipt numbers); `hooks` too, after the row is written and before COMMIT. A hook claims
         what the event uses up (a payment, …) with a conditional UPDATE whose rowcount it checks,
-        and raises Refused when the claim fails: the whole transaction rolls back."""
+        and raises Refused when the claim fails: the whole transaction rolls back.
+        `request_hash` is kept with `client_ref`: the same key with another request is
+        KeyReused, not a duplicate (a row without a hash, from before, cannot tell)."""
         self._check_disk()
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
             if client_ref is not None:
                 row = c.execute(
-                    "SELECT envelope FROM events WHERE client_ref=?", (client_ref,)
+                    "SELECT envelope, request_hash FROM events WHERE client_ref=?", (client_ref,)
                 ).fetchone()
                 if row:
                     c.execute("ROLLBACK")
+                    if row[1] and request_hash and row[1] != request_hash:
+                        raise KeyReused(
+                            f"idempotency key {client_ref!r} was used for another request"
+                        )
                     return Recorded(json.loads(row[0]), duplicate=True)
             seq = self.last_seq + 1
             now = utc_now()
@@ -161,9 +175,9 @@ class Journal:
             env["body"] = make_body(env)
             text = json.dumps(env, ensure_ascii=False, separators=(",", ":"))
             c.execute(
-                "INSERT INTO events(seq, id, type, envelope, client_ref, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (seq, env["id"], type_, text, client_ref, time.time()),
+                "INSERT INTO events(seq, id, type, envelope, client_ref, request_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (seq, env["id"], type_, text, client_ref, request_hash, time.time()),
             )
             self._set_meta("last_seq", seq)
             for hook in hooks:

@@ -6,7 +6,9 @@ then returns the sale already booked instead of booking it twice."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -14,14 +16,17 @@ from zoneinfo import ZoneInfo
 import msgspec
 from aiohttp import web
 
+from edge import http_errors
 from edge.coupons import CouponClaims
 from edge.devices.base import Context
-from edge.journal import Journal, JournalFull, Refused
+from edge.journal import Journal, JournalFull, KeyReused, Refused
 from edge.returns import Returns
 from edge.uplink import Uplink
-from protocols import bounds, events, pricing
+from protocols import bounds, coupons, events, pricing
 
 log = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, as HTTP headers carry
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,16 +43,29 @@ class LineIn(_In):
     category: events.Text | None = None
 
 
+# a hub member id (UUIDv7) or a card-system id as lanes send them; never free text
+MemberId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
 class SaleIn(_In):
     cashier: events.Text
     lines: Annotated[list[LineIn], msgspec.Meta(max_length=bounds.MAX_LINES)]
     payments: list[events.Payment]
     discounts: list[events.Discount] = []
-    member_id: str | None = None
+    member_id: MemberId | None = None
     member: events.MemberSummary | None = None
-    coupons: list[str] = []
+    coupons: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=20)
+    ] = []
     points_reservation: str | None = None  # from POST /api/lanes/{lane}/points/reserve
     client_ref: str | None = None
+
+    def __post_init__(self) -> None:
+        # a code the check character rejects is a typo or garbage: refuse it now, at the lane
+        try:
+            self.coupons = [coupons.normalize(c) for c in self.coupons]
+        except coupons.CodeError as err:
+            raise ValueError(f"coupons: {err}") from None
 
 
 class RefundIn(_In):
@@ -97,17 +115,12 @@ class Lanes:
         ]
 
     async def _body(self, request: web.Request, model: type[_In]) -> Any:
-        try:
-            return msgspec.json.decode(await request.read(), type=model)
-        except msgspec.DecodeError as err:  # includes ValidationError
-            reason = str(err) if isinstance(err, msgspec.ValidationError) else "body is not JSON"
-            log.warning(
-                "lane %s: rejected %s: %s", request.match_info.get("lane"), model.__name__, reason
-            )
-            raise web.HTTPBadRequest(
-                text=msgspec.json.encode({"error": reason}).decode(),
-                content_type="application/json",
-            ) from None
+        body = await http_errors.read_json(request, model)
+        # what the request asks for, whatever its spacing or key order: a retry under the same
+        # Idempotency-Key must ask for the same thing on the same route (see _commit)
+        canon = f"{request.path}\n".encode() + msgspec.json.encode(body)
+        request["request_hash"] = hashlib.sha256(canon).hexdigest()
+        return body
 
     def _commit(
         self,
@@ -119,6 +132,10 @@ class Lanes:
         """Journal the event; the answer for the lane, and the envelope when newly booked."""
         ref = request.headers.get("Idempotency-Key") or client_ref
         lane = request.match_info["lane"]
+        if ref is not None and not IDEMPOTENCY_KEY.match(ref):
+            return _error(
+                400, f"Idempotency-Key/client_ref must match {IDEMPOTENCY_KEY.pattern}"
+            ), None
 
         def make_body(env: dict[str, Any]) -> dict[str, Any]:
             # the same check the hub makes: a sale that doesn't add up is refused here, now
@@ -126,7 +143,16 @@ class Lanes:
 
         hooks = self.ctx.sale_txn_hooks if type_ == "sale.completed" else ()
         try:
-            rec = self.journal.record(type_, make_body, client_ref=ref, hooks=hooks)
+            rec = self.journal.record(
+                type_,
+                make_body,
+                client_ref=ref,
+                hooks=hooks,
+                request_hash=request.get("request_hash"),
+            )
+        except KeyReused as err:
+            log.warning("lane %s: %s refused: %s", lane, type_, err)
+            return _error(422, str(err)), None
         except Refused as err:  # a claim failed: a payment, a coupon (ClaimRefused), …
             log.warning("lane %s: %s refused: %s", lane, type_, err)
             return _error(409, str(err)), None

@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from edge import http_errors
 from edge.uplink import Uplink
 from protocols import rpc
 from protocols.envelope import iso, new_id
@@ -126,17 +127,7 @@ class HubCalls:
 
     @staticmethod
     async def _json(request: web.Request) -> dict[str, Any]:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(
-                text='{"error": "body is not JSON"}', content_type="application/json"
-            ) from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(
-                text='{"error": "body is not a JSON object"}', content_type="application/json"
-            )
-        return body
+        return await http_errors.read_object(request)
 
     async def lookup(self, request: web.Request) -> web.Response:
         q = {k: v for k, v in request.query.items() if k in ("phone", "card_no", "member_id")}
@@ -154,7 +145,7 @@ class HubCalls:
         return await self._answer("points.reserve", body, request.match_info["lane"], 201)
 
     async def commit(self, request: web.Request) -> web.Response:
-        body = await self._json(request) if request.can_read_body else {}
+        body = await http_errors.read_object(request, empty={})
         params = {"reservation_id": request.match_info["rid"], **body}
         return await self._answer("points.commit", params, request.match_info["lane"])
 

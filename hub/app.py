@@ -11,11 +11,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
+from hub import http_errors
 from hub.auth.service import Tokens
 from hub.db import Database
 from hub.deps import require_token
 from hub.ingest.router import router as ingest_router
 from hub.ingest.worker import IngestWorker
+from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
 from hub.sales.router import router as sales_router
 from hub.stores.router import router as stores_router
@@ -47,6 +49,7 @@ def create_app(
     app.state.tokens = Tokens(db)
     app.state.worker = None
     loyalty.install(app, db, data_dir)
+    http_errors.install(app)  # database refusals → 409/422, every error JSON
 
     @app.get(
         "/health",
@@ -60,7 +63,7 @@ def create_app(
             body["ok"], body["ingest"] = w.health()
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
-    api = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
+    api = APIRouter(prefix="/api", dependencies=[Depends(require_token), Depends(plain_params)])
     for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS):
         api.include_router(r)
     app.include_router(api)

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from edge import http_errors
 from edge.devices.base import DeviceError
 from edge.devices.scale import Scale
 from protocols import pricing
@@ -75,7 +76,7 @@ def lane_routes(devices: Any) -> list[web.RouteDef]:
     async def weigh(request: web.Request) -> web.Response:
         lane = request.match_info["lane"]
         try:
-            body = WeighIn.model_validate(await request.json())
+            body = WeighIn.model_validate(await http_errors.read_object(request))
         except ValueError as err:  # JSON and validation errors alike
             reason = (
                 "; ".join(

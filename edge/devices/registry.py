@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from edge import http_errors
 from edge.devices.base import KINDS, Context, Device, DeviceError, DeviceSpec
 
 log = logging.getLogger(__name__)
@@ -188,12 +189,7 @@ class Devices:
         action = request.match_info["action"]
         params: dict[str, Any] = {}
         if request.can_read_body:
-            try:
-                params = await request.json()
-            except ValueError:
-                return web.json_response({"error": "body is not JSON"}, status=400)
-            if not isinstance(params, dict):
-                return web.json_response({"error": "body must be a JSON object"}, status=400)
+            params = await http_errors.read_object(request, empty={})
         if action not in device.actions:
             return web.json_response(
                 {"error": f"{device.kind} has no action {action!r}", "actions": device.actions},

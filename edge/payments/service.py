@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from edge import http_errors
 from edge.devices.aggregator import Aggregator
 from edge.devices.base import Context, Device, DeviceError
 from edge.devices.terminal import Terminal, TerminalUnreachable
@@ -344,13 +345,7 @@ class Payments:
 
     @staticmethod
     async def _json(request: web.Request) -> dict[str, Any]:
-        try:
-            body = await request.json() if request.can_read_body else {}
-        except ValueError:
-            raise ValueError("body is not JSON") from None
-        if not isinstance(body, dict):
-            raise ValueError("body must be a JSON object")
-        return body
+        return await http_errors.read_object(request, empty={})
 
     @staticmethod
     def _wait_s(request: web.Request, body: dict[str, Any], default: float) -> float:

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -12,45 +11,49 @@ from hub.catalog import service as catalog
 from hub.catalog.models import CatalogItem, Promotion, StorePrice
 from hub.db import utcnow
 from hub.deps import session
+from hub.inputs import Fen, In, RowId, When, errors
 from hub.stores.models import Store
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(tags=["catalog"], responses=errors(404, 409))
 Db = Annotated[Session, Depends(session)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_In = In
+Text200 = Annotated[str, Field(max_length=200)]
+Sku = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 class ItemIn(_In):
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    category: str | None = None
+    category: Text200 | None = None
     unit: Literal["piece", "kg"] = "piece"
-    price_fen: Annotated[int, Field(strict=True, ge=0)]
-    barcodes: list[str] = []
+    price_fen: Fen
+    barcodes: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] = Field(
+        default_factory=list
+    )
     active: bool = True
 
 
 class PriceIn(_In):
-    price_fen: Annotated[int, Field(strict=True, ge=0)]
+    price_fen: Fen
 
 
 class PromotionIn(_In):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     kind: Annotated[str, Field(min_length=1, max_length=32)]
-    rule: dict[str, Any] = {}
-    stores: list[str] = []
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    rule: dict[str, Any] = Field(default_factory=dict)
+    stores: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list)
+    valid_from: When | None = None
+    valid_until: When | None = None
     active: bool = True
 
 
 class PublishIn(_In):
-    stores: list[str] | None = None
+    stores: list[Annotated[str, Field(max_length=64)]] | None = None
 
 
 @router.put("/catalog/items/{sku}")
-def put_item(sku: str, body: ItemIn, db: Db) -> dict[str, Any]:
+def put_item(sku: Sku, body: ItemIn, db: Db) -> dict[str, Any]:
     with db.begin():
         item = db.get(CatalogItem, sku)
         if item is None:
@@ -83,7 +86,7 @@ def items(db: Db) -> dict[str, Any]:
 
 
 @router.put("/stores/{store_id}/prices/{sku}")
-def put_price(store_id: str, sku: str, body: PriceIn, db: Db) -> dict[str, Any]:
+def put_price(store_id: str, sku: Sku, body: PriceIn, db: Db) -> dict[str, Any]:
     """The store's own price for an item (else the chain's)."""
     with db.begin():
         if db.get(Store, store_id) is None:
@@ -108,7 +111,7 @@ def add_promotion(body: PromotionIn, db: Db) -> dict[str, Any]:
 
 
 @router.put("/promotions/{promotion_id}")
-def put_promotion(promotion_id: int, body: PromotionIn, db: Db) -> dict[str, Any]:
+def put_promotion(promotion_id: RowId, body: PromotionIn, db: Db) -> dict[str, Any]:
     with db.begin():
         p = db.get(Promotion, promotion_id)
         if p is None:

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from hub.catalog.models import (
@@ -181,14 +183,22 @@ def record_held(s: Session, store: str, gateway: str, payload: bytes) -> None:
     if not isinstance(doc, dict):
         raise ValueError("snapshot report is not an object")
     for kind, version in doc.items():
-        if kind not in snapshots.KINDS or type(version) is not int:
+        if kind not in snapshots.KINDS or type(version) is not int or not 0 < version < 2**31:
             raise ValueError(f"bad snapshot report entry {kind!r}: {version!r}")
+    # an upsert: a gateway's retained report arrives again on every hub reconnect, and two
+    # reports of one gateway may be recorded at once (both would INSERT the first time)
+    upsert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
     for kind, version in doc.items():
-        row = s.get(GatewaySnapshot, (store, gateway, kind))
-        if row is None:
-            s.add(GatewaySnapshot(store_id=store, gateway_id=gateway, kind=kind, version=version))
-        else:
-            row.version, row.reported_at = version, utcnow()
+        now = utcnow()
+        stmt = upsert(GatewaySnapshot).values(
+            store_id=store, gateway_id=gateway, kind=kind, version=version, reported_at=now
+        )
+        s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["store_id", "gateway_id", "kind"],
+                set_={"version": version, "reported_at": now},
+            )
+        )
 
 
 def overview(s: Session, store: str) -> dict[str, Any]:

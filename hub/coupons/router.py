@@ -1,47 +1,49 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.coupons import service as coupons
 from hub.coupons.models import Coupon, CouponEvent, CouponTemplate
 from hub.deps import session
+from hub.inputs import INT32, Fen, In, RowId, When, errors
 from hub.loyalty.service import resolve
 from protocols.coupons import BasketLine
 from protocols.envelope import new_id
 
-router = APIRouter(tags=["coupons"])
+router = APIRouter(tags=["coupons"], responses=errors(404, 409))
 Db = Annotated[Session, Depends(session)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_In = In
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Text200 = Annotated[str, Field(max_length=200)]
+Count = Annotated[int, Field(gt=0, le=INT32[1])]
 
 
 class TemplateIn(_In):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     kind: Literal["amount_off", "percent_off", "threshold", "gift"]
-    amount_fen: Annotated[int, Field(ge=0)] = 0
+    amount_fen: Fen = 0
     percent_off: Annotated[int, Field(ge=0, le=100)] = 0
-    cap_fen: Annotated[int, Field(ge=0)] | None = None
-    threshold_fen: Annotated[int, Field(ge=0)] = 0
-    gift_sku: str | None = None
-    stores: list[str] = []
-    categories: list[str] = []
-    skus: list[str] = []
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    cap_fen: Fen | None = None
+    threshold_fen: Fen = 0
+    gift_sku: Text200 | None = None
+    stores: Annotated[list[Id], Field(max_length=10_000)] = Field(default_factory=list)
+    categories: Annotated[list[Text200], Field(max_length=10_000)] = Field(default_factory=list)
+    skus: Annotated[list[Text200], Field(max_length=10_000)] = Field(default_factory=list)
+    valid_from: When | None = None
+    valid_until: When | None = None
     valid_days: Annotated[int, Field(gt=0, le=3650)] | None = None
-    per_member_limit: Annotated[int, Field(gt=0)] | None = None
-    total_limit: Annotated[int, Field(gt=0)] | None = None
+    per_member_limit: Count | None = None
+    total_limit: Count | None = None
     stackable: bool = False
     on_promoted_lines: bool = True
-    trigger: str | None = None
+    trigger: Annotated[str, Field(max_length=64)] | None = None
     active: bool = True
 
     @model_validator(mode="after")
@@ -63,21 +65,23 @@ class TemplateIn(_In):
 
 
 class IssueIn(_In):
-    member_ids: Annotated[list[str], Field(min_length=1, max_length=10_000)]
+    member_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)]
     key: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
 class CheckIn(_In):
-    member_id: str | None = None
-    store: str | None = None
-    lines: list[BasketLine] = []
-    other_codes: list[str] = []
+    member_id: Id | None = None
+    store: Id | None = None
+    lines: Annotated[list[BasketLine], Field(max_length=1000)] = Field(default_factory=list)
+    other_codes: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] = (
+        Field(default_factory=list)
+    )
 
 
 class RedeemIn(_In):
-    member_id: str | None = None
-    store: str | None = None
-    order_id: str | None = None  # the sale or online order it pays for
+    member_id: Id | None = None
+    store: Id | None = None
+    order_id: Id | None = None  # the sale or online order it pays for
 
 
 class VoidIn(_In):
@@ -105,7 +109,7 @@ def add_template(body: TemplateIn, db: Db) -> dict[str, Any]:
 
 
 @router.put("/coupons/templates/{template_id}")
-def put_template(template_id: int, body: TemplateIn, db: Db) -> dict[str, Any]:
+def put_template(template_id: RowId, body: TemplateIn, db: Db) -> dict[str, Any]:
     """Change a template; coupons already issued keep their own validity dates."""
     with db.begin():
         t = db.get(CouponTemplate, template_id, with_for_update=True)
@@ -117,7 +121,7 @@ def put_template(template_id: int, body: TemplateIn, db: Db) -> dict[str, Any]:
 
 
 @router.post("/coupons/templates/{template_id}/issue", status_code=201)
-def issue(template_id: int, body: IssueIn, db: Db) -> dict[str, Any]:
+def issue(template_id: RowId, body: IssueIn, db: Db) -> dict[str, Any]:
     """By hand (one member) or in bulk (a list). With the same `key` again, nothing more is
     issued to members who already got one."""
     with db.begin():

@@ -8,9 +8,10 @@ from sqlalchemy.orm import Session
 
 from hub.deps import session
 from hub.ingest.models import IngestConflict, RejectedEvent
+from hub.inputs import errors
 from hub.stores.models import Gateway
 
-router = APIRouter(tags=["ingest"])
+router = APIRouter(tags=["ingest"], responses=errors())
 Db = Annotated[Session, Depends(session)]
 
 

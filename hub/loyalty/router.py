@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.deps import session
+from hub.inputs import INT32, In, Points, RowId, When, errors
 from hub.loyalty import mall
 from hub.loyalty.books import check_books, liability
 from hub.loyalty.models import (
@@ -29,12 +29,13 @@ from hub.loyalty.service import (
 from hub.members.models import Member
 from protocols.envelope import new_id
 
-router = APIRouter(tags=["loyalty"])
+router = APIRouter(tags=["loyalty"], responses=errors(404, 409))
 Db = Annotated[Session, Depends(session)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_In = In
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Count = Annotated[int, Field(ge=0, le=INT32[1])]
 
 
 def _owner(db: Session, member_id: str) -> str:
@@ -112,7 +113,7 @@ def _entry(e: LedgerEntry) -> dict[str, Any]:
 
 
 class AdjustIn(_In):
-    points: Annotated[int, Field(strict=True)]
+    points: Points
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     key: Annotated[str, Field(min_length=1, max_length=64)]  # makes a retried request harmless
 
@@ -141,15 +142,15 @@ def adjust(member_id: str, body: AdjustIn, db: Db) -> dict[str, Any]:
 
 # --- reservations (mini-program and other API channels; lanes use MQTT RPC) ----------------
 class ReserveIn(_In):
-    member_id: str
-    points: Annotated[int, Field(strict=True, gt=0)]
-    reservation_id: str | None = None
+    member_id: Id
+    points: Annotated[Points, Field(gt=0)]
+    reservation_id: Annotated[str, Field(min_length=1, max_length=36)] | None = None
     ttl_s: Annotated[int, Field(gt=0, le=3600)] | None = None
-    store: str | None = None
+    store: Id | None = None
 
 
 class SettleIn(_In):
-    sale_id: str | None = None
+    sale_id: Annotated[str, Field(min_length=1, max_length=36)] | None = None
 
 
 def _reservation(r: PointsReservation) -> dict[str, Any]:
@@ -254,13 +255,13 @@ def run_job(name: str, request: Request) -> dict[str, Any]:
 
 # --- settings and earning rules ------------------------------------------------------------
 class SettingsIn(_In):
-    base_rate_milli: Annotated[int, Field(ge=0)] | None = None
+    base_rate_milli: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     birthday_multiplier_pct: Annotated[int, Field(ge=100, le=1000)] | None = None
-    point_value_milli_fen: Annotated[int, Field(ge=0)] | None = None
+    point_value_milli_fen: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     points_valid_days: Annotated[int, Field(gt=0, le=3650)] | None = None
     reservation_ttl_s: Annotated[int, Field(gt=0, le=3600)] | None = None
     card_valid_days: Annotated[int, Field(gt=0, le=3650)] | None = None
-    timezone: str | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -302,12 +303,12 @@ def put_settings(body: SettingsIn, db: Db) -> dict[str, Any]:
 
 class RuleIn(_In):
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    store_id: str | None = None
-    category: str | None = None
+    store_id: Id | None = None
+    category: Annotated[str, Field(max_length=200)] | None = None
     rate_milli: Annotated[int, Field(ge=0, le=1_000_000)]
-    priority: int = 0
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    priority: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] = 0
+    valid_from: When | None = None
+    valid_until: When | None = None
     active: bool = True
 
 
@@ -346,7 +347,7 @@ def add_rule(body: RuleIn, db: Db) -> dict[str, Any]:
 
 
 @router.put("/points/rules/{rule_id}")
-def put_rule(rule_id: int, body: RuleIn, db: Db) -> dict[str, Any]:
+def put_rule(rule_id: RowId, body: RuleIn, db: Db) -> dict[str, Any]:
     with db.begin():
         r = db.get(EarningRule, rule_id)
         if r is None:
@@ -360,17 +361,17 @@ def put_rule(rule_id: int, body: RuleIn, db: Db) -> dict[str, Any]:
 class ItemIn(_In):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     kind: Literal["goods", "service", "perk"]
-    partner: str | None = None
-    points_price: Annotated[int, Field(gt=0)]
-    stock: Annotated[int, Field(ge=0)] | None = None
-    per_member_limit: Annotated[int, Field(gt=0)] | None = None
-    coupon_template_id: int | None = None
+    partner: Annotated[str, Field(max_length=200)] | None = None
+    points_price: Annotated[Points, Field(gt=0)]
+    stock: Annotated[Points, Field(ge=0)] | None = None
+    per_member_limit: Annotated[Count, Field(gt=0)] | None = None
+    coupon_template_id: Annotated[Count, Field(gt=0)] | None = None
     active: bool = True
 
 
 class OrderIn(_In):
-    item_id: int
-    member_id: str
+    item_id: Annotated[Count, Field(gt=0)]
+    member_id: Id
     order_id: Annotated[str, Field(min_length=8, max_length=64)] | None = None
     channel: Literal["api", "mini_program", "lane"] = "api"
 
@@ -395,7 +396,7 @@ def add_item(body: ItemIn, db: Db) -> dict[str, Any]:
 
 
 @router.put("/mall/items/{item_id}")
-def put_item(item_id: int, body: ItemIn, db: Db) -> dict[str, Any]:
+def put_item(item_id: RowId, body: ItemIn, db: Db) -> dict[str, Any]:
     with db.begin():
         i = db.get(MallItem, item_id, with_for_update=True)
         if i is None:

@@ -77,7 +77,7 @@ def _record_held(db: Database, topic: str, payload: bytes) -> None:
         t = topics.parse_gateway_topic(topic)
         with db.transaction() as s:
             catalog.record_held(s, t.store, t.gateway, payload)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, RecursionError) as err:
         log.warning("bad snapshot report on %s: %s", topic, err)
 
 

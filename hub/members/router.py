@@ -5,15 +5,16 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from hub.deps import session
+from hub.inputs import In, errors
 from hub.members.overview import view360
 from hub.members.service import Changes, Members, Registration
 from protocols.envelope import iso
 
-router = APIRouter(tags=["members"])
+router = APIRouter(tags=["members"], responses=errors(404, 409))
 Db = Annotated[Session, Depends(session)]
 
 
@@ -24,12 +25,12 @@ def _members(request: Request) -> Members:
 Svc = Annotated[Members, Depends(_members)]
 
 
-class MergeIn(BaseModel):
-    other_id: str
+class MergeIn(In):
+    other_id: Annotated[str, Field(min_length=1, max_length=36)]
     reason: str = Field(default="duplicate profile", max_length=500)
 
 
-class RenewIn(BaseModel):
+class RenewIn(In):
     days: Annotated[int, Field(gt=0, le=3650)] | None = None
 
 
@@ -87,7 +88,7 @@ def renew(member_id: str, body: RenewIn, db: Db, svc: Svc) -> dict[str, Any]:
 # app ahead of the /api router (hub/loyalty/runtime.py) and checks the bearer token inline:
 # the router's synchronous dependency costs a thread hop per request, and the route is
 # matched before the hundred others.
-views = APIRouter(tags=["members"])
+views = APIRouter(tags=["members"], responses=errors(404))
 
 
 @views.get("/api/members/{member_id}/360")

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.coupons import service as coupons
 from hub.db import utcnow
+from hub.inputs import Day, In
 from hub.loyalty.service import Ledger, settings
 from hub.members import identity
 from hub.members.models import CHANNELS, Member, MemberHistory, MemberMerge
@@ -42,28 +43,28 @@ class MemberNotFound(MemberError):
     status = 404
 
 
-class Registration(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Tags = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)]
+Identity = Annotated[str, Field(max_length=64)]
 
+
+class Registration(In):
     name: str | None = Field(default=None, max_length=100)
-    phone: str | None = None
-    id_number: str | None = None
-    birthday: date | None = None
+    phone: Identity | None = None
+    id_number: Identity | None = None
+    birthday: Day | None = None
     marketing_consent: bool = False
-    tags: list[str] = []
-    channel: str = "api"
-    origin_store: str | None = None
+    tags: Tags = Field(default_factory=list)
+    channel: Annotated[str, Field(max_length=16)] = "api"
+    origin_store: Annotated[str, Field(max_length=64)] | None = None
 
 
-class Changes(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Changes(In):
     name: str | None = Field(default=None, max_length=100)
-    phone: str | None = None
-    id_number: str | None = None
-    birthday: date | None = None
+    phone: Identity | None = None
+    id_number: Identity | None = None
+    birthday: Day | None = None
     marketing_consent: bool | None = None
-    tags: list[str] | None = None
+    tags: Tags | None = None
 
 
 @dataclass
@@ -124,6 +125,8 @@ class Members:
             raise MemberError(f"channel must be one of {', '.join(CHANNELS)}")
         phone = self._norm(identity.phone, reg.phone)
         id_no = self._norm(identity.id_number, reg.id_number)
+        if not phone and not id_no:  # the card number is made here: it cannot be the only way
+            raise MemberError("a member needs a phone or an ID number to be found by")
         for found in (
             self.find(s, phone=phone) if phone else None,
             self.find(s, id_number=id_no) if id_no else None,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -8,10 +7,11 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.deps import session
+from hub.inputs import When, errors
 from hub.sales.models import Refund, RefundIssue, Sale, SaleLine, SalePayment
 from protocols.money import fen_to_yuan
 
-router = APIRouter(tags=["sales"])
+router = APIRouter(tags=["sales"], responses=errors(404))
 Db = Annotated[Session, Depends(session)]
 
 
@@ -40,8 +40,8 @@ def _sale(s: Sale) -> dict[str, Any]:
 def list_sales(
     store_id: str,
     db: Db,
-    since: Annotated[datetime | None, Query(description="occurred_at >= (UTC, ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="occurred_at < (UTC, ISO 8601)")] = None,
+    since: Annotated[When | None, Query(description="occurred_at >= (UTC, ISO 8601)")] = None,
+    until: Annotated[When | None, Query(description="occurred_at < (UTC, ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[str | None, Query(description="the next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:

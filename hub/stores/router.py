@@ -3,23 +3,29 @@ from __future__ import annotations
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, Field, field_validator
+from fastapi import APIRouter, Depends, HTTPException, Path
+from pydantic import Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.deps import session
+from hub.inputs import In, errors
 from hub.sales.models import Sale
 from hub.stores.models import Gateway, Store
 
-router = APIRouter(tags=["stores"])
+router = APIRouter(tags=["stores"], responses=errors(404))
 Db = Annotated[Session, Depends(session)]
 
 
-class StoreIn(BaseModel):
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    name: str = Field(min_length=1, max_length=200)
-    tz: str = "Asia/Shanghai"
+STORE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+StoreId = Annotated[str, Path(pattern=STORE_ID)]
+
+
+class StoreIn(In):
+    # the id is the path's; one given here too must be the same (older clients send it)
+    id: Annotated[str, Field(pattern=STORE_ID)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    tz: Annotated[str, Field(max_length=64)] = "Asia/Shanghai"
 
     @field_validator("tz")
     @classmethod
@@ -41,8 +47,9 @@ def list_stores(db: Db) -> dict[str, Any]:
 
 
 @router.put("/stores/{store_id}")
-def put_store(store_id: str, body: StoreIn, db: Db) -> dict[str, Any]:
-    if body.id != store_id:
+def put_store(store_id: StoreId, body: StoreIn, db: Db) -> dict[str, Any]:
+    """Create or change a store; its id is the path's."""
+    if body.id is not None and body.id != store_id:
         raise HTTPException(422, "store id in the path and the body differ")
     with db.begin():
         store = db.get(Store, store_id)

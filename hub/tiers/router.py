@@ -2,36 +2,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.deps import session
+from hub.inputs import INT32, Fen, In, Points, errors
 from hub.loyalty.service import NotFound, resolve
 from hub.tiers import service as tiers
 from hub.tiers.models import Tier, TierChange
 
-router = APIRouter(tags=["tiers"])
+router = APIRouter(tags=["tiers"], responses=errors(404, 409))
 Db = Annotated[Session, Depends(session)]
 
 
-class TierIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TierIn(In):
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    rank: Annotated[int, Field(ge=0)]
+    rank: Annotated[int, Field(ge=0, le=INT32[1])]
     discount_pct: Annotated[int, Field(ge=1, le=100)] = 100
-    spend_threshold_fen: Annotated[int, Field(ge=0)] = 0
-    points_threshold: Annotated[int, Field(ge=0)] | None = None
+    spend_threshold_fen: Fen = 0
+    points_threshold: Annotated[Points, Field(ge=0)] | None = None
     points_multiplier_pct: Annotated[int, Field(ge=0, le=1000)] = 100
-    birthday_gift_template_id: int | None = None
+    birthday_gift_template_id: Annotated[int, Field(ge=1, le=INT32[1])] | None = None
     downgrade_mode: Literal["never", "automatic", "grace"] = "automatic"
     grace_days: Annotated[int, Field(ge=0, le=3650)] = 0
 
 
-class SetTierIn(BaseModel):
-    code: str
+class SetTierIn(In):
+    code: Annotated[str, Field(min_length=1, max_length=32)]
     reason: Annotated[str, Field(max_length=32)] = "manual"
 
 
@@ -70,7 +69,9 @@ def ladder(db: Db) -> dict[str, Any]:
 
 
 @router.put("/tiers/{code}")
-def put_tier(code: str, body: TierIn, db: Db) -> dict[str, Any]:
+def put_tier(
+    code: Annotated[str, Path(min_length=1, max_length=32)], body: TierIn, db: Db
+) -> dict[str, Any]:
     """Create or change a level. The lowest rank is where new members start."""
     with db.begin():
         t = db.get(Tier, code)
@@ -87,7 +88,7 @@ def put_tier(code: str, body: TierIn, db: Db) -> dict[str, Any]:
 @router.get("/tiers/changes")
 def changes(
     db: Db,
-    after: Annotated[int, Query(ge=0, description="the last change id seen")] = 0,
+    after: Annotated[int, Query(ge=0, le=INT32[1], description="the last change id seen")] = 0,
     member_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:

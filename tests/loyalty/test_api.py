@@ -40,7 +40,9 @@ def test_members_api_register_search_change_merge_view(api: TestClient, db: Data
     a = r.json()["id"]
     again = api.post("/api/members", json={"phone": "+86 139 1111 2222"})
     assert again.status_code == 200 and again.json()["id"] == a
-    b = api.post("/api/members", json={"name": "陈晨", "channel": "api"}).json()["id"]
+    # a member needs a way to be found (issue 11): a profile with nothing to find it by is refused
+    assert api.post("/api/members", json={"name": "陈晨", "channel": "api"}).status_code == 422
+    b = api.post("/api/members", json={"name": "陈晨", "phone": "13911113333"}).json()["id"]
     assert api.get("/api/members", params={"phone": "13911112222"}).json()["members"][0]["id"] == a
     bad = api.post("/api/members", json={"phone": "abc"})
     assert bad.status_code == 422 and "phone" in bad.json()["detail"]

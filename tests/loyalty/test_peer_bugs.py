@@ -283,7 +283,7 @@ def test_a_late_commit_finding_the_points_gone_books_debt_not_a_negative_balance
 # --- a merged member losing history ---------------------------------------------------------
 def test_a_merged_member_keeps_all_history(db: Database, members: Members):
     old = register(db, members, "13900000013", name="王芳")
-    dup = register(db, members, None, name="王芳 (小程序)", channel="mini_program")
+    dup = register(db, members, "13900000099", name="王芳 (小程序)", channel="mini_program")
     a, b = Till(db, "s1"), Till(db, "s2")
     sale_old = a.sale([line("A", 10000)], member=old)
     sale_dup = b.sale([line("B", 20000)], member=dup)

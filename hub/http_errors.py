@@ -1,0 +1,93 @@
+"""The hub's error answers, in one place: what the database refuses becomes a 4xx with the
+reason, never a 500. A unique violation is a conflict (409: the rank, code or id is taken); a
+foreign key, check or NOT NULL violation, or a value the column cannot hold, is invalid input
+(422). The answer is FastAPI's shape, `{"detail": "<reason>"}` (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+# SQLSTATE → (status, what it means to the caller)
+_PG = {
+    "23505": (409, "already taken"),
+    "23503": (422, "refers to something that does not exist, or is still referred to"),
+    "23514": (422, "breaks a rule of the data"),
+    "23502": (422, "a required value is missing"),
+}
+_SQLITE = {
+    "UNIQUE": _PG["23505"],
+    "FOREIGN KEY": _PG["23503"],
+    "CHECK": _PG["23514"],
+    "NOT NULL": _PG["23502"],
+}
+
+
+def integrity(err: IntegrityError) -> tuple[int, str]:
+    orig = err.orig
+    state = getattr(orig, "sqlstate", None)
+    if state in _PG:
+        status, what = _PG[state]
+        diag = getattr(orig, "diag", None)
+        detail = getattr(diag, "message_detail", None) or getattr(diag, "constraint_name", "")
+        return status, f"{what}: {detail}" if detail else what
+    text = str(orig)
+    for key, (status, what) in _SQLITE.items():
+        if text.startswith(key):
+            return status, f"{what}: {text}"
+    return 409, f"refused by the database: {text}"
+
+
+async def _integrity(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IntegrityError)
+    status, reason = integrity(exc)
+    log.warning("refused %s %s: %s", request.method, request.url.path, reason)
+    return JSONResponse({"detail": reason}, status_code=status)
+
+
+async def _data(request: Request, exc: Exception) -> JSONResponse:
+    orig = getattr(exc, "orig", exc)
+    reason = f"a value does not fit its column: {str(orig).splitlines()[0]}"
+    log.warning("refused %s %s: %s", request.method, request.url.path, reason)
+    return JSONResponse({"detail": reason}, status_code=422)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette's Allow names only the first route on the path; list every method served
+        headers["Allow"] = ", ".join(_methods(request.app, request.url.path))
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+def _methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI lists for `path`: those of its most specific template (fewest
+    parameters, so /api/tiers/changes is that path's and not /api/tiers/{code}'s)."""
+    table = getattr(app.state, "allowed_methods", None)
+    if table is None:
+        table = [
+            (
+                p.count("{"),
+                re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(p)) + "$"),
+                ops,
+            )
+            for p, ops in app.openapi()["paths"].items()
+        ]
+        app.state.allowed_methods = table
+    matches = [(n, ops) for n, rx, ops in table if rx.match(path)]
+    fewest = min((n for n, _ in matches), default=0)
+    return sorted({m.upper() for n, ops in matches if n == fewest for m in ops})
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataError, _data)
+    app.add_exception_handler(StarletteHTTPException, _http)
