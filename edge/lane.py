@@ -44,7 +44,9 @@ class LineIn(_In):
 
 
 # a hub member id (UUIDv7) or a card-system id as lanes send them; never free text
-MemberId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+MemberId = Annotated[
+    str, msgspec.Meta(pattern=rf"^[A-Za-z0-9][A-Za-z0-9_-]{{0,{bounds.UUID_LEN - 1}}}$")
+]
 
 
 class SaleIn(_In):

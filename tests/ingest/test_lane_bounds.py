@@ -62,16 +62,16 @@ CASES = [
     ("name 201", SALE, _line(name="n" * 201), "length <= 200"),
     ("category 201", SALE, _line(category="c" * 201), "length <= 200"),
     ("cashier 201", SALE, _sale(cashier="c" * 201), "length <= 200"),
-    ("member_id 65", SALE, _sale(member_id="m" * 65), "length <= 36"),
+    ("member_id 65", SALE, _sale(member_id="m" * 65), "member_id"),
     (
         "payment ref 201",
         SALE,
         _sale(payments=[{"tender": "wechat", "amount_fen": 6100, "ref": "r" * 201}]),
         "length <= 200",
     ),
-    ("coupon 33", SALE, _sale(coupons=["K" * 33]), "length <= 32"),
+    ("coupon 33", SALE, _sale(coupons=["K" * 33]), "coupon code"),
     ("qty beyond the bound", SALE, _line(qty_milli=10**7 + 1), "<= 10000000"),
-    ("refund sale_id 37", REFUND, _refund(sale_id="s" * 37), "length <= 36"),
+    ("refund sale_id 37", REFUND, _refund(sale_id="s" * 37), "sale_id"),
     ("refund reason 501", REFUND, _refund(reason="r" * 501), "length <= 500"),
     ("NUL in a refund reason", REFUND, _refund(reason="a\u0000"), "U+0000"),
     ("shift_id 201", SHIFT, _shift(shift_id="s" * 201), "length <= 200"),
@@ -96,9 +96,10 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
 )
 def test_the_lane_refuses_what_the_contract_bounds(edge: Edge, path: str, body: dict, reason: str):
     before = edge.journal()["last_seq"]
+    logged = edge.log.read_text().count("refused")
     r = edge.http.post(path, json=body)
     assert r.status_code == 400, r.text
     assert reason in r.json()["error"], r.json()
     assert edge.journal()["last_seq"] == before  # nothing was journaled
     assert edge.sell(1).status_code == 201  # and the lane goes on
-    assert "lane 1:" in edge.log.read_text()  # the refusal is logged
+    assert edge.log.read_text().count("refused") > logged  # the refusal is logged
