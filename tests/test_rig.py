@@ -13,6 +13,7 @@ import pytest
 from rig import Broker, Edge, until, wait_until
 
 
+@pytest.mark.slow
 def test_a_restart_whose_port_was_taken_moves_to_a_free_one(tmp_path: Path, broker: Broker) -> None:
     edge = Edge(tmp_path / "e", "s1", "g1", broker.url)
     edge.start()

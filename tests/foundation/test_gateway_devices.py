@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from edge.sim.printer import PrinterSim
 from tests.conftest import Broker, Edge, sale_body, wait_until
@@ -92,6 +93,7 @@ def state(edge: Edge, key: str) -> str | None:
     return edge.http.get(f"/api/payments/{key}").json().get("payment", {}).get("state")
 
 
+@pytest.mark.slow
 def test_gateway_killed_mid_qr_payment_charges_once_and_books(tmp_path: Path, broker: Broker):
     """The real `storegw edge`: SIGKILL while the customer is confirming a QR payment; the
     restarted gateway asks the aggregator, finds the money taken, and the lane's sale books it."""
