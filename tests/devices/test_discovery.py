@@ -118,13 +118,21 @@ async def test_ids_are_stable_across_replugging(tmp_path: Path) -> None:
         pts_before = os.readlink(sim.port)
         sim.unplug()
         assert await discovery.scan() == []
-        # another tty takes the freed number meanwhile, so the scale comes back under a new one
-        squatter = os.openpty()
+        # It comes back under another tty number, as a real one may: a pty taken meanwhile
+        # holds the freed number. Other processes take and free ptys too, so the kernel may
+        # still hand the old number back: then once more.
+        squatters = []
         try:
-            sim.plug()
+            for _ in range(10):
+                squatters.append(os.openpty())
+                sim.plug()
+                if os.readlink(sim.port) != pts_before:
+                    break
+                sim.unplug()
         finally:
-            for fd in squatter:
-                os.close(fd)
+            for fds in squatters:
+                for fd in fds:
+                    os.close(fd)
         assert os.readlink(sim.port) != pts_before
         second = await discovery.scan()
         assert [s.id for s in first] == [s.id for s in second] == ["scale-04036001-sn42"]
