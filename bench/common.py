@@ -1,18 +1,15 @@
-"""Shared bits of the benchmarks: envelopes like a lane makes them, percentiles, a broker."""
+"""Shared bits of the benchmarks: envelopes like a lane makes them, percentiles, a broker.
+The processes and sample bodies come from the test rig (`rig/`), never from tests/."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from protocols.envelope import iso, new_id, utc_now
 from protocols.pricing import line_total
-from tests.conftest import sale_body
+from rig import Broker, sale_body
 
 
 def sale_envelope(seq: int, store: str = "b1", gateway: str = "g1") -> dict[str, Any]:
@@ -74,36 +71,8 @@ def pct(samples: list[float], p: float) -> float:
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Mosquitto:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        conf = workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-            "max_queued_messages 0\nmax_inflight_messages 0\n"
-        )
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.proc = subprocess.Popen(
-            [exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+def mosquitto(workdir: Path) -> Broker:
+    """A broker of the benchmark's own, started: the test rig's, so both start it one way."""
+    broker = Broker(workdir)
+    broker.start()
+    return broker

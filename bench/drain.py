@@ -20,9 +20,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Mosquitto, sale_envelope
+from bench.common import mosquitto, sale_envelope
 from edge.journal import Journal
-from tests.conftest import Edge, Hub
+from rig import Broker, Edge, Hub
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
 
@@ -81,7 +81,7 @@ def fill(journal_dir: Path, n: int) -> None:
     j.close()
 
 
-def ours(workdir: Path, broker: Mosquitto, n: int) -> float:
+def ours(workdir: Path, broker: Broker, n: int) -> float:
     fill(workdir / "edge", n)
     hub = Hub(workdir / "hub", broker.url)
     hub.start()
@@ -102,7 +102,7 @@ def ours(workdir: Path, broker: Mosquitto, n: int) -> float:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
-        broker = Mosquitto(Path(d))
+        broker = mosquitto(Path(d))
         try:
             # the raw figure is jittery (two paho network threads and a publisher share the
             # GIL): take the best of three, which only makes our ratio harder to reach

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Mosquitto, pct, sale_envelope
+from bench.common import mosquitto, pct, sale_envelope
 from edge.journal import Journal
-from tests.conftest import Edge, sale_body
+from rig import Edge, sale_body
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 
@@ -51,7 +51,7 @@ def main() -> None:
     raw: list[float] = []
     journal_only: list[float] = []
     with tempfile.TemporaryDirectory() as d:
-        broker = Mosquitto(Path(d))
+        broker = mosquitto(Path(d))
         edge = Edge(Path(d) / "edge", "b1", "g1", broker.url)
         edge.start()
         floor = RawJournal(Path(d) / "raw.db")

@@ -32,17 +32,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Mosquitto, free_port, pct, sale_envelope
+from bench.common import mosquitto, pct, sale_envelope
 from hub.coupons import service as coupons
 from hub.coupons.models import CouponTemplate
 from hub.db import Database
 from hub.ingest.handlers import HANDLERS
 from hub.ingest.service import Ingest
+from hub.loyalty.books import check_books
 from hub.loyalty.models import EarningRule
-from hub.loyalty.service import Ledger, check_books
+from hub.loyalty.service import Ledger
 from hub.members.service import Members, Registration
 from hub.members.vault import Vault
 from hub.tiers.models import Tier
+from rig import free_port
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 N = int(args[0]) if args else 16_000
@@ -221,7 +223,7 @@ def view_latency(
     import httpx
 
     work.mkdir(parents=True, exist_ok=True)
-    broker = Mosquitto(work)
+    broker = mosquitto(work)
     port = free_port()
     env = {
         **os.environ,

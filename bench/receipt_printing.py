@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from protocols.escpos.decoder import decode
 from protocols.escpos.receipt import Paper, Store, render_sale
-from tests.printing.test_layout import ENVELOPE
+from rig.samples import RECEIPT_ENVELOPE as ENVELOPE
 
 N = 300
 STORE = Store(

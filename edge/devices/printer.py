@@ -543,7 +543,8 @@ class Printer(Device):
             return await self._wait_job(job, timeout)
         if name == "preview":
             doc, _ = self._document_for(params, copy=bool(params.get("copy", False)))
-            return self.preview(bytes(doc.out))
+            # drawing takes ~0.5 s: not on the loop, where lanes and status reads wait
+            return await asyncio.to_thread(self.preview, bytes(doc.out))
         raise DeviceError(f"printer has no action {name!r}")
 
     def preview(self, data: bytes) -> dict[str, Any]:
@@ -581,7 +582,8 @@ def lane_routes(devices: Devices) -> list[web.RouteDef]:
         doc, _ = p._document_for({"sale_id": sale_id}, copy=False)
         if fmt == "txt":
             return web.Response(text=preview.text_preview(bytes(doc.out), p.paper.columns))
-        png = preview.png_preview(bytes(doc.out), p.paper.dots, p.paper.columns)[0]
+        draw = preview.png_preview  # ~0.5 s: in a thread, so the loop serves the lanes meanwhile
+        png = (await asyncio.to_thread(draw, bytes(doc.out), p.paper.dots, p.paper.columns))[0]
         return web.Response(body=png, content_type="image/png")
 
     async def reprint(request: web.Request) -> web.Response:

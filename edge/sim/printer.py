@@ -65,6 +65,7 @@ class PrinterSim:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._changed = asyncio.Event()
+        self._drawing: set[asyncio.Future[None]] = set()  # PNGs being written
         self.address = ("", 0)
 
     # --- state the test or the technician sets ----------------------------------------------
@@ -134,9 +135,27 @@ class PrinterSim:
             n = len(self.receipts) + 1
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / f"receipt-{n:04d}.txt").write_text(printed.text, "utf-8")
-            printed.png_path = self.out_dir / f"receipt-{n:04d}.png"
-            printed.png_path.write_bytes(preview.receipt_png(receipt, self.dots, self.columns))
+            png_path = printed.png_path = self.out_dir / f"receipt-{n:04d}.png"
+
+            def draw() -> None:
+                png_path.write_bytes(preview.receipt_png(receipt, self.dots, self.columns))
+
+            # Drawing takes about half a second, more under load: on the event loop it would
+            # hold up the DLE EOT replies, which a printer answers at once even while printing
+            # (the driver gives up on a status after `timeout_s` and calls the printer gone).
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                draw()
+            else:
+                self._drawing.add(loop.run_in_executor(None, draw))
         self.receipts.append(printed)
+
+    async def drawn(self) -> None:
+        """Until every receipt cut so far has its PNG written."""
+        while self._drawing:
+            pending, self._drawing = self._drawing, set()
+            await asyncio.gather(*pending)
 
     def png(self, index: int) -> bytes:
         r = self.receipts[index]
@@ -167,6 +186,7 @@ class PrinterSim:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
+        await self.drawn()
 
     async def power_on(self) -> None:
         await self.start(*self.address)

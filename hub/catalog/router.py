@@ -124,14 +124,13 @@ def put_promotion(promotion_id: RowId, body: PromotionIn, db: Db) -> dict[str, A
 @router.post("/catalog/publish")
 def publish(body: PublishIn, request: Request, db: Db) -> dict[str, Any]:
     """Build the changed snapshots now (all stores, or these) and publish what is new."""
-    with db.begin():
+    publish_fn = request.app.state.jobs.publisher()  # None while the hub has no broker connection
+    with db.begin():  # one transaction, so the scheduled job cannot send what this one built
         made = [
             {"store": r.store_id, "kind": r.kind, "version": r.version}
             for r in catalog.refresh(db, body.stores)
         ]
-    jobs = request.app.state.jobs
-    publish_fn = jobs.publisher()  # None while the hub has no broker connection
-    sent = catalog.publish_pending(request.app.state.db, publish_fn) if publish_fn else 0
+        sent = catalog.publish_newest(db, publish_fn) if publish_fn else 0
     return {"new_versions": made, "published": sent, "connected": publish_fn is not None}
 
 

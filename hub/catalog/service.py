@@ -2,7 +2,7 @@
 prices (the chain's, or the store's own), the promotions that run there, the tier ladder.
 
 `refresh` builds each (store, kind) and writes a new version only when the content changed;
-`publish_pending` sends the newest unpublished versions, retained, so a gateway that connects
+`publish_newest` sends the newest unpublished versions, retained, so a gateway that connects
 later still gets them; `republish_latest` resends every newest version (after the broker lost
 its retained messages). Gateways report the versions they hold; `overview` shows both sides."""
 
@@ -26,7 +26,7 @@ from hub.catalog.models import (
     Promotion,
     StorePrice,
 )
-from hub.db import Database, utcnow
+from hub.db import utcnow
 from hub.stores.models import Store
 from hub.tiers.models import Tier
 from protocols import snapshots, topics
@@ -163,18 +163,18 @@ def _newest(s: Session, unpublished_only: bool) -> list[ConfigSnapshot]:
     return list(s.scalars(q.order_by(ConfigSnapshot.store_id, ConfigSnapshot.kind)))
 
 
-def publish_pending(db: Database, publish: Publish, everything: bool = False) -> int:
+def publish_newest(s: Session, publish: Publish, everything: bool = False) -> int:
     """Publish the newest version of each (store, kind) not yet published (or all of them),
-    retained; marked published in the same transaction."""
-    with db.transaction() as s:
-        rows = _newest(s, unpublished_only=not everything)
-        now = utcnow()
-        for r in rows:
-            publish(topics.config(r.store_id, r.kind), r.payload.encode(), 1, True)
-            r.published_at = r.published_at or now
-        if rows:
-            log.info("published %s snapshot(s)", len(rows))
-        return len(rows)
+    retained; marked published in the caller's transaction. After a `refresh` in the same
+    transaction, no other refresher (the scheduled job, an HQ publish) sends what it built."""
+    rows = _newest(s, unpublished_only=not everything)
+    now = utcnow()
+    for r in rows:
+        publish(topics.config(r.store_id, r.kind), r.payload.encode(), 1, True)
+        r.published_at = r.published_at or now
+    if rows:
+        log.info("published %s snapshot(s)", len(rows))
+    return len(rows)
 
 
 def record_held(s: Session, store: str, gateway: str, payload: bytes) -> None:

@@ -56,9 +56,9 @@ def run_tiers(db: Database) -> dict[str, Any]:
 
 
 def run_snapshots(db: Database, publish: catalog.Publish | None, everything: bool = False) -> dict:
-    with db.transaction() as s:
+    with db.transaction() as s:  # built and sent together: see POST /api/catalog/publish
         made = len(catalog.refresh(s))
-    sent = catalog.publish_pending(db, publish, everything) if publish else 0
+        sent = catalog.publish_newest(s, publish, everything) if publish else 0
     return {"new_versions": made, "published": sent}
 
 

@@ -62,10 +62,16 @@ def attach_worker(app: FastAPI, worker: object) -> None:
     app.state.rpc.attach(worker)
     app.state.jobs.worker = worker
 
+    # One report at a time, in arrival order (the lock is FIFO): applied side by side in
+    # threads, a gateway's older report could land after its newer one and stay.
+    in_order = asyncio.Lock()
+
+    async def record(topic: str, payload: bytes) -> None:
+        async with in_order:
+            await asyncio.to_thread(_record_held, db, topic, payload)
+
     def held(topic: str, payload: bytes) -> None:
-        task = asyncio.get_running_loop().create_task(
-            asyncio.to_thread(_record_held, db, topic, payload)
-        )
+        task = asyncio.get_running_loop().create_task(record(topic, payload))
         _running.add(task)
         task.add_done_callback(_running.discard)
 

@@ -3,9 +3,7 @@ on a real aiohttp server bound to a free port, a real SQLite file in tmp_path.""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -37,17 +35,6 @@ def anyio_backend() -> str:
 @pytest.fixture
 def ctx(tmp_path: Path) -> Context:
     return Context(LaneBus(), tmp_path, db=sqlite_utils.Database(tmp_path / "gateway.db"))
-
-
-async def wait_until(check: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.02)
 
 
 @asynccontextmanager

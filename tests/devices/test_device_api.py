@@ -15,8 +15,9 @@ from edge.devices.registry import Devices
 from edge.sim.scales import ScaleSim
 from edge.sim.scanners import SerialScannerSim
 from protocols import pricing
+from rig.waiting import until
 
-from .conftest import FAST, gateway, wait_until
+from .conftest import FAST, gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -56,7 +57,7 @@ async def test_declared_devices_listed_and_driven(ctx: Context, tmp_path: Path) 
     devices = Devices(ctx)
     await devices.start()
     async with gateway(devices) as client:
-        await wait_until(lambda: all(d.state == "online" for d in devices.by_id.values()))
+        await until(lambda: all(d.state == "online" for d in devices.by_id.values()))
         listed = (await (await client.get("/api/devices")).json())["devices"]
         by_id = {d["id"]: d for d in listed}
         assert set(by_id) == {"scale-lane1", "scanner-lane1"}
@@ -106,7 +107,7 @@ async def test_weigh_prices_a_stable_weight_per_kg(ctx: Context, tmp_path: Path)
     devices = Devices(ctx)
     await devices.start()
     async with gateway(devices) as client:
-        await wait_until(lambda: devices.by_id["scale-2"].state == "online")
+        await until(lambda: devices.by_id["scale-2"].state == "online")
         body = {"sku": "APPLE-FUJI", "name": "富士苹果", "price_per_kg_fen": 1298}
         r = await client.post("/api/lanes/2/weigh", json=body)
         assert r.status == 200, await r.text()
@@ -166,7 +167,7 @@ async def test_lane_events_stream_scans_and_masks_payment_codes(
     await devices.start()
     payment_module = ctx.lanes.subscribe("5")  # what the in-process payment module sees
     async with gateway(devices) as client:
-        await wait_until(lambda: devices.by_id["scanner-5"].state == "online")
+        await until(lambda: devices.by_id["scanner-5"].state == "online")
         response = await client.get("/api/lanes/5/events")
         assert response.headers["Content-Type"].startswith("text/event-stream")
         await response.content.readuntil(b"\n\n")  # the opening comment

@@ -4,7 +4,6 @@ probe, stable ids across re-plugging, and hot-plug through the registry's rescan
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -18,8 +17,9 @@ from edge.devices.discovery import Discovery, UsbInfo, descriptor_is_pos_scanner
 from edge.devices.registry import Devices
 from edge.sim.scales import ScaleSim
 from edge.sim.scanners import EvdevReplay, HidrawReplay
+from rig.waiting import until
 
-from .conftest import gateway, wait_until
+from .conftest import gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -118,8 +118,22 @@ async def test_ids_are_stable_across_replugging(tmp_path: Path) -> None:
         pts_before = os.readlink(sim.port)
         sim.unplug()
         assert await discovery.scan() == []
-        sim.plug()
-        assert os.readlink(sim.port) != pts_before or True  # the kernel may reuse the number
+        # It comes back under another tty number, as a real one may: a pty taken meanwhile
+        # holds the freed number. Other processes take and free ptys too, so the kernel may
+        # still hand the old number back: then once more.
+        squatters = []
+        try:
+            for _ in range(10):
+                squatters.append(os.openpty())
+                sim.plug()
+                if os.readlink(sim.port) != pts_before:
+                    break
+                sim.unplug()
+        finally:
+            for fds in squatters:
+                for fd in fds:
+                    os.close(fd)
+        assert os.readlink(sim.port) != pts_before
         second = await discovery.scan()
         assert [s.id for s in first] == [s.id for s in second] == ["scale-04036001-sn42"]
         assert second[0].port == first[0].port  # the by-id path, never /dev/pts/N
@@ -182,9 +196,9 @@ async def test_hid_pos_and_keyboard_scanners_found(tmp_path: Path, ctx: Context)
         hid = found["scanner-0c2e0b61-17030b4f21"]
         assert hid.spec.profile == "honeywell-hidpos" and hid.spec.port == str(dev / "hidraw3")
         assert found["scanner-05e01200-s123"].spec.profile == "zebra-ds2208-keyboard"
-        await wait_until(lambda: all(d.state == "online" for d in found.values()))
+        await until(lambda: all(d.state == "online" for d in found.values()))
         pos.scan("]E0", "6901234567892")
-        await wait_until(lambda: hid.scans == 1)
+        await until(lambda: hid.scans == 1)
         assert hid.last_scan and hid.last_scan["gtin"] == "06901234567892"
     finally:
         await devices.stop()
@@ -217,28 +231,29 @@ async def test_hot_plug_through_the_registry(tmp_path: Path, ctx: Context) -> No
         assert await listed() == {}
         await sim.start()  # plugged in while the gateway runs
         device_id = "scale-04036001-hot1"
-        for _ in range(100):
-            if device_id in (current := await listed()):
-                break
-            await asyncio.sleep(0.05)
-        assert current[device_id]["profile"] == "mettler-toledo-sics"
-        assert current[device_id]["port"] == str(folder / by_id_name(usb))
-        await wait_until(lambda: devices.by_id[device_id].state == "online")
+
+        async def found() -> dict[str, object] | None:
+            return (await listed()).get(device_id)
+
+        current = await until(found, what="the plugged-in scale listed")
+        assert current["profile"] == "mettler-toledo-sics"
+        assert current["port"] == str(folder / by_id_name(usb))
+        await until(lambda: devices.by_id[device_id].state == "online")
         devices.by_id[device_id].backoff_min = 0.05
         r = await client.post(f"/api/devices/{device_id}/read")
         assert (await r.json())["result"]["grams"] == 500
 
         sim.unplug()  # pulled out, and back within the grace period: same device
-        await wait_until(lambda: devices.by_id[device_id].state == "unavailable")
+        await until(lambda: devices.by_id[device_id].state == "unavailable")
         sim.plug()
-        await wait_until(lambda: devices.by_id[device_id].state == "online", timeout=8)
+        await until(lambda: devices.by_id[device_id].state == "online", timeout=8)
 
         sim.unplug()  # pulled out for good: forgotten
-        for _ in range(100):
-            if device_id not in await listed():
-                break
-            await asyncio.sleep(0.05)
-        assert device_id not in await listed()
+
+        async def forgotten() -> bool:
+            return device_id not in await listed()
+
+        await until(forgotten, what="the unplugged scale forgotten")
     await sim.close()
 
 

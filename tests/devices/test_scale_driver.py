@@ -13,8 +13,9 @@ import pytest
 from edge.devices.base import ConfigurationError, Context, DeviceError, DeviceSpec
 from edge.devices.scale import Scale
 from edge.sim.scales import ScaleSim
+from rig.waiting import until
 
-from .conftest import FAST, fast, wait_until
+from .conftest import FAST, fast
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +35,7 @@ async def test_read_zero_tare_over_a_pty(ctx: Context, protocol: str) -> None:
     await sim.start()
     scale = await start(ctx, sim, protocol)
     try:
-        await wait_until(lambda: scale.state == "online", what="online")
+        await until(lambda: scale.state == "online", what="online")
         read = await scale.action("read", {})
         assert read["grams"] == 1250 and read["stable"] and read["sellable"]
         sim.set("0.876")
@@ -57,7 +58,7 @@ async def test_motion_overload_and_negative_never_price(ctx: Context, protocol: 
     await sim.start()
     scale = await start(ctx, sim, protocol)
     try:
-        await wait_until(lambda: scale.state == "online")
+        await until(lambda: scale.state == "online")
         sim.set(motion=True)
         with pytest.raises(DeviceError, match="not stable"):
             await scale.stable_weight()
@@ -97,7 +98,7 @@ async def test_stable_rule_needs_repeated_equal_readings(ctx: Context) -> None:
             await asyncio.sleep(0.005)
 
     try:
-        await wait_until(lambda: scale.state == "online")
+        await until(lambda: scale.state == "online")
         task = asyncio.create_task(creep())
         with pytest.raises(DeviceError, match="no stable weight"):
             await scale.stable_weight()
@@ -119,7 +120,7 @@ async def test_7e1_scale_read_as_8n1_is_a_configuration_error(
     scale = await start(ctx, sim, "toledo", bytesize=8, parity="N")
     events = ctx.lanes.subscribe("1")
     try:
-        await wait_until(lambda: scale.last_error, what="an error")
+        await until(lambda: scale.last_error, what="an error")
         assert scale.state == "unavailable"
         assert "bit 7" in scale.last_error and "8N1" in scale.last_error
         with pytest.raises(DeviceError, match="unavailable"):
@@ -138,7 +139,7 @@ async def test_the_same_scale_with_the_right_settings_reads(ctx: Context) -> Non
     await sim.start()
     scale = await start(ctx, sim, "toledo")  # profile: 7E1
     try:
-        await wait_until(lambda: scale.state == "online")
+        await until(lambda: scale.state == "online")
         assert (await scale.action("read", {}))["grams"] == 2345
     finally:
         await scale.stop()
@@ -165,7 +166,7 @@ async def test_garbage_on_the_line_then_a_good_reading(ctx: Context) -> None:
     await sim.start()
     scale = await start(ctx, sim, "cas")
     try:
-        await wait_until(lambda: scale.state == "online")
+        await until(lambda: scale.state == "online")
         sim.inject(b"\x01\x02S 01.2")  # half a frame, as if the cable glitched
         sim.inject(b"\x13\x7f junk")
         assert (await scale.action("read", {}))["grams"] == 750
@@ -182,18 +183,29 @@ async def test_unplug_in_the_middle_of_a_read_and_replug(
     await sim.start()
     scale = await start(ctx, sim, "sics", settle_timeout_ms=3000)
     try:
-        await wait_until(lambda: scale.state == "online")
+        await until(lambda: scale.state == "online")
         sim.set(motion=True)  # the read keeps polling for a stable weight…
         read = asyncio.create_task(scale.action("read", {}))
-        await asyncio.sleep(0.1)
+        asked = sim.requests
+        await until(lambda: sim.requests >= asked + 3, what="the read polling")
+        assert not read.done()
         sim.unplug()  # …when the cable is pulled
         with pytest.raises(DeviceError, match=r"disconnected|unavailable"):
             await read
-        await wait_until(lambda: scale.state == "unavailable")
-        await asyncio.sleep(0.3)  # several reconnect attempts while unplugged
+        await until(lambda: scale.state == "unavailable")
+        attempts = 0
+        connect = scale.connect
+
+        async def counted() -> None:
+            nonlocal attempts
+            attempts += 1
+            await connect()
+
+        scale.connect = counted  # type: ignore[method-assign]
+        await until(lambda: attempts >= 3, what="reconnect attempts while unplugged")
         sim.plug()  # a new pty; the by-id link follows it
         sim.set("1.500", motion=False)
-        await wait_until(lambda: scale.state == "online", what="recovered")
+        await until(lambda: scale.state == "online", what="recovered")
         assert (await scale.action("read", {}))["grams"] == 1500
     finally:
         await scale.stop()
@@ -208,12 +220,12 @@ async def test_a_silent_scale_becomes_unavailable(ctx: Context) -> None:
     await sim.start()
     scale = await start(ctx, sim, "sics")
     try:
-        await wait_until(lambda: scale.state == "online")
+        await until(lambda: scale.state == "online")
         sim.answer = False  # powered off, cable still in
-        await wait_until(lambda: scale.state == "unavailable", what="unavailable")
+        await until(lambda: scale.state == "unavailable", what="unavailable")
         assert "no" in (scale.last_error or "")
         sim.answer = True
-        await wait_until(lambda: scale.state == "online", what="back")
+        await until(lambda: scale.state == "online", what="back")
     finally:
         await scale.stop()
         await sim.close()
@@ -247,7 +259,7 @@ async def test_an_unknown_profile_is_a_configuration_error(ctx: Context) -> None
     scale = fast(Scale(DeviceSpec("s", "scale", "nope", "/dev/null", "1"), ctx))
     scale.start()
     try:
-        await wait_until(lambda: scale.last_error)
+        await until(lambda: scale.last_error)
         assert "no scale profile 'nope'" in scale.last_error
     finally:
         await scale.stop()

@@ -20,8 +20,9 @@ from edge.devices.scanner import (
     hidpos_reports,
 )
 from edge.sim.scanners import EvdevReplay, HidrawReplay, SerialScannerSim
+from rig.waiting import until
 
-from .conftest import fast, wait_until
+from .conftest import fast
 
 pytestmark = pytest.mark.anyio
 
@@ -106,7 +107,7 @@ async def _serial(ctx: Context, lane: str, name: str) -> tuple[SerialScannerSim,
     await sim.start()
     scanner = fast(Scanner(DeviceSpec(name, "scanner", "newland-cdc", sim.port, lane), ctx))
     scanner.start()
-    await wait_until(lambda: scanner.state == "online")
+    await until(lambda: scanner.state == "online")
     return sim, scanner
 
 
@@ -143,7 +144,8 @@ async def test_a_scan_split_across_reads_is_one_scan(ctx: Context) -> None:
     sim, scanner = await _serial(ctx, "1", "scan-a")
     try:
         sim.send(b"69012345")
-        await asyncio.sleep(0.05)
+        # the first half is read, and held until the rest comes in a later read
+        await until(lambda: scanner._buf == b"69012345", what="the first half read")
         sim.send(b"67892\r96385074\r")
         got = [await asyncio.wait_for(lane.get(), 3) for _ in range(2)]
         assert [g["code"] for g in got] == ["6901234567892", "96385074"]
@@ -180,7 +182,7 @@ async def test_keyboard_wedge_replay(ctx: Context, tmp_path: Path) -> None:
     scanner = fast(Scanner(DeviceSpec("kbd", "scanner", "generic-keyboard", sim.port, "3"), ctx))
     scanner.start()
     try:
-        await wait_until(lambda: scanner.state == "online")
+        await until(lambda: scanner.state == "online")
         sim.type_scan("]C1010950110153000310Lot~17270131")  # ~ is this profile's GS
         sim.play(sim.key_events("]E06901234567892"))
         gs1 = await asyncio.wait_for(lane.get(), 3)
@@ -188,9 +190,9 @@ async def test_keyboard_wedge_replay(ctx: Context, tmp_path: Path) -> None:
         ean13 = await asyncio.wait_for(lane.get(), 3)
         assert ean13["kind"] == "product" and ean13["symbology"] == "EAN-13/UPC-A"
         sim.unplug()
-        await wait_until(lambda: scanner.state == "unavailable")
+        await until(lambda: scanner.state == "unavailable")
         sim.plug()
-        await wait_until(lambda: scanner.state == "online")
+        await until(lambda: scanner.state == "online")
         sim.type_scan("96385074")
         assert (await asyncio.wait_for(lane.get(), 3))["code"] == "96385074"
     finally:
@@ -205,7 +207,7 @@ async def test_hid_pos_replay(ctx: Context, tmp_path: Path) -> None:
     scanner = fast(Scanner(DeviceSpec("pos", "scanner", "honeywell-hidpos", sim.port, "4"), ctx))
     scanner.start()
     try:
-        await wait_until(lambda: scanner.state == "online")
+        await until(lambda: scanner.state == "online")
         data = "01095011015300031727013110" + "B" * 20 + "\x1d21" + "S" * 20 + "\x1d91" + "Z" * 30
         assert len(data) > 58  # more than one report
         sim.scan("]d2", data)

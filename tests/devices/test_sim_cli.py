@@ -16,8 +16,9 @@ import pytest
 from edge.devices.base import Context, DeviceSpec
 from edge.devices.scale import Scale
 from edge.sim import scales, scanners
+from rig.waiting import until
 
-from .conftest import FAST, wait_until
+from .conftest import FAST
 
 pytestmark = pytest.mark.anyio
 
@@ -42,7 +43,7 @@ async def test_start_for_cli_gives_working_devices(ctx: Context) -> None:
         scale = Scale(DeviceSpec("s", "scale", "cas-pd2", path, "1", FAST), ctx)
         scale.start()
         try:
-            await wait_until(lambda: scale.state == "online")
+            await until(lambda: scale.state == "online")
             assert (await scale.action("read", {}))["grams"] == 1250
         finally:
             await scale.stop()

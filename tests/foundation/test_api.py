@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from hub.app import create_app
 from hub.ingest.service import Ingest
+from rig.samples import sale_event
 from tests.conftest import Broker, Edge, sale_body
-from tests.foundation.test_chain import _envelope
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_stores_are_validated(hub: TestClient):
 def test_sales_paging_and_time_filter(hub: TestClient):
     envs = []
     for i in range(1, 8):
-        e = _envelope(i)
+        e = sale_event(i)
         e["occurred_at"] = f"2026-11-23T0{i}:00:00Z"
         envs.append(e)
     Ingest(hub.app_state.db).apply(

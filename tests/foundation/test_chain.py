@@ -15,8 +15,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from protocols import topics
-from protocols.envelope import new_id
-from tests.conftest import Broker, Edge, Hub, sale_body, wait_until
+from rig.samples import sale_event
+from tests.conftest import Broker, Edge, Hub, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -208,41 +208,8 @@ def _publish(broker: Broker, topic: str, payload: bytes) -> None:
     c.disconnect()
 
 
-def _envelope(seq: int, store: str = "s9", gateway: str = "g1", **over: object) -> dict:
-    body = sale_body(seq)
-    from protocols.pricing import line_total
-
-    lines = [
-        {
-            **x,
-            "discount_fen": x.get("discount_fen", 0),
-            "weighed": x.get("weighed", False),
-            "total_fen": line_total(x["qty_milli"], x["unit_price_fen"], x.get("discount_fen", 0)),
-        }
-        for x in body["lines"]
-    ]
-    total = sum(x["total_fen"] for x in lines)
-    env = {
-        "id": new_id(),
-        "seq": seq,
-        "store": store,
-        "gateway": gateway,
-        "type": "sale.completed",
-        "v": 1,
-        "occurred_at": "2026-11-23T02:00:00Z",
-        "body": {
-            "sale_id": "x",
-            "lane": "1",
-            "cashier": "c",
-            "receipt_no": f"r{seq}",
-            "business_day": "2026-11-23",
-            "lines": lines,
-            "total_fen": total,
-            "payments": [{"tender": "card", "amount_fen": total}],
-        },
-    }
-    env.update(over)
-    return env
+# older tests import it from here; new ones take rig.samples.sale_event
+_envelope = sale_event
 
 
 def test_bad_input_is_rejected_and_the_stream_goes_on(tmp_path: Path, broker: Broker):
@@ -259,15 +226,15 @@ def test_bad_input_is_rejected_and_the_stream_goes_on(tmp_path: Path, broker: Br
             broker,
             topic,
             batch(
-                _envelope(1),
-                _envelope(2, store="s8"),
-                _envelope(3, type="sale.teleported"),
-                _envelope(4),
+                sale_event(1),
+                sale_event(2, store="s8"),
+                sale_event(3, type="sale.teleported"),
+                sale_event(4),
             ),
         )
-        bad_money = _envelope(5)
+        bad_money = sale_event(5)
         bad_money["body"]["total_fen"] = 12.5
-        _publish(broker, topic, batch(bad_money, _envelope(6)))
+        _publish(broker, topic, batch(bad_money, sale_event(6)))
         wait_until(lambda: hub.last_seq("s9", "g1") == 6, 30, what=hub.tail())
         rejected = hub.http.get("/api/ingest/rejected", params={"store": "s9"}).json()["rejected"]
         reasons = " | ".join(r["reason"] for r in rejected)

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from protocols import pricing, topics
 from protocols.envelope import decode_batch, encode_batch, new_id, validate_event
 from protocols.money import MoneyError, fen_to_yuan, yuan_to_fen
-from tests.foundation.test_chain import _envelope
+from rig.samples import sale_event
 
 
 def test_a_valid_sale_passes_and_keeps_its_numbers():
-    env = validate_event(_envelope(3), "s9", "g1")
+    env = validate_event(sale_event(3), "s9", "g1")
     assert not hasattr(env, "reason"), env
     assert env.seq == 3 and env.body["total_fen"] == sum(x["total_fen"] for x in env.body["lines"])
 
@@ -42,7 +42,7 @@ def test_a_valid_sale_passes_and_keeps_its_numbers():
     ],
 )
 def test_bad_events_are_rejected_with_a_reason(change: Any, reason: str):
-    env = _envelope(7)
+    env = sale_event(7)
     change(env)
     rej = validate_event(env, "s9", "g1")
     assert getattr(rej, "reason", None), f"accepted: {env}"
@@ -51,7 +51,7 @@ def test_bad_events_are_rejected_with_a_reason(change: Any, reason: str):
 
 
 def test_change_is_only_given_from_cash():
-    env = _envelope(1)
+    env = sale_event(1)
     total = env["body"]["total_fen"]
     env["body"]["payments"] = [{"tender": "card", "amount_fen": total + 100}]
     env["body"]["change_fen"] = 100
@@ -59,7 +59,7 @@ def test_change_is_only_given_from_cash():
 
 
 def test_batches_round_trip_and_garbage_is_one_rejection():
-    envs = [_envelope(1), _envelope(2)]
+    envs = [sale_event(1), sale_event(2)]
     payload = encode_batch([json.dumps(e) for e in envs])
     items = decode_batch(payload, "s9", "g1")
     assert [i.seq for i in items] == [1, 2]

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from edge.sim.printer import PrinterSim
 from tests.conftest import Broker, Edge, sale_body, wait_until
@@ -92,10 +93,11 @@ def state(edge: Edge, key: str) -> str | None:
     return edge.http.get(f"/api/payments/{key}").json().get("payment", {}).get("state")
 
 
+@pytest.mark.slow
 def test_gateway_killed_mid_qr_payment_charges_once_and_books(tmp_path: Path, broker: Broker):
     """The real `storegw edge`: SIGKILL while the customer is confirming a QR payment; the
     restarted gateway asks the aggregator, finds the money taken, and the lane's sale books it."""
-    from tests.payments.test_qr_payments import CODE, agg_toml
+    from tests.payments.rig import CODE, agg_toml
 
     agg = AggregatorThread("hold")
     data = tmp_path / "edge"

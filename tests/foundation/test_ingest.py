@@ -15,7 +15,7 @@ from hub.ingest.service import Ingest
 from hub.sales.models import Refund, RefundIssue, Sale, ShiftClose
 from protocols import topics
 from protocols.envelope import new_id
-from tests.foundation.test_chain import _envelope
+from rig.samples import sale_event
 
 TOPIC = topics.events("s9", "g1")
 
@@ -39,7 +39,7 @@ def count(db: Database, model: type) -> int:
 
 def test_in_order_duplicates_and_gaps(db: Database):
     ingest = Ingest(db)
-    e = [_envelope(i) for i in range(1, 8)]
+    e = [sale_event(i) for i in range(1, 8)]
     assert ingest.apply([msg(e[0], e[1])]).acks == {("s9", "g1"): 2}
     # 5 and 6 arrive before 3 and 4: they wait, the ack stays at 2
     r = ingest.apply([msg(e[4], e[5])])
@@ -56,16 +56,16 @@ def test_in_order_duplicates_and_gaps(db: Database):
 
 
 def test_a_new_ingest_resumes_from_the_database(db: Database):
-    e = [_envelope(i) for i in range(1, 4)]
+    e = [sale_event(i) for i in range(1, 4)]
     Ingest(db).apply([msg(e[0])])
     r = Ingest(db).apply([msg(*e)])  # a restarted hub: state comes from gateways.last_seq
     assert r.applied == 2 and r.duplicates == 1 and count(db, Sale) == 3
 
 
 def test_rejected_events_take_their_seq_and_are_kept(db: Database):
-    bad = _envelope(2)
+    bad = sale_event(2)
     bad["body"]["total_fen"] += 1
-    r = Ingest(db).apply([msg(_envelope(1), bad, _envelope(3, store="s8"), _envelope(4))])
+    r = Ingest(db).apply([msg(sale_event(1), bad, sale_event(3, store="s8"), sale_event(4))])
     assert r.acks == {("s9", "g1"): 4} and r.rejected == 2
     with db.transaction() as s:
         rows = s.scalars(select(RejectedEvent).order_by(RejectedEvent.seq)).all()
@@ -75,9 +75,9 @@ def test_rejected_events_take_their_seq_and_are_kept(db: Database):
 
 
 def test_the_same_event_id_under_another_seq_is_refused(db: Database):
-    first = _envelope(1)
-    clone = {**_envelope(2), "id": first["id"]}
-    r = Ingest(db).apply([msg(first, clone, _envelope(3))])
+    first = sale_event(1)
+    clone = {**sale_event(2), "id": first["id"]}
+    r = Ingest(db).apply([msg(first, clone, sale_event(3))])
     assert r.acks[("s9", "g1")] == 3 and r.rejected == 1
     assert count(db, Sale) == 2
     with db.transaction() as s:
@@ -112,7 +112,7 @@ def refund(seq: int, sale_id: str, amount: int, sold: list[dict] | None = None) 
 
 
 def test_refunds_are_bounded_by_their_sale(db: Database):
-    sale = _envelope(1)
+    sale = sale_event(1)
     total, sold = sale["body"]["total_fen"], sale["body"]["lines"]
     r = Ingest(db).apply(
         [
@@ -164,7 +164,7 @@ def test_garbage_topics_and_payloads_do_not_stop_a_pass(db: Database):
         [
             ("storegw/v1/bad+id/g1/events", b"{}"),
             (TOPIC, b"\xff\xfe"),
-            msg(_envelope(1)),
+            msg(sale_event(1)),
         ]
     )
     assert r.acks == {("s9", "g1"): 1} and r.rejected == 2

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from protocols.envelope import new_id
-from tests.foundation.test_chain import _envelope
+from rig.samples import sale_event as _envelope
 
 INT64 = 2**63 - 1
 

@@ -4,10 +4,6 @@ On PostgreSQL the engine's pool lets 20 of them at the database at once."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 from sqlalchemy import func, select
 
 from hub.coupons import service as coupons
@@ -17,27 +13,8 @@ from hub.loyalty import books, mall
 from hub.loyalty.models import LoyaltyIssue, MallItem, MallOrder
 from hub.loyalty.service import InsufficientPoints, Ledger, PointsError
 from hub.members.service import Members
+from rig.race import race
 from tests.loyalty.conftest import Till, line, register
-
-
-def race(n: int, attempt: Callable[[int], Any]) -> list[Any]:
-    """Run attempt(i) in n threads released at once; each result or the exception raised."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def go(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = attempt(i)
-        except Exception as err:
-            results[i] = err
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 def test_100_concurrent_redemptions_of_one_coupon_exactly_one_wins(db: Database):

@@ -4,14 +4,14 @@ CLI, lanes calling them over HTTP at the same moment."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from rig.race import race
 from tests.conftest import Broker, Edge, Hub, wait_until
 
 pytestmark = pytest.mark.slow
@@ -20,26 +20,6 @@ BASKET = [{"sku": "GIFTBOX", "total_fen": 5000}]
 # lanes wait this long for the hub here: an answer that is late under the test machine's load
 # is not what these tests are about (the offline test is)
 PATIENT = "60"
-
-
-def race(n: int, attempt: Callable[[int], Any]) -> list[Any]:
-    """attempt(i) in n threads released together; each result, or the exception raised."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def go(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = attempt(i)
-        except Exception as err:
-            results[i] = err
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def lane_client(edge: Edge) -> httpx.Client:

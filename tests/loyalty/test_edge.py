@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from edge.rpc import HubCallError, HubCalls
 from edge.snapshots import Snapshots
 from edge.uplink import Uplink
 from protocols import rpc, snapshots, topics
+from rig.waiting import until, wait_until
 from tests.conftest import Broker
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -70,10 +72,7 @@ def test_lane_calls_without_a_hub_answer_plainly(tmp_path: Path, broker: Broker)
             await calls.call("member.lookup", {"phone": "13800138000"})
         assert err.value.status == 503  # not connected yet: no waiting at all
         await uplink.start()
-        for _ in range(100):
-            if uplink.connected:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: uplink.connected, what="the uplink connected")
         # a stranger's garbage and a reply nobody waits for are ignored
         calls.on_reply(rpc.reply_topic("s1", "g1"), b"garbage")
         calls.on_reply(rpc.reply_topic("s1", "g1"), b'{"id": "nobody", "ok": true}')
@@ -99,20 +98,21 @@ def test_a_reply_is_matched_to_its_request_by_correlation_id(tmp_path: Path, bro
                 reply = {"id": r["id"], "ok": True, "result": {"echo": r["params"]["phone"]}}
                 c.publish(rpc.reply_topic("s1", "g1"), json.dumps(reply), qos=1)
 
+    subscribed = threading.Event()
     hub.on_message = on_message
+    hub.on_subscribe = lambda *_: subscribed.set()
     hub.connect("127.0.0.1", broker.port)
     hub.subscribe(rpc.REQUESTS_ALL, qos=1)
     hub.loop_start()
+    # requests published before the broker has the subscription would reach nobody
+    wait_until(subscribed.is_set, 10, what="the stand-in hub subscribed")
 
     async def go() -> list[dict]:
         journal = Journal(tmp_path / "journal.db", "s1", "g1")
         uplink = Uplink(journal, broker.url)
         calls = HubCalls(uplink, timeout_s=5)
         await uplink.start()
-        for _ in range(100):
-            if uplink.connected:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: uplink.connected, what="the uplink connected")
         out = await asyncio.gather(
             calls.call("member.lookup", {"phone": "13800000001"}, lane="1"),
             calls.call("member.lookup", {"phone": "13800000002"}, lane="2"),

@@ -21,8 +21,8 @@ from hub.loyalty.models import LoyaltyIssue
 from hub.loyalty.service import Ledger
 from hub.members.service import Members
 from protocols.coupons import BasketLine
+from rig.race import race
 from tests.loyalty.conftest import Till, line, register
-from tests.loyalty.test_concurrency import race
 
 BASKET = [BasketLine(sku="A", total_fen=5000)]
 S1 = holds.Caller("s1", "g1", "1")

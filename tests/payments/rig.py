@@ -5,8 +5,6 @@ by aiohttp on a free port and called over real HTTP."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,10 @@ from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
 from edge.payments import Payments
+from edge.sim.aggregator import AggregatorSim
+from rig.waiting import until
+
+__all__ = ["CODE", "Rig", "agg_toml", "run", "sale", "until", "zvt_toml"]  # until: rig's wait
 
 
 class Rig:
@@ -76,17 +78,6 @@ class Rig:
                     f"{device_id} online")  # fmt: skip
 
 
-async def until(pred: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def run(coro: Any, timeout: float = 30.0) -> Any:
     async def bounded() -> Any:
         return await asyncio.wait_for(coro, timeout)
@@ -108,3 +99,43 @@ def sale(lane_payments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         "member_id": "M8",
         "member": {"name": "王芳", "tier": "金卡", "points_earned": 20, "points_balance": 320},
     }  # fmt: skip
+
+
+# devices.toml for the payment simulators, shared by the payment and crash-recovery tests
+CODE = "134567890123456789"  # a WeChat payment code
+
+
+def agg_toml(sim: AggregatorSim, extra: str = "") -> str:
+    return f"""
+[[device]]
+id = "agg"
+kind = "aggregator"
+profile = "generic"
+port = "{sim.url}"
+merchant_id = "M100"
+sub_merchant_id = "SUB-S001"
+api_key = "{sim.api_key}"
+ca_file = "{sim.ca_file}"
+store_id = "S001"
+hq_merchant_id = "HQ-1"
+hq_share_bp = 300
+request_timeout_s = 0.5
+query_interval_s = 0.05
+query_limit = 4
+reverse_interval_s = 0.05
+reverse_limit = 3
+{extra}
+"""
+
+
+def zvt_toml(host: str, port: int) -> str:
+    return f"""
+[[device]]
+id = "pt"
+kind = "terminal"
+profile = "zvt-generic"
+port = "{host}:{port}"
+lane = "1"
+ack_timeout_s = 0.3
+transaction_timeout_s = 0.6
+"""

@@ -14,7 +14,7 @@ import pytest
 from edge.sim.zvt import ZvtSim
 from tests.conftest import Broker, Edge, wait_until
 from tests.payments.procs import SimThread, pay, payment, sale_of, sell
-from tests.payments.test_card_payments import zvt_toml
+from tests.payments.rig import zvt_toml
 
 pytestmark = pytest.mark.slow
 AMOUNT = 6604

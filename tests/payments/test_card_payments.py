@@ -10,20 +10,7 @@ from typing import Any
 
 from edge.sim.zvt import ZvtSim
 from protocols.zvt import commands as c
-from tests.payments.rig import Rig, run, until
-
-
-def zvt_toml(host: str, port: int) -> str:
-    return f"""
-[[device]]
-id = "pt"
-kind = "terminal"
-profile = "zvt-generic"
-port = "{host}:{port}"
-lane = "1"
-ack_timeout_s = 0.3
-transaction_timeout_s = 0.6
-"""
+from tests.payments.rig import Rig, run, until, zvt_toml
 
 
 async def card(rig: Rig, key: str, amount: int = 8800, **kw: Any) -> tuple[int, Any]:

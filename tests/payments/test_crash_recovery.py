@@ -18,9 +18,7 @@ import pytest
 from edge.sim.aggregator import AggregatorSim
 from edge.sim.zvt import ZvtSim
 from protocols.zvt import commands as c
-from tests.payments.rig import run, until
-from tests.payments.test_card_payments import zvt_toml
-from tests.payments.test_qr_payments import CODE, agg_toml
+from tests.payments.rig import CODE, agg_toml, run, until, zvt_toml
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

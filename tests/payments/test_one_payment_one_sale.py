@@ -15,8 +15,7 @@ from edge.payments import Payments
 from edge.sim.aggregator import AggregatorSim
 from tests.conftest import Broker, Edge, Hub, wait_until
 from tests.payments.procs import SimThread, pay, payment, sale_of, sell
-from tests.payments.rig import Rig, run
-from tests.payments.test_qr_payments import CODE, agg_toml
+from tests.payments.rig import CODE, Rig, agg_toml, run
 
 
 def wechat(key: str, amount: int = 4301) -> dict[str, object]:

@@ -10,32 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.sim.aggregator import AggregatorSim
-from tests.payments.rig import Rig, run, until
-
-CODE = "134567890123456789"  # a WeChat payment code
-
-
-def agg_toml(sim: AggregatorSim, extra: str = "") -> str:
-    return f"""
-[[device]]
-id = "agg"
-kind = "aggregator"
-profile = "generic"
-port = "{sim.url}"
-merchant_id = "M100"
-sub_merchant_id = "SUB-S001"
-api_key = "{sim.api_key}"
-ca_file = "{sim.ca_file}"
-store_id = "S001"
-hq_merchant_id = "HQ-1"
-hq_share_bp = 300
-request_timeout_s = 0.5
-query_interval_s = 0.05
-query_limit = 4
-reverse_interval_s = 0.05
-reverse_limit = 3
-{extra}
-"""
+from tests.payments.rig import CODE, Rig, agg_toml, run, until
 
 
 async def pay(

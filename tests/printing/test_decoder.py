@@ -31,7 +31,8 @@ from protocols.escpos.decoder import (
     decode,
 )
 from protocols.escpos.receipt import Paper, render_sale
-from tests.printing.test_layout import ENVELOPE, STORE
+from rig.samples import RECEIPT_ENVELOPE as ENVELOPE
+from rig.samples import RECEIPT_STORE as STORE
 
 RECEIPT = bytes(render_sale(ENVELOPE, Paper(columns=48, dots=576), STORE).out)
 

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from protocols.escpos import text as tx
 from protocols.escpos.decoder import Line, decode
 from protocols.escpos.preview import text_preview
-from protocols.escpos.receipt import COPY_MARK, Paper, Store, render_sale
+from protocols.escpos.receipt import COPY_MARK, Paper, render_sale
+from rig.samples import RECEIPT_ENVELOPE as ENVELOPE
+from rig.samples import RECEIPT_STORE as STORE
 
 GOLDEN = Path(__file__).parent / "golden"
 mixed = st.text(
@@ -22,37 +24,6 @@ mixed = st.text(
         st.sampled_from("（）：，。￥【】"),
     ),
     max_size=60,
-)
-
-ENVELOPE = {
-    "id": "0190b3c0-0000-7000-8000-000000000001",
-    "occurred_at": "2024-05-01T04:05:06Z",
-    "body": {
-        "sale_id": "0190b3c0-0000-7000-8000-000000000001",
-        "lane": "1",
-        "cashier": "张丽",
-        "receipt_no": "20240501-1-0007",
-        "business_day": "2024-05-01",
-        "lines": [
-            {"sku": "6901028075015", "name": "农夫山泉 550ml", "qty_milli": 2000,
-             "unit_price_fen": 200, "discount_fen": 0, "total_fen": 400, "weighed": False},
-            {"sku": "2000123", "name": "红富士苹果（山东烟台）特级大果 5kg装", "qty_milli": 1250,
-             "unit_price_fen": 1280, "discount_fen": 100, "total_fen": 1500, "weighed": True},
-        ],
-        "discounts": [{"code": "M10", "description": "满10减1", "amount_fen": 100}],
-        "total_fen": 1800,
-        "payments": [{"tender": "wechat", "amount_fen": 1000},
-                     {"tender": "cash", "amount_fen": 1000}],
-        "change_fen": 200,
-        "member_id": "M8",
-        "member": {"name": "王芳", "tier": "金卡", "points_earned": 18, "points_balance": 318},
-    },
-}  # fmt: skip
-STORE = Store(
-    name="好邻居便利店",
-    header=("北京市朝阳区建国路1号", "电话 010-12345678"),
-    footer=("谢谢惠顾 欢迎再来",),
-    qr_url="https://e.example.cn/r/{sale_id}",
 )
 
 

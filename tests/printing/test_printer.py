@@ -59,6 +59,7 @@ def test_sale_prints_its_receipt_once_and_opens_the_drawer_for_cash(tmp_path: Pa
             assert "好邻居便利店" in text and "富士苹果" in text and "1.250kg x 12.80/kg" in text
             assert "找零" in text and "王芳 金卡" in text
             assert sim.drawer_pulses and sim.drawer_pulses[0].realtime
+            await sim.drawn()
             assert (tmp_path / "paper" / "receipt-0001.png").stat().st_size > 1000
             await until(lambda: rig.devices.by_id["p1"].queue.counts("p1").get("printed") == 1)
             states = []
@@ -70,6 +71,10 @@ def test_sale_prints_its_receipt_once_and_opens_the_drawer_for_cash(tmp_path: Pa
             await _sell(rig, "wechat")
             await sim.wait_for(lambda: len(sim.receipts) == 2)
             assert len(sim.drawer_pulses) == 1
+            # the paper is out, but the job is `sending` until the printer's status after it
+            # has been read: printed only then
+            printer = rig.devices.by_id["p1"]
+            await until(lambda: printer.queue.counts("p1") == {"printed": 2}, what="2 printed")
             # GET /api/devices shows the printer, its status and its queue
             _, body = await rig.call("GET", "/api/devices")
             (p,) = [d for d in body["devices"] if d["id"] == "p1"]
