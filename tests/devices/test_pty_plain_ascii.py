@@ -12,8 +12,9 @@ import pytest
 
 from edge.devices.base import Context, DeviceSpec
 from edge.devices.scale import Scale
+from rig.waiting import until
 
-from .conftest import FAST, fast, wait_until
+from .conftest import FAST, fast
 
 pytestmark = pytest.mark.anyio
 
@@ -55,7 +56,7 @@ async def test_a_plain_ascii_toledo_emulator_on_a_pty_gets_w_and_gives_a_weight(
     scale = fast(Scale(spec, ctx))  # the stock profile: 9600 7E1
     scale.start()
     try:
-        await wait_until(lambda: scale.state == "online", what="online")
+        await until(lambda: scale.state == "online", what="online")
         assert (await scale.action("read", {}))["grams"] == 1250
         assert peer.answered > 0
         assert peer.received and all(b < 0x80 for b in peer.received), peer.received[:16].hex()
