@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from protocols import topics
 from protocols.envelope import iso, new_id, utc_now
 from protocols.pricing import line_total
 from rig import Broker, sale_body
@@ -58,7 +59,7 @@ def sale_envelope(seq: int, store: str = "b1", gateway: str = "g1") -> dict[str,
 
 
 def batches(n: int, per: int, store: str = "b1", gateway: str = "g1") -> list[tuple[str, bytes]]:
-    topic = f"storegw/v1/{store}/{gateway}/events"
+    topic = topics.events(store, gateway)
     envs = [sale_envelope(i, store, gateway) for i in range(1, n + 1)]
     return [
         (topic, json.dumps({"v": 1, "events": envs[i : i + per]}, ensure_ascii=False).encode())

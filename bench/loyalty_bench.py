@@ -44,6 +44,7 @@ from hub.loyalty.service import Ledger
 from hub.members.service import Members, Registration
 from hub.members.vault import Vault
 from hub.tiers.models import Tier
+from protocols import topics
 from rig import free_port
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
@@ -130,7 +131,7 @@ def loyalty_messages(ctx: dict[str, Any]) -> list[tuple[str, bytes]]:
         elif roll < MEMBER_SHARE:
             b["member_id"] = rnd.choice(ctx["members"])
         envs.append(e)
-    topic = "storegw/v1/b1/g1/events"
+    topic = topics.events("b1", "g1")
     return [
         (topic, json.dumps({"v": 1, "events": envs[i : i + PER_MESSAGE]}).encode())
         for i in range(0, N, PER_MESSAGE)

@@ -16,6 +16,7 @@ from aiohttp import web
 import edge.devices
 from edge import http_errors, openapi, token
 from edge.coupons import CouponClaims
+from edge.devices import receipt_routes
 from edge.devices.base import Context
 from edge.devices.registry import Devices
 from edge.journal import Journal
@@ -76,6 +77,7 @@ class Gateway:
         for module in modules:
             if hasattr(module, "lane_routes"):
                 app.add_routes(module.lane_routes(self.devices))
+        app.add_routes(receipt_routes.routes(self.devices))  # e-receipts and reprints
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []

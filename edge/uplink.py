@@ -23,8 +23,6 @@ from protocols.envelope import encode_batch, iso, utc_now
 
 log = logging.getLogger(__name__)
 
-HUB_STATUS = f"{topics.ROOT}/hub/status"
-
 
 class Uplink:
     def __init__(
@@ -80,7 +78,7 @@ class Uplink:
             self.url,
             f"gw-{self.store}-{self.gateway}",
             loop,
-            subscriptions=[(self.acks_topic, 1), (HUB_STATUS, 1)]
+            subscriptions=[(self.acks_topic, 1), (topics.HUB_STATUS, 1)]
             + [(f, 1) for f, _ in self.routes],
             on_message=self._message,
             on_up=self._up,
@@ -125,7 +123,7 @@ class Uplink:
         except ValueError:
             log.error("garbage on %s ignored: %r", topic, payload[:80])
             return
-        if topic == HUB_STATUS:
+        if topic == topics.HUB_STATUS:
             online = isinstance(doc, dict) and doc.get("state") == "online"
             if online and self.hub_online is False:
                 self._rewind("the hub is back online")

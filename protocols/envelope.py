@@ -16,12 +16,12 @@ from typing import Annotated, Any
 import msgspec
 import uuid6
 
-from protocols import bounds
+from protocols import bounds, topics
 from protocols import events as event_types
 
 BATCH_VERSION = 1
 UUID7 = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
-ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+ID = topics.ID_PATTERN
 
 
 def new_id() -> str:

@@ -6,6 +6,7 @@ storegw/v1/{store}/{gateway}/status     retained; the last will says offline
 storegw/v1/{store}/config/{kind}        hub → edges  retained versioned snapshots
 storegw/v1/{store}/{gateway}/snapshots  edge → hub   retained: the snapshot versions it holds
 storegw/v1/{store}/{gateway}/rpc/...    request / response (protocols/rpc.py)
+storegw/v1/hub/status                   retained hub online/offline; its last will says offline
 """
 
 from __future__ import annotations
@@ -14,8 +15,14 @@ import re
 from typing import NamedTuple
 
 ROOT = "storegw/v1"
-# store and gateway ids: short, printable, and never an MQTT wildcard or separator
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The store-id rule (also gateway ids, event types): short, printable, and never an MQTT
+# wildcard or separator. The contract (protocols/envelope.py) and the hub's routes use it too.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_ID = re.compile(ID_PATTERN)
+
+# retained; the hub's last will says offline
+HUB_STATUS = f"{ROOT}/hub/status"
+STATUS_ALL = f"{ROOT}/+/+/status"
 
 EVENTS_ALL = f"{ROOT}/+/+/events"
 SHARED_GROUP = "hub"

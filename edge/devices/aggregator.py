@@ -31,7 +31,7 @@ class AggregatorUnreachable(DeviceError):
 @driver
 class Aggregator(Device):
     kind = "aggregator"
-    actions = ("status", "test-payment")
+    actions = ("status",)  # payments registers test-payment (edge/payments)
 
     def __init__(self, spec: DeviceSpec, ctx: Context) -> None:
         super().__init__(spec, ctx)
@@ -149,8 +149,4 @@ class Aggregator(Device):
         if name == "status":
             await self.connect()
             return {"state": self.state, "reachable": True}
-        if name == "test-payment":
-            from edge.payments.service import test_payment  # payments build on devices
-
-            return await test_payment(self, params)
         raise DeviceError(f"aggregator has no action {name!r}")

@@ -13,6 +13,7 @@ import serial
 
 from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
 from edge.devices.printer import PRINTERS
+from protocols.escpos import commands
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,7 @@ class Drawer(Device):
         if self.spec.port.startswith("printer:"):
             await self._printer().open_drawer(self.pin)
         elif self._serial is not None:
-            t = max(1, self.pulse_ms // 2)
-            data = bytes((0x1B, 0x70, 0 if self.pin == 2 else 1, t, t))
+            data = commands.drawer_pulse(self.pin, self.pulse_ms)
             await asyncio.to_thread(self._serial.write, data)
         else:
             raise DeviceError(f"drawer {self.spec.id} is {self.state}")

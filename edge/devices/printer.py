@@ -1,8 +1,6 @@
 """Receipt printers (ESC/POS through python-escpos: network 9100, serial, USB, file).
 
-Every receipt is a job in a queue kept in the gateway's SQLite (`print_jobs`): a sale's job is
-inserted inside the transaction that journals the sale, so a booked sale always has its
-receipt queued and an unbooked one never does. Each job has an id and prints once:
+Every receipt is a job in the print queue (edge/devices/print_queue.py); each prints once:
 
 - before and after each job the printer's real-time status (DLE EOT) is read; a fault (offline,
   cover open, paper out) keeps the job queued, or marks it failed when it came mid-job, and is
@@ -11,7 +9,10 @@ receipt queued and an unbooked one never does. Each job has an id and prints onc
   drops what it held of the first try (it would otherwise print that too);
 - a job found `sending` after a crash may be half printed, and one whose status after sending
   could not be read may have printed: both are marked `interrupted` and are not printed again by
-  themselves; a reprint is an explicit action and is marked as a copy."""
+  themselves; a reprint is an explicit action and is marked as a copy.
+
+The lane's receipt routes are in edge/devices/receipt_routes.py; the bytes sent come from
+protocols/escpos."""
 
 from __future__ import annotations
 
@@ -22,180 +23,22 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from escpos import printer as escpos_printer
 from escpos.exceptions import Error as EscposError
 
 from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
 from edge.devices.payment_profiles import PrinterProfile, payment_profiles
-from protocols.escpos import preview
+from edge.devices.print_queue import PrintQueue, now_iso, public
+from protocols.escpos import commands, preview
 from protocols.escpos import status as st
 from protocols.escpos.receipt import Document, Store, render_sale, render_test_page
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-    from edge.devices.registry import Devices
-
 log = logging.getLogger(__name__)
-
-CLEAR_BUFFER = bytes.fromhex("10140801031401060208")  # DLE DC4 8: drop unprinted data
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS print_jobs (
-    id TEXT PRIMARY KEY,
-    printer TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('receipt', 'reprint', 'test')),
-    sale_id TEXT,
-    receipt_no TEXT,
-    copy INTEGER NOT NULL DEFAULT 0,
-    data BLOB NOT NULL,
-    envelope TEXT,
-    state TEXT NOT NULL DEFAULT 'queued'
-        CHECK (state IN ('queued', 'sending', 'printed', 'failed', 'interrupted')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    created_at REAL NOT NULL,
-    printed_at REAL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS print_jobs_one_receipt
-    ON print_jobs(printer, sale_id) WHERE kind = 'receipt';
-CREATE INDEX IF NOT EXISTS print_jobs_pending ON print_jobs(printer, state);
-"""
-PENDING = ("queued", "failed")
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _job_id() -> str:
-    import uuid6
-
-    return str(uuid6.uuid7())
-
-
-# --- the queue -------------------------------------------------------------------------------
-class PrintQueue:
-    """The `print_jobs` table. Writes commit at once unless they run inside a sale's
-    transaction (the hook), which commits with the sale."""
-
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
-        self.conn = db.conn
-        self.conn.executescript(SCHEMA)
-
-    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
-        self.conn.execute(sql, params)
-        if self.conn.in_transaction and self.conn.isolation_level is not None:
-            self.conn.commit()  # a connection in implicit-transaction mode
-
-    def add(
-        self,
-        printer: str,
-        kind: str,
-        data: bytes,
-        *,
-        sale_id: str | None = None,
-        receipt_no: str | None = None,
-        envelope: dict[str, Any] | None = None,
-        copy: bool = False,
-        in_transaction: bool = False,
-    ) -> str | None:
-        """The new job's id, or None when this sale's receipt is already queued."""
-        job = _job_id()
-        sql = (
-            "INSERT OR IGNORE INTO print_jobs (id, printer, kind, sale_id, receipt_no, copy, data,"
-            " envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
-        params = (
-            job, printer, kind, sale_id, receipt_no, int(copy), data,
-            json.dumps(envelope, ensure_ascii=False) if envelope else None, time.time(),
-        )  # fmt: skip
-        cur = self.conn.execute(sql, params)
-        if (
-            not in_transaction
-            and self.conn.in_transaction
-            and self.conn.isolation_level is not None
-        ):
-            self.conn.commit()
-        return job if cur.rowcount else None
-
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT * FROM print_jobs WHERE id=?", (job_id,)).fetchone()
-        return self._row(row)
-
-    def _row(self, row: Any) -> dict[str, Any] | None:
-        if row is None:
-            return None
-        cols = [
-            "id", "printer", "kind", "sale_id", "receipt_no", "copy", "data", "envelope",
-            "state", "attempts", "error", "created_at", "printed_at",
-        ]  # fmt: skip
-        return dict(zip(cols, row, strict=True))
-
-    def pending(self, printer: str) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT * FROM print_jobs WHERE printer=? AND state IN ('queued', 'failed') "
-            "ORDER BY created_at, id",
-            (printer,),
-        ).fetchall()
-        return [r for r in map(self._row, rows) if r]
-
-    def by_sale(self, sale_id: str, printer: str | None = None) -> dict[str, Any] | None:
-        sql = "SELECT * FROM print_jobs WHERE sale_id=? AND kind='receipt'"
-        params: tuple[Any, ...] = (sale_id,)
-        if printer:
-            sql, params = sql + " AND printer=?", (sale_id, printer)
-        return self._row(self.conn.execute(sql + " LIMIT 1", params).fetchone())
-
-    def recent(self, printer: str, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT * FROM print_jobs WHERE printer=? ORDER BY created_at DESC LIMIT ?",
-            (printer, limit),
-        ).fetchall()
-        return [public(r) for r in map(self._row, rows) if r]
-
-    def set_state(self, job_id: str, state: str, error: str | None = None) -> None:
-        if state == "sending":
-            self._write(
-                "UPDATE print_jobs SET state='sending', attempts=attempts+1, error=NULL WHERE id=?",
-                (job_id,),
-            )
-        elif state == "printed":
-            self._write(
-                "UPDATE print_jobs SET state='printed', error=NULL, printed_at=? WHERE id=?",
-                (time.time(), job_id),
-            )
-        else:
-            self._write("UPDATE print_jobs SET state=?, error=? WHERE id=?", (state, error, job_id))
-
-    def interrupted(self, printer: str) -> int:
-        """Jobs a crash left mid-send: they may be half printed, so never resent by themselves."""
-        cur = self.conn.execute(
-            "UPDATE print_jobs SET state='interrupted', "
-            "error='the gateway stopped while sending; reprint if the customer has no receipt' "
-            "WHERE printer=? AND state='sending'",
-            (printer,),
-        )
-        if self.conn.in_transaction and self.conn.isolation_level is not None:
-            self.conn.commit()
-        return cur.rowcount
-
-    def counts(self, printer: str) -> dict[str, int]:
-        rows = self.conn.execute(
-            "SELECT state, count(*) FROM print_jobs WHERE printer=? GROUP BY state", (printer,)
-        ).fetchall()
-        return {state: n for state, n in rows}
-
-
-def public(job: dict[str, Any]) -> dict[str, Any]:
-    """A job as the API shows it (no bytes)."""
-    return {k: v for k, v in job.items() if k not in ("data", "envelope")} | {
-        "copy": bool(job["copy"])
-    }
 
 
 # --- links: python-escpos transports, used from a worker thread ------------------------------
@@ -388,9 +231,9 @@ class Printer(Device):
 
     async def open_drawer(self, pin: int | None = None) -> None:
         pin = pin or (self.profile.drawer_pins[0] if self.profile.drawer_pins else 2)
-        t = max(1, min(8, self.profile.drawer_pulse_ms // 100))
-        # DLE DC4 1: real time, so the drawer opens even with the paper out
-        await self._run(self.link.write, bytes((0x10, 0x14, 0x01, 0 if pin == 2 else 1, t)))
+        # real time, so the drawer opens even with the paper out
+        pulse = commands.realtime_drawer_pulse(pin, self.profile.drawer_pulse_ms)
+        await self._run(self.link.write, pulse)
 
     async def serve(self) -> None:
         while True:
@@ -423,7 +266,7 @@ class Printer(Device):
             self._publish_job(job, "waiting", reason)
             return False
         self.queue.set_state(job["id"], "sending")
-        data = (CLEAR_BUFFER if job["attempts"] else b"") + bytes(job["data"])
+        data = (commands.CLEAR_BUFFER if job["attempts"] else b"") + bytes(job["data"])
         try:
             await self._run(self.link.write, data)
         except OSError as err:  # part of it may be in the printer: the resend clears first
@@ -443,7 +286,7 @@ class Printer(Device):
             # drop what the printer still holds of this job, or it would finish it when the
             # fault clears and the resend would print it a second time
             with contextlib.suppress(OSError):
-                await self._run(self.link.write, CLEAR_BUFFER)
+                await self._run(self.link.write, commands.CLEAR_BUFFER)
             reason = ", ".join(after.problems())
             self.queue.set_state(job["id"], "failed", reason)
             self._publish_job(job, "failed", reason)
@@ -527,7 +370,7 @@ class Printer(Device):
             status = await self.refresh_status()
             if status and not status.ready:  # a test page is not queued for later
                 raise DeviceError(f"printer not ready: {', '.join(status.problems())}")
-            doc = render_test_page(self.paper, self.store, self.spec.id, _now_iso())
+            doc = render_test_page(self.paper, self.store, self.spec.id, now_iso())
             job = self.queue.add(self.spec.id, "test", bytes(doc.out))
             assert job
             return await self._wait_job(job, timeout)
@@ -563,39 +406,3 @@ class Printer(Device):
 
 def printers_of(ctx: Context) -> list[Printer]:
     return [p for (c, _), p in PRINTERS.items() if c == id(ctx)]
-
-
-# --- lane API: e-receipts and reprints -------------------------------------------------------
-def lane_routes(devices: Devices) -> list[web.RouteDef]:
-    def find(sale_id: str, lane: str | None = None) -> Printer:
-        for p in printers_of(devices.ctx):
-            if (lane is None or p.spec.lane == lane) and p.queue.by_sale(sale_id, p.spec.id):
-                return p
-        raise web.HTTPNotFound(
-            text=json.dumps({"error": f"no receipt for sale {sale_id}"}),
-            content_type="application/json",
-        )
-
-    async def receipt(request: web.Request) -> web.Response:
-        sale_id, fmt = request.match_info["sale_id"], request.match_info["fmt"]
-        p = find(sale_id)
-        doc, _ = p._document_for({"sale_id": sale_id}, copy=False)
-        if fmt == "txt":
-            return web.Response(text=preview.text_preview(bytes(doc.out), p.paper.columns))
-        draw = preview.png_preview  # ~0.5 s: in a thread, so the loop serves the lanes meanwhile
-        png = (await asyncio.to_thread(draw, bytes(doc.out), p.paper.dots, p.paper.columns))[0]
-        return web.Response(body=png, content_type="image/png")
-
-    async def reprint(request: web.Request) -> web.Response:
-        lane, sale_id = request.match_info["lane"], request.match_info["sale_id"]
-        p = find(sale_id, lane)
-        try:
-            job = await p.action("reprint", {"sale_id": sale_id})
-        except DeviceError as err:
-            return web.json_response({"error": str(err)}, status=409)
-        return web.json_response({"job": job})
-
-    return [
-        web.get(r"/api/receipts/{sale_id}.{fmt:txt|png}", receipt),
-        web.post("/api/lanes/{lane}/receipts/{sale_id}/reprint", reprint),
-    ]

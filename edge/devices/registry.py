@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # discovery: returns the specs it sees now (or an awaitable of them, when it must probe)
 SpecSource = Callable[[], Iterable[DeviceSpec] | Awaitable[Iterable[DeviceSpec]]]
+# an action another part of the gateway offers on a kind of device (payments: test-payment);
+# registered by that part, so drivers need not import what builds on them
+ActionHandler = Callable[[Device, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class DeclarationError(ValueError):
@@ -73,6 +76,25 @@ class Devices:
         self.forget_after = 30.0  # a discovered device gone this long is removed
         self._missing: dict[str, float] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self.extra_actions: dict[str, dict[str, ActionHandler]] = {}
+
+    def register_action(self, kind: str, name: str, handler: ActionHandler) -> None:
+        """Offer `name` on every device of `kind`, run by `handler(device, params)`."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown device kind {kind!r}")
+        self.extra_actions.setdefault(kind, {})[name] = handler
+
+    def actions_of(self, device: Device) -> list[str]:
+        return [*device.actions, *self.extra_actions.get(device.kind, {})]
+
+    def describe(self, device: Device) -> dict[str, Any]:
+        return device.describe() | {"actions": self.actions_of(device)}
+
+    async def run_action(self, device: Device, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        handler = self.extra_actions.get(device.kind, {}).get(name)
+        if handler is not None:
+            return await handler(device, params)
+        return await device.action(name, params)
 
     def add(self, spec: DeviceSpec) -> Device:
         if spec.id in self.by_id:
@@ -170,7 +192,7 @@ class Devices:
         ]
 
     async def _list(self, request: web.Request) -> web.Response:
-        return web.json_response({"devices": [d.describe() for d in self.by_id.values()]})
+        return web.json_response({"devices": [self.describe(d) for d in self.by_id.values()]})
 
     def _get(self, request: web.Request) -> Device:
         device = self.by_id.get(request.match_info["id"])
@@ -182,7 +204,7 @@ class Devices:
         return device
 
     async def _one(self, request: web.Request) -> web.Response:
-        return web.json_response(self._get(request).describe())
+        return web.json_response(self.describe(self._get(request)))
 
     async def _action(self, request: web.Request) -> web.Response:
         device = self._get(request)
@@ -190,14 +212,19 @@ class Devices:
         params: dict[str, Any] = {}
         if request.can_read_body:
             params = await http_errors.read_object(request, empty={})
-        if action not in device.actions:
+        if action not in self.actions_of(device):
             return web.json_response(
-                {"error": f"{device.kind} has no action {action!r}", "actions": device.actions},
+                {
+                    "error": f"{device.kind} has no action {action!r}",
+                    "actions": self.actions_of(device),
+                },
                 status=404,
             )
         try:
-            result = await device.action(action, params)
+            result = await self.run_action(device, action, params)
         except DeviceError as err:
             log.warning("device %s action %s failed: %s", device.spec.id, action, err)
-            return web.json_response({"error": str(err), "device": device.describe()}, status=409)
+            return web.json_response(
+                {"error": str(err), "device": self.describe(device)}, status=409
+            )
         return web.json_response({"device": device.spec.id, "action": action, "result": result})

@@ -7,9 +7,9 @@
 - `hidpos`: HID POS (usage page 0x8C) read from hidraw: reports carry the AIM symbology id and the
   data, and a last byte saying more reports follow.
 
-The decoders are pure (events or report bytes in, scans out) and testable without hardware;
-`classify()` then says what was scanned. A payment code goes to the lane as a `paycode` event
-(the full code is there for the payment module only) and is logged masked."""
+The decoders are in protocols/scanners (sans-I/O, testable without hardware); this driver only
+moves bytes to them, and `classify()` then says what was scanned. A payment code goes to the
+lane as a `paycode` event (the full code is there for the payment module only), logged masked."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import asyncio
 import logging
 import os
 import stat
-import struct
 import time
 from typing import Any
 
@@ -26,142 +25,11 @@ from edge.devices.profiles import ProfileError, ScannerProfile, SerialSettings, 
 from edge.devices.serial_port import SerialPort
 from protocols.codes import PaymentScan, Scan, classify
 from protocols.codes.variable_measure import Layout
+from protocols.scanners.hidpos import HidPosReports, HidPosScan, ReportError
+from protocols.scanners.serial import Overflow, SuffixScans
+from protocols.scanners.wedge import INPUT_EVENT, KeyboardWedge
 
 log = logging.getLogger(__name__)
-
-EV_KEY = 0x01
-INPUT_EVENT = struct.Struct("llHHi")  # struct input_event: timeval, type, code, value
-
-
-# --- keyboard wedge -------------------------------------------------------------------------
-def _keymap() -> dict[int, tuple[str, str]]:
-    from evdev import ecodes as e
-
-    rows = {
-        "1234567890": "!@#$%^&*()",
-        "qwertyuiop": "QWERTYUIOP",
-        "asdfghjkl": "ASDFGHJKL",
-        "zxcvbnm": "ZXCVBNM",
-    }
-    out: dict[int, tuple[str, str]] = {}
-    for plain, shifted in rows.items():
-        for p, s in zip(plain, shifted, strict=True):
-            out[getattr(e, f"KEY_{p.upper()}")] = (p, s)
-    for name, pair in {
-        "MINUS": ("-", "_"),
-        "EQUAL": ("=", "+"),
-        "LEFTBRACE": ("[", "{"),
-        "RIGHTBRACE": ("]", "}"),
-        "SEMICOLON": (";", ":"),
-        "APOSTROPHE": ("'", '"'),
-        "GRAVE": ("`", "~"),
-        "BACKSLASH": ("\\", "|"),
-        "COMMA": (",", "<"),
-        "DOT": (".", ">"),
-        "SLASH": ("/", "?"),
-        "SPACE": (" ", " "),
-        "TAB": ("\t", "\t"),
-        "KPASTERISK": ("*", "*"),
-        "KPMINUS": ("-", "-"),
-        "KPPLUS": ("+", "+"),
-        "KPDOT": (".", "."),
-        "KPSLASH": ("/", "/"),
-    }.items():
-        out[getattr(e, f"KEY_{name}")] = pair
-    for d in "0123456789":
-        out[getattr(e, f"KEY_KP{d}")] = (d, d)
-    return out
-
-
-class KeyboardWedge:
-    """Key events (type, code, value) in, finished scans (text) out, one per Enter."""
-
-    def __init__(self) -> None:
-        from evdev import ecodes as e
-
-        self._keys = _keymap()
-        self._shift_keys = {e.KEY_LEFTSHIFT, e.KEY_RIGHTSHIFT}
-        self._ctrl_keys = {e.KEY_LEFTCTRL, e.KEY_RIGHTCTRL}
-        self._alt_keys = {e.KEY_LEFTALT, e.KEY_RIGHTALT}
-        self._enter = {e.KEY_ENTER, e.KEY_KPENTER}
-        self._caps = e.KEY_CAPSLOCK
-        self._rightbrace = e.KEY_RIGHTBRACE
-        self._kp_digits = {getattr(e, f"KEY_KP{d}"): d for d in "0123456789"}
-        self.shift = self.ctrl = self.alt = self.caps = False
-        self._alt_code = ""
-        self._text: list[str] = []
-
-    def feed(self, type_: int, code: int, value: int) -> str | None:
-        if type_ != EV_KEY:
-            return None
-        down = value in (1, 2)  # press or autorepeat
-        if code in self._shift_keys:
-            self.shift = down
-        elif code in self._ctrl_keys:
-            self.ctrl = down
-        elif code in self._alt_keys:
-            self.alt = down
-            if not down and self._alt_code:  # Alt + keypad digits: the character with that code
-                self._text.append(chr(int(self._alt_code) % 256))
-                self._alt_code = ""
-        elif code == self._caps and value == 1:
-            self.caps = not self.caps
-        elif not down:
-            return None
-        elif code in self._enter:
-            text, self._text = "".join(self._text), []
-            return text
-        elif self.alt and code in self._kp_digits:
-            self._alt_code += self._kp_digits[code]
-        elif self.ctrl and code == self._rightbrace:
-            self._text.append("\x1d")  # Ctrl+] is GS, how wedges type FNC1
-        elif code in self._keys:
-            plain, shifted = self._keys[code]
-            upper = self.shift != (self.caps and plain.isalpha())
-            self._text.append(shifted if upper else plain)
-        return None
-
-
-# --- HID POS ----------------------------------------------------------------------------------
-class HidPosReports:
-    """HID POS input reports in, (AIM id, data) out once the last report of a scan arrived.
-    Report: id 0x02, data length, 3 AIM bytes, data …, last byte 1 when more reports follow."""
-
-    REPORT_ID = 0x02
-
-    def __init__(self, report_size: int = 64) -> None:
-        self.report_size = report_size
-        self._aim = b""
-        self._data = bytearray()
-
-    def feed(self, report: bytes) -> tuple[bytes, bytes] | None:
-        if len(report) < 6 or report[0] != self.REPORT_ID:
-            return None  # another report (attributes, status): not a scan
-        length = report[1]
-        if length > len(report) - 6:
-            raise ValueError(f"HID POS report says {length} data bytes in {len(report)} bytes")
-        if not self._data:
-            self._aim = bytes(report[2:5])
-        self._data += report[5 : 5 + length]
-        if report[-1] == 0x01:
-            return None
-        data, self._data = bytes(self._data), bytearray()
-        return self._aim, data
-
-
-def hidpos_report(aim: bytes, data: bytes, more: bool = False, size: int = 64) -> bytes:
-    """Build one report (for simulators and tests)."""
-    room = size - 6
-    if len(data) > room:
-        raise ValueError(f"at most {room} data bytes per report")
-    body = bytes([HidPosReports.REPORT_ID, len(data)]) + aim[:3].ljust(3, b"\0") + data
-    return body.ljust(size - 1, b"\0") + bytes([1 if more else 0])
-
-
-def hidpos_reports(aim: bytes, data: bytes, size: int = 64) -> list[bytes]:
-    room = size - 6
-    chunks = [data[i : i + room] for i in range(0, len(data), room)] or [b""]
-    return [hidpos_report(aim, c, i < len(chunks) - 1, size) for i, c in enumerate(chunks)]
 
 
 # --- the driver ---------------------------------------------------------------------------------
@@ -192,9 +60,9 @@ class Scanner(Device):
         self._fd: int | None = None
         self._input: Any = None  # evdev.InputDevice when reading a real keyboard
         self._lost: asyncio.Future[None] | None = None
-        self._buf = bytearray()
         self._wedge = KeyboardWedge()
         self._hidpos = HidPosReports(self.profile.report_size if self.profile else 64)
+        self._serial = SuffixScans(self.profile.suffix.encode() if self.profile else b"\r")
         self._warned_no_lane = False
 
     async def connect(self) -> None:
@@ -202,9 +70,9 @@ class Scanner(Device):
             raise ConfigurationError(self.setup_error or "no profile")
         loop = asyncio.get_running_loop()
         self._lost = loop.create_future()
-        self._buf.clear()
         self._wedge = KeyboardWedge()
         self._hidpos = HidPosReports(self.profile.report_size)
+        self._serial = SuffixScans(self.profile.suffix.encode())
         if self.transport == "serial":
             settings = self.profile.serial or SerialSettings()
             self._port = SerialPort(self.spec.port, settings, self._serial_bytes)
@@ -280,39 +148,26 @@ class Scanner(Device):
             self._key_events(data)
 
     def _key_events(self, data: bytes) -> None:
-        self._buf += data
-        usable = len(self._buf) - len(self._buf) % INPUT_EVENT.size
-        for _sec, _usec, type_, code, value in INPUT_EVENT.iter_unpack(bytes(self._buf[:usable])):
-            text = self._wedge.feed(type_, code, value)
-            if text:
-                self._scanned(text)
-        del self._buf[:usable]
+        self._wedge.receive_data(data)
+        while (text := self._wedge.next_event()) is not None:
+            self._scanned(text)
 
     def _report(self, report: bytes) -> None:
-        try:
-            done = self._hidpos.feed(report)
-        except ValueError as err:
-            log.warning("scanner %s: bad HID POS report: %s", self.spec.id, err)
-            self._hidpos = HidPosReports(self._hidpos.report_size)
-            return
-        if done:
-            aim, data = done
-            prefix = aim.decode("ascii", "replace") if aim.startswith(b"]") else ""
-            self._scanned(prefix + self._decode(data))
+        self._hidpos.receive_data(report)  # one report per read
+        while (ev := self._hidpos.next_event()) is not None:
+            if isinstance(ev, ReportError):
+                log.warning("scanner %s: bad HID POS report: %s", self.spec.id, ev.reason)
+            elif isinstance(ev, HidPosScan):
+                self._scanned(ev.text(self.profile.encoding if self.profile else "utf-8"))
 
     def _serial_bytes(self, data: bytes) -> None:
-        assert self.profile is not None
-        suffix = self.profile.suffix.encode()
-        self._buf += data
-        while (end := self._buf.find(suffix)) >= 0:
-            raw = bytes(self._buf[:end])
-            del self._buf[: end + len(suffix)]
-            text = self._decode(raw).strip("\r\n")
-            if text:
+        self._serial.receive_data(data)
+        while (ev := self._serial.next_event()) is not None:
+            if isinstance(ev, Overflow):
+                log.warning("scanner %s: %d bytes without suffix %r; dropped",
+                            self.spec.id, ev.dropped, self._serial.suffix)  # fmt: skip
+            elif text := self._decode(ev).strip("\r\n"):
                 self._scanned(text)
-        if len(self._buf) > 4096:  # a scanner without its suffix configured
-            log.warning("scanner %s: 4 KiB without suffix %r; dropped", self.spec.id, suffix)
-            self._buf.clear()
 
     def _decode(self, raw: bytes) -> str:
         encoding = self.profile.encoding if self.profile else "utf-8"

@@ -48,7 +48,7 @@ class Exchange:
 @driver
 class Terminal(Device):
     kind = "terminal"
-    actions = ("status", "test-payment", "end-of-day")
+    actions = ("status", "end-of-day")  # payments registers test-payment (edge/payments)
 
     def __init__(self, spec: DeviceSpec, ctx: Context) -> None:
         super().__init__(spec, ctx)
@@ -171,7 +171,8 @@ class Terminal(Device):
             data = read.result()
             if not data:
                 return ex  # connection closed mid-exchange: lost
-            for ev in session.receive_data(data):
+            session.receive_data(data)
+            while (ev := session.next_event()) is not None:
                 if isinstance(ev, s.Acked) and not acked:
                     acked = True
                     deadline = loop.time() + timeout
@@ -229,8 +230,4 @@ class Terminal(Device):
             if ex.outcome != "completed":
                 raise DeviceError(f"end-of-day: {ex.reason}")
             return {"total_fen": ex.info.amount_fen if ex.info else None}
-        if name == "test-payment":
-            from edge.payments.service import test_payment  # payments build on devices
-
-            return await test_payment(self, params)
         raise DeviceError(f"terminal has no action {name!r}")

@@ -68,6 +68,9 @@ class Payments:
         self._sweeper: asyncio.Task[None] | None = None
         # first: a sale that cannot take its payments up is refused before anything else is done
         ctx.sale_txn_hooks.insert(0, self._claim)
+        # payments build on devices, not the other way round: the test action is offered here
+        for kind in ("terminal", "aggregator"):
+            devices.register_action(kind, "test-payment", test_payment)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:

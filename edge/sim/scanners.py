@@ -16,10 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from edge.devices.scanner import EV_KEY, INPUT_EVENT, _keymap, hidpos_reports
 from edge.sim.pty_device import PtyDevice
-
-EV_SYN = 0x00
+from protocols.scanners.hidpos import reports as hidpos_reports
+from protocols.scanners.wedge import EV_KEY, EV_SYN, KEYMAP, records
 
 
 class SerialScannerSim(PtyDevice):
@@ -86,7 +85,7 @@ class EvdevReplay(FifoReplay):
 
         self._e = e
         self._keys: dict[str, tuple[int, bool]] = {}
-        for code, (plain, shifted) in _keymap().items():
+        for code, (plain, shifted) in KEYMAP.items():
             names = e.KEY[code] if isinstance(e.KEY[code], list) else [e.KEY[code]]
             if any(n.startswith("KEY_KP") for n in names):
                 continue  # type with the main block, as scanners do
@@ -97,7 +96,7 @@ class EvdevReplay(FifoReplay):
         """Raw (type, code, value) events, each followed by nothing else (replay as recorded)."""
         now = time.time()
         sec, usec = int(now), int(now % 1 * 1e6)
-        self.write(b"".join(INPUT_EVENT.pack(sec, usec, t, c, v) for t, c, v in events))
+        self.write(records(events, sec, usec))
 
     def key_events(self, text: str, gs_as_ctrl: bool = True) -> list[tuple[int, int, int]]:
         e = self._e

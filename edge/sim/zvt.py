@@ -117,7 +117,7 @@ class _Conn:
         await self.writer.drain()
 
     async def recv(self, timeout: float | None = None) -> Apdu | None:
-        while (apdu := self.apdus.next_apdu()) is None:
+        while (apdu := self.apdus.next_event()) is None:
             data = await asyncio.wait_for(self.reader.read(4096), timeout)
             if not data:
                 raise ConnectionError("ECR closed")

@@ -27,9 +27,6 @@ from protocols.envelope import iso
 
 log = logging.getLogger(__name__)
 
-HUB_STATUS = f"{topics.ROOT}/hub/status"
-STATUS_ALL = f"{topics.ROOT}/+/+/status"
-
 
 class IngestWorker:
     def __init__(
@@ -81,10 +78,10 @@ class IngestWorker:
             self.url,
             self.worker_id,
             loop,
-            subscriptions=[(STATUS_ALL, 1)] + [(f, 1) for f, _ in self.routes],
+            subscriptions=[(topics.STATUS_ALL, 1)] + [(f, 1) for f, _ in self.routes],
             on_message=self._message,
             on_up=self._up,
-            will=(HUB_STATUS, self._status("offline")),
+            will=(topics.HUB_STATUS, self._status("offline")),
             max_inflight=64,
         )
         # shared subscriptions are MQTT 5; a 3.1.1 broker gets the plain one (a single worker)
@@ -96,7 +93,7 @@ class IngestWorker:
 
     def _up(self, _session_present: bool) -> None:
         assert self.link
-        self.link.publish(HUB_STATUS, self._status("online"), retain=True)
+        self.link.publish(topics.HUB_STATUS, self._status("online"), retain=True)
 
     def _message(self, topic: str, payload: bytes) -> None:
         if route(self.routes, topic, payload):
@@ -113,7 +110,7 @@ class IngestWorker:
             except asyncio.CancelledError:
                 pass
         if self.link:
-            await asyncio.to_thread(self.link.stop, (HUB_STATUS, self._status("offline")))
+            await asyncio.to_thread(self.link.stop, (topics.HUB_STATUS, self._status("offline")))
 
     def _gateway_status(self, topic: str, payload: bytes) -> None:
         try:

@@ -12,12 +12,13 @@ from hub.deps import session
 from hub.inputs import In, errors
 from hub.sales.models import Sale
 from hub.stores.models import Gateway, Store
+from protocols import topics
 
 router = APIRouter(tags=["stores"], responses=errors(404))
 Db = Annotated[Session, Depends(session)]
 
 
-STORE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+STORE_ID = topics.ID_PATTERN
 StoreId = Annotated[str, Path(pattern=STORE_ID)]
 
 

@@ -7,8 +7,9 @@ reported as `Unknown` and skipped by its prefix, never guessed into text."""
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from protocols.stream import EventParser
 
 ESC, GS, FS, DLE = 0x1B, 0x1D, 0x1C, 0x10
 
@@ -132,35 +133,19 @@ class _State:
         return Style(self.align, self.bold, self.wide, self.tall)
 
 
-@dataclass
-class Decoder:
-    """`receive_data(chunk)` then `next_event()` until it returns None.
+class Decoder(EventParser[Event]):
+    """`receive_data(chunk)` then `next_event()` until it returns None (protocols/stream.py).
 
     `hanzi_default`: the printer starts (and returns after ESC @) in Chinese mode, as many cheap
     58 mm printers do; bytes ≥ 0x80 outside Hanzi mode are decoded with `code_page`."""
 
-    hanzi_default: bool = False
-    code_page: str = "cp437"
-    _buf: bytearray = field(default_factory=bytearray)
-    _events: deque[Event] = field(default_factory=deque)
-    _line: list[tuple[bool, bytes]] = field(default_factory=list)
-    _line_style: Style | None = None
-    _qr: bytes = b""
-
-    def __post_init__(self) -> None:
+    def __init__(self, hanzi_default: bool = False, code_page: str = "cp437") -> None:
+        super().__init__()
+        self.hanzi_default, self.code_page = hanzi_default, code_page
+        self._line: list[tuple[bool, bytes]] = []
+        self._line_style: Style | None = None
+        self._qr = b""
         self._st = _State(hanzi=self.hanzi_default)
-
-    def receive_data(self, data: bytes) -> None:
-        self._buf.extend(data)
-        self._parse()
-
-    def next_event(self) -> Event | None:
-        return self._events.popleft() if self._events else None
-
-    def events(self) -> list[Event]:
-        out = list(self._events)
-        self._events.clear()
-        return out
 
     # --- parsing ----------------------------------------------------------------------------
     def _parse(self) -> None:
@@ -188,7 +173,7 @@ class Decoder:
             raw.decode("gb18030", "replace") if hanzi else raw.decode(self.code_page, "replace")
             for hanzi, raw in self._line
         )
-        self._events.append(Line(text, self._line_style or self._st.style()))
+        self._emit(Line(text, self._line_style or self._st.style()))
         self._line, self._line_style = [], None
 
     def _one(self, buf: bytearray) -> int:
@@ -221,25 +206,25 @@ class Decoder:
         self._need(buf, 3)
         c, n = buf[1], buf[2]
         if c == 0x04:  # DLE EOT n
-            self._events.append(StatusRequest(n))
+            self._emit(StatusRequest(n))
             return 3
         if c == 0x05:  # DLE ENQ n
             return 3
         if c == 0x14:  # DLE DC4 fn
             if n == 1:
                 self._need(buf, 5)
-                self._events.append(DrawerPulse(2 if buf[3] == 0 else 5, buf[4] * 100, True))
+                self._emit(DrawerPulse(2 if buf[3] == 0 else 5, buf[4] * 100, True))
                 return 5
             if n == 2:
                 self._need(buf, 5)
                 return 5
             if n == 8:
                 self._need(buf, 10)
-                self._events.append(ClearBuffer())
+                self._emit(ClearBuffer())
                 return 10
             self._need(buf, 4)
             return 4
-        self._events.append(Unknown(bytes(buf[:2])))
+        self._emit(Unknown(bytes(buf[:2])))
         return 2
 
     def _esc(self, buf: bytearray) -> int:
@@ -248,7 +233,7 @@ class Decoder:
         st = self._st
         if c == 0x40:  # ESC @
             self._st = _State(hanzi=self.hanzi_default)
-            self._events.append(Init())
+            self._emit(Init())
             return 2
         if c in (0x21, 0x45, 0x61):
             self._need(buf, 3)
@@ -270,18 +255,18 @@ class Decoder:
         if c == 0x64:  # ESC d n: print and feed n lines
             self._need(buf, 3)
             self._flush_partial_line()
-            self._events.append(Feed(buf[2]))
+            self._emit(Feed(buf[2]))
             return 3
         if c == 0x70:  # ESC p m t1 t2: drawer kick
             self._need(buf, 5)
-            self._events.append(DrawerPulse(2 if buf[2] in (0, 48) else 5, buf[3] * 2))
+            self._emit(DrawerPulse(2 if buf[2] in (0, 48) else 5, buf[3] * 2))
             return 5
         if c == 0x2A:  # ESC * m nL nH d…: bit image
             self._need(buf, 5)
             cols = buf[3] + buf[4] * 256
             size = 5 + cols * (1 if buf[2] in (0, 1) else 3)
             self._need(buf, size)
-            self._events.append(Image(cols, 8 if buf[2] in (0, 1) else 24))
+            self._emit(Image(cols, 8 if buf[2] in (0, 1) else 24))
             return size
         if c == 0x44:  # ESC D tabs… NUL
             end = buf.find(b"\x00", 2)
@@ -291,7 +276,7 @@ class Decoder:
         if c in FIXED[ESC]:
             self._need(buf, FIXED[ESC][c])
             return FIXED[ESC][c]
-        self._events.append(Unknown(bytes(buf[:2])))
+        self._emit(Unknown(bytes(buf[:2])))
         return 2
 
     def _gs(self, buf: bytearray) -> int:
@@ -307,7 +292,7 @@ class Decoder:
             size = 4 if m >= 65 else 3
             self._need(buf, size)
             self._flush_partial_line()
-            self._events.append(Cut(partial=m in (1, 49, 66, 98, 104)))
+            self._emit(Cut(partial=m in (1, 49, 66, 98, 104)))
             return size
         if c == 0x6B:  # GS k m …: barcode
             self._need(buf, 3)
@@ -324,7 +309,7 @@ class Decoder:
                 data = bytes(buf[4:size])
             symbology = BARCODES.get(m, f"barcode-{m}")
             self._flush_partial_line()
-            self._events.append(Barcode(symbology, _barcode_text(symbology, data)))
+            self._emit(Barcode(symbology, _barcode_text(symbology, data)))
             return size
         if c == 0x28:  # GS ( fn pL pH …
             self._need(buf, 5)
@@ -336,14 +321,14 @@ class Decoder:
                     self._qr = bytes(buf[8:size])
                 elif fn == 0x51:  # print what is stored
                     self._flush_partial_line()
-                    self._events.append(QRCode(self._qr.decode("utf-8", "replace")))
+                    self._emit(QRCode(self._qr.decode("utf-8", "replace")))
             return size
         if c == 0x76:  # GS v 0 m xL xH yL yH d…: raster image
             self._need(buf, 8)
             x, y = buf[4] + buf[5] * 256, buf[6] + buf[7] * 256
             size = 8 + x * y
             self._need(buf, size)
-            self._events.append(Image(x * 8, y))
+            self._emit(Image(x * 8, y))
             return size
         if c == 0x2A:  # GS * x y d…: downloaded bit image
             self._need(buf, 4)
@@ -353,7 +338,7 @@ class Decoder:
         if c in FIXED[GS]:
             self._need(buf, FIXED[GS][c])
             return FIXED[GS][c]
-        self._events.append(Unknown(bytes(buf[:2])))
+        self._emit(Unknown(bytes(buf[:2])))
         return 2
 
     def _fs(self, buf: bytearray) -> int:
@@ -368,7 +353,7 @@ class Decoder:
         if c in FIXED[FS]:
             self._need(buf, FIXED[FS][c])
             return FIXED[FS][c]
-        self._events.append(Unknown(bytes(buf[:2])))
+        self._emit(Unknown(bytes(buf[:2])))
         return 2
 
     def _flush_partial_line(self) -> None:

@@ -7,9 +7,10 @@ here uses float."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+
+from protocols.stream import EventParser
 
 _PER_GRAM = {
     "kg": Decimal(1000),
@@ -119,25 +120,9 @@ def parse_decimal(text: str) -> Decimal | None:
     return Decimal(sign + t)
 
 
-class FrameParser:
-    """The sans-I/O skeleton every scale protocol shares: a byte buffer, an event queue, and
+class FrameParser(EventParser[ScaleEvent]):
+    """The sans-I/O skeleton every scale protocol shares (protocols/stream.py), plus
     `expire()` for a driver whose reply did not complete in time."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._events: deque[ScaleEvent] = deque()
-
-    def receive_data(self, data: bytes) -> None:
-        self._buf += data
-        self._parse()
-
-    def next_event(self) -> ScaleEvent | None:
-        return self._events.popleft() if self._events else None
-
-    def events(self) -> list[ScaleEvent]:
-        out = list(self._events)
-        self._events.clear()
-        return out
 
     def expire(self) -> None:
         """The rest of the buffer will never become a frame: report it as truncated."""
@@ -145,7 +130,7 @@ class FrameParser:
             self._error(len(self._buf), "truncated frame (no end before the timeout)")
 
     def _error(self, upto: int, reason: str) -> None:
-        self._events.append(FrameError(bytes(self._buf[:upto]), reason))
+        self._emit(FrameError(bytes(self._buf[:upto]), reason))
         del self._buf[:upto]
 
     def _parse(self) -> None:  # pragma: no cover - each protocol implements it

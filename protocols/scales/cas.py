@@ -55,11 +55,11 @@ class CasParser(FrameParser):
             head = buf[0]
             if head == ACK:
                 del buf[:1]
-                self._events.append(Acknowledged("ENQ"))
+                self._emit(Acknowledged("ENQ"))
                 continue
             if head == NAK:
                 del buf[:1]
-                self._events.append(Rejected("ENQ", "scale answered NAK"))
+                self._emit(Rejected("ENQ", "scale answered NAK"))
                 continue
             if head != SOH:
                 self._error(self._next_start(0), "bytes outside a frame")
@@ -74,7 +74,7 @@ class CasParser(FrameParser):
                 self._error(self._next_start(1), event)
                 continue
             del buf[:FRAME_LEN]
-            self._events.append(event)
+            self._emit(event)
 
     def _next_start(self, after: int) -> int:
         """Where the next byte that can start a reply is (the resynchronisation point)."""

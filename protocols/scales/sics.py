@@ -93,11 +93,9 @@ class SicsParser(FrameParser):
             line = raw.rstrip(b"\r\n")
             event = self._line(line, raw) if line.isascii() else None
             if event is None:
-                self._events.append(
-                    FrameError(raw, "not an MT-SICS reply" if line else "empty line")
-                )
+                self._emit(FrameError(raw, "not an MT-SICS reply" if line else "empty line"))
             else:
-                self._events.append(event)
+                self._emit(event)
 
     def _line(self, line: bytes, raw: bytes) -> ScaleEvent | None:
         text = line.decode("ascii")

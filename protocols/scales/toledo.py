@@ -68,7 +68,7 @@ class ToledoParser(FrameParser):
                     self._error(2, "status frame without CR")
                     continue
                 bits = buf[2]
-                self._events.append(
+                self._emit(
                     Status(
                         motion=bool(bits & 1),
                         over_capacity=bool(bits & 2),
@@ -96,4 +96,4 @@ class ToledoParser(FrameParser):
                 continue
             raw = bytes(buf[: end + 1])
             del buf[: end + 1]
-            self._events.append(Weight(value, self.unit, True, bool(m.group(2)), raw))
+            self._emit(Weight(value, self.unit, True, bool(m.group(2)), raw))

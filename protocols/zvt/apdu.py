@@ -3,8 +3,9 @@ little-endian (extended length). Over TCP (port 20007) APDUs follow each other r
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
+
+from protocols.stream import EventParser
 
 
 class ZvtError(ValueError):
@@ -46,29 +47,16 @@ def parse_one(buf: bytes | bytearray) -> tuple[Apdu, int] | None:
     return Apdu(buf[0], buf[1], bytes(buf[head : head + n])), head + n
 
 
-class ApduReader:
-    """Sans-I/O: `receive_data(chunk)`, then `next_apdu()` until None."""
+class ApduReader(EventParser[Apdu]):
+    """Sans-I/O (protocols/stream.py): `receive_data(chunk)`, then `next_event()` until None."""
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._out: deque[Apdu] = deque()
-
-    def receive_data(self, data: bytes) -> None:
-        self._buf.extend(data)
+    def _parse(self) -> None:
         while (got := parse_one(self._buf)) is not None:
             apdu, used = got
             del self._buf[:used]
-            self._out.append(apdu)
-
-    def next_apdu(self) -> Apdu | None:
-        return self._out.popleft() if self._out else None
-
-    @property
-    def pending(self) -> int:
-        return len(self._buf)
+            self._emit(apdu)
 
 
-# --- BCD ---------------------------------------------------------------------------------
 def bcd(value: int | str, size: int) -> bytes:
     """Packed BCD, right-aligned, zero-padded to `size` bytes."""
     digits = str(value)

@@ -4,8 +4,7 @@ low byte first. The receiver answers ACK (06) or NAK (15)."""
 
 from __future__ import annotations
 
-from collections import deque
-
+from protocols.stream import EventParser
 from protocols.zvt.apdu import Apdu, ZvtError, parse_one
 
 DLE, STX, ETX, ACK, NAK = 0x10, 0x02, 0x03, 0x06, 0x15
@@ -32,28 +31,21 @@ def frame(apdu: Apdu) -> bytes:
     )
 
 
-class FrameReader:
-    """Sans-I/O: `receive_data(chunk)`; `next_item()` gives an Apdu (CRC good: answer ACK),
-    a ZvtError (CRC or framing bad: answer NAK), or the single bytes ACK / NAK."""
+class FrameReader(EventParser[Apdu | ZvtError | int]):
+    """Sans-I/O (protocols/stream.py): `receive_data(chunk)`; `next_event()` gives an Apdu
+    (CRC good: answer ACK), a ZvtError (CRC or framing bad: answer NAK), or the single bytes
+    ACK / NAK."""
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._out: deque[Apdu | ZvtError | int] = deque()
-
-    def receive_data(self, data: bytes) -> None:
-        self._buf.extend(data)
+    def _parse(self) -> None:
         while self._step():
             pass
-
-    def next_item(self) -> Apdu | ZvtError | int | None:
-        return self._out.popleft() if self._out else None
 
     def _step(self) -> bool:
         buf = self._buf
         if not buf:
             return False
         if buf[0] in (ACK, NAK):
-            self._out.append(buf[0])
+            self._emit(buf[0])
             del buf[:1]
             return True
         if buf[0] != DLE:
@@ -77,7 +69,7 @@ class FrameReader:
                 break
             elif buf[i] == DLE:
                 del buf[:i]  # a DLE STX inside: the earlier frame was cut off
-                self._out.append(ZvtError("frame interrupted"))
+                self._emit(ZvtError("frame interrupted"))
                 return True
             else:
                 body.append(buf[i])
@@ -87,11 +79,11 @@ class FrameReader:
         crc = int.from_bytes(buf[i : i + 2], "little")
         del buf[: i + 2]
         if crc != crc16_xmodem(bytes(body) + bytes((ETX,))):
-            self._out.append(ZvtError("CRC mismatch"))
+            self._emit(ZvtError("CRC mismatch"))
             return True
         parsed = parse_one(body)
         if parsed is None or parsed[1] != len(body):
-            self._out.append(ZvtError("APDU length does not match the frame"))
+            self._emit(ZvtError("APDU length does not match the frame"))
         else:
-            self._out.append(parsed[0])
+            self._emit(parsed[0])
         return True

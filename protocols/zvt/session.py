@@ -1,6 +1,7 @@
 """The ECR side of one ZVT exchange as a state machine (h11 style): `start(apdu)` gives the
-bytes to send; `receive_data(bytes)` gives events and queues the ACKs the ECR owes the PT
-(`data_to_send()`).
+bytes to send; `receive_data(bytes)` buffers, `next_event()` gives events (protocols/stream.py).
+The ACKs the ECR owes the PT for each command it received are queued for `data_to_send()`: the
+protocol, not the caller, decides those bytes.
 
 An authorisation runs: ECR 06 01 → PT 80 00 00 → PT 04 FF… (intermediate) → PT 04 0F (status
 information) → ECR ACK → PT 06 0F (completion) or PT 06 1E (abort)."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protocols.stream import EventParser
 from protocols.zvt import commands as c
 from protocols.zvt.apdu import Apdu, ApduReader, ZvtError
 
@@ -58,8 +60,9 @@ class Other:
 Event = Acked | Nacked | Intermediate | StatusInformation | Completed | Aborted | PrintText | Other
 
 
-class EcrSession:
+class EcrSession(EventParser[Event]):
     def __init__(self) -> None:
+        super().__init__()
         self._reader = ApduReader()
         self._out = bytearray()
         self.state = "idle"  # idle | awaiting_ack | running | done
@@ -80,12 +83,15 @@ class EcrSession:
         self._out.clear()
         return out
 
-    def receive_data(self, data: bytes) -> list[Event]:
-        self._reader.receive_data(data)
-        events: list[Event] = []
-        while (apdu := self._reader.next_apdu()) is not None:
-            events.append(self._handle(apdu))
-        return events
+    def _parse(self) -> None:
+        self._reader.receive_data(bytes(self._buf))
+        self._buf.clear()  # the APDU reader keeps what is not yet a whole APDU
+        while (apdu := self._reader.next_event()) is not None:
+            self._emit(self._handle(apdu))
+
+    @property
+    def pending(self) -> int:
+        return self._reader.pending
 
     def _ack(self) -> None:
         self._out += c.ACK.encode()

@@ -11,15 +11,13 @@ import pytest
 from evdev import ecodes as e
 
 from edge.devices.base import Context, DeviceSpec
-from edge.devices.scanner import (
-    EV_KEY,
-    HidPosReports,
-    KeyboardWedge,
-    Scanner,
-    hidpos_report,
-    hidpos_reports,
-)
+from edge.devices.scanner import Scanner
 from edge.sim.scanners import EvdevReplay, HidrawReplay, SerialScannerSim
+from protocols.scanners.hidpos import HidPosReports, HidPosScan, ReportError
+from protocols.scanners.hidpos import report as hidpos_report
+from protocols.scanners.hidpos import reports as hidpos_reports
+from protocols.scanners.serial import Overflow, SuffixScans
+from protocols.scanners.wedge import EV_KEY, KEYMAP, KeyboardWedge, records
 from rig.waiting import until
 
 from .conftest import fast
@@ -30,7 +28,26 @@ PAYCODE = "134567890123456789"
 
 
 def feed_all(wedge: KeyboardWedge, events: list[tuple[int, int, int]]) -> list[str]:
-    return [t for ev in events if (t := wedge.feed(*ev)) is not None]
+    wire = records(events)
+    for i in range(0, len(wire), 7):  # records split anywhere, as reads may split them
+        wedge.receive_data(wire[i : i + 7])
+    return wedge.events()
+
+
+def test_wedge_keymap_is_the_kernels() -> None:
+    """protocols/ spells the key codes itself; they must be evdev's (linux/input-event-codes.h)."""
+    names = {
+        "1234567890-=": "1 2 3 4 5 6 7 8 9 0 MINUS EQUAL",
+        "qwertyuiop[]": "Q W E R T Y U I O P LEFTBRACE RIGHTBRACE",
+        "asdfghjkl;'`": "A S D F G H J K L SEMICOLON APOSTROPHE GRAVE",
+        "\\zxcvbnm,./": "BACKSLASH Z X C V B N M COMMA DOT SLASH",
+        " \t": "SPACE TAB",
+    }
+    for chars, keys in names.items():
+        for ch, key in zip(chars, keys.split(), strict=True):
+            assert KEYMAP[getattr(e, f"KEY_{key}")][0] == ch, key
+    for d in "0123456789":
+        assert KEYMAP[getattr(e, f"KEY_KP{d}")] == (d, d)
 
 
 def press(code: int) -> list[tuple[int, int, int]]:
@@ -85,14 +102,33 @@ def test_wedge_autorepeat_counts_as_a_key() -> None:
 
 def test_hidpos_reports_single_and_continued() -> None:
     reports = HidPosReports()
-    assert reports.feed(hidpos_report(b"]E0", b"6901234567892")) == (b"]E0", b"6901234567892")
+    reports.receive_data(hidpos_report(b"]E0", b"6901234567892"))
+    assert reports.next_event() == HidPosScan(b"]E0", b"6901234567892")
+    assert reports.next_event() is None
     long = bytes(range(48, 58)) * 15
     parts = hidpos_reports(b"]Q1", long)
     assert len(parts) == 3 and all(len(p) == 64 for p in parts)
-    assert [reports.feed(p) for p in parts][-1] == (b"]Q1", long)
-    assert reports.feed(bytes([0x04]) + bytes(63)) is None  # another report id: ignored
-    with pytest.raises(ValueError, match="data bytes"):
-        reports.feed(bytes([0x02, 200]) + bytes(62))
+    for p in parts[:-1]:
+        reports.receive_data(p)
+        assert reports.next_event() is None  # more reports follow
+    reports.receive_data(parts[-1])
+    scan = reports.next_event()
+    assert scan == HidPosScan(b"]Q1", long) and scan.text() == "]Q1" + long.decode()
+    reports.receive_data(bytes([0x04]) + bytes(63))  # another report id: ignored
+    assert reports.next_event() is None
+    reports.receive_data(bytes([0x02, 200]) + bytes(62))
+    bad = reports.next_event()
+    assert isinstance(bad, ReportError) and "data bytes" in bad.reason
+
+
+def test_serial_scans_end_with_the_suffix() -> None:
+    scans = SuffixScans(b"\r")
+    scans.receive_data(b"6901234567892\r2112")
+    assert scans.next_event() == b"6901234567892" and scans.next_event() is None
+    scans.receive_data(b"345012506\r")
+    assert scans.events() == [b"2112345012506"]
+    scans.receive_data(b"x" * 5000)  # a scanner whose suffix is not configured
+    assert scans.events() == [Overflow(5000)] and scans.pending == 0
 
 
 def test_honeywell_style_report_bytes() -> None:
@@ -145,7 +181,7 @@ async def test_a_scan_split_across_reads_is_one_scan(ctx: Context) -> None:
     try:
         sim.send(b"69012345")
         # the first half is read, and held until the rest comes in a later read
-        await until(lambda: scanner._buf == b"69012345", what="the first half read")
+        await until(lambda: scanner._serial.pending == 8, what="the first half read")
         sim.send(b"67892\r96385074\r")
         got = [await asyncio.wait_for(lane.get(), 3) for _ in range(2)]
         assert [g["code"] for g in got] == ["6901234567892", "96385074"]

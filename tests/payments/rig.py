@@ -11,10 +11,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-import edge.devices.aggregator
-import edge.devices.drawer
-import edge.devices.printer
-import edge.devices.terminal
+from edge.devices import receipt_routes
 from edge.devices.base import Context
 from edge.devices.registry import Devices
 from edge.journal import Journal
@@ -41,7 +38,7 @@ class Rig:
         app = web.Application()
         app.add_routes(self.lanes.routes())
         app.add_routes(self.devices.routes())
-        app.add_routes(edge.devices.printer.lane_routes(self.devices))
+        app.add_routes(receipt_routes.routes(self.devices))
         app.add_routes(self.payments.routes())
         self.app = app
         self.url = ""

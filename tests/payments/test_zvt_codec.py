@@ -37,7 +37,7 @@ def test_apdus_round_trip_in_any_chunks(items: list[Apdu], cuts: list[int]) -> N
     out = []
     for chunk in _chunks(stream, cuts):
         reader.receive_data(chunk)
-        while (a := reader.next_apdu()) is not None:
+        while (a := reader.next_event()) is not None:
             out.append(a)
     assert out == items and reader.pending == 0
 
@@ -121,9 +121,9 @@ def test_serial_frames_round_trip_with_dle_stuffing(apdu: Apdu, cuts: list[int])
     reader = zs.FrameReader()
     for chunk in _chunks(b"\x06" + framed, cuts):
         reader.receive_data(chunk)
-    assert reader.next_item() == zs.ACK
-    assert reader.next_item() == apdu
-    assert reader.next_item() is None
+    assert reader.next_event() == zs.ACK
+    assert reader.next_event() == apdu
+    assert reader.next_event() is None
 
 
 def test_serial_crc_and_corruption() -> None:
@@ -133,7 +133,7 @@ def test_serial_crc_and_corruption() -> None:
     framed[-3] ^= 0xFF  # damage the body
     reader = zs.FrameReader()
     reader.receive_data(bytes(framed))
-    item = reader.next_item()
+    item = reader.next_event()
     assert isinstance(item, ZvtError)
 
 
@@ -145,7 +145,8 @@ def test_ecr_session_runs_an_authorisation() -> None:
           + c.completion().encode())  # fmt: skip
     events = []
     for i in range(0, len(pt), 3):  # in small pieces
-        events += ecr.receive_data(pt[i : i + 3])
+        ecr.receive_data(pt[i : i + 3])
+        events += ecr.events()
     assert events[0] == Acked()
     assert isinstance(events[1], Intermediate) and events[1].text == "present card"
     assert events[2] == StatusInformation(info)
@@ -160,12 +161,13 @@ def test_ecr_session_abort_and_nak() -> None:
     with pytest.raises(ZvtError):
         ecr.start(c.authorisation(500))
     assert ecr.abort() == b"\x06\xb0\x00"
-    assert ecr.receive_data(c.abort(0x6C).encode()) == [
-        Aborted(0x6C, "aborted (timeout or abort key)")
-    ]
+    ecr.receive_data(c.abort(0x6C).encode())
+    assert ecr.next_event() == Aborted(0x6C, "aborted (timeout or abort key)")
+    assert ecr.next_event() is None
     ecr2 = EcrSession()
     ecr2.start(c.end_of_day())
-    (ev,) = ecr2.receive_data(c.nak(0x83).encode())
+    ecr2.receive_data(c.nak(0x83).encode())
+    (ev,) = ecr2.events()
     assert ev.code == 0x83  # type: ignore[union-attr]
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.devices.printer import CLEAR_BUFFER
 from edge.sim.printer import PrinterSim
+from protocols.escpos.commands import CLEAR_BUFFER
 from protocols.escpos.receipt import COPY_MARK
 from tests.payments.rig import Rig, run, sale, until
 
