@@ -234,7 +234,7 @@ def view_latency(
         [
             sys.executable,
             "-m",
-            "hub.cli",
+            "storegw.cli",
             "--log-level",
             "WARNING",
             "hub",
