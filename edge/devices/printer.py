@@ -31,6 +31,7 @@ from escpos.exceptions import Error as EscposError
 
 from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
 from edge.devices.payment_profiles import PrinterProfile, payment_profiles
+from edge.fonts import cjk_font_path
 from protocols.escpos import preview
 from protocols.escpos import status as st
 from protocols.escpos.receipt import Document, Store, render_sale, render_test_page
@@ -549,7 +550,9 @@ class Printer(Device):
 
     def preview(self, data: bytes) -> dict[str, Any]:
         text = preview.text_preview(data, self.paper.columns)
-        pngs = preview.png_preview(data, self.paper.dots, self.paper.columns)
+        pngs = preview.png_preview(
+            data, self.paper.dots, self.paper.columns, font_path=cjk_font_path()
+        )
         return {"text": text, "png_base64": base64.b64encode(pngs[0]).decode() if pngs else ""}
 
     async def stop(self) -> None:
@@ -583,7 +586,8 @@ def lane_routes(devices: Devices) -> list[web.RouteDef]:
         if fmt == "txt":
             return web.Response(text=preview.text_preview(bytes(doc.out), p.paper.columns))
         draw = preview.png_preview  # ~0.5 s: in a thread, so the loop serves the lanes meanwhile
-        png = (await asyncio.to_thread(draw, bytes(doc.out), p.paper.dots, p.paper.columns))[0]
+        out, font = bytes(doc.out), cjk_font_path()
+        png = (await asyncio.to_thread(draw, out, p.paper.dots, p.paper.columns, font_path=font))[0]
         return web.Response(body=png, content_type="image/png")
 
     async def reprint(request: web.Request) -> web.Response:
