@@ -113,9 +113,8 @@ def test_protocols_do_no_io() -> None:
                 found.append(f"{rel}:{node.lineno} opens a file")
             if isinstance(node, ast.Attribute) and ast.unparse(node) in ("os.environ", "os.getenv"):
                 found.append(f"{rel}:{node.lineno} reads the environment")
-    assert not found, "protocols/ takes values and returns values; I/O is the sides':\n" + "\n".join(
-        found
-    )
+    why = "protocols/ takes values and returns values; I/O is the sides'"
+    assert not found, why + ":\n" + "\n".join(found)
 
 
 def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
