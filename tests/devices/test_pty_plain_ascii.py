@@ -12,8 +12,9 @@ import pytest
 
 from edge.devices.base import Context, DeviceSpec
 from edge.devices.scale import Scale
+from rig.waiting import until as wait_until
 
-from .conftest import FAST, fast, wait_until
+from .conftest import FAST, fast
 
 pytestmark = pytest.mark.anyio
 
