@@ -235,7 +235,7 @@ def view_latency(
         [
             sys.executable,
             "-m",
-            "hub.cli",
+            "storegw.cli",
             "--log-level",
             "WARNING",
             "hub",

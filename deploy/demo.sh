@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh
-exec .venv/bin/python -m hub.cli demo "$@"
+exec .venv/bin/python -m storegw.cli demo "$@"

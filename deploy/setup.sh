@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what storegw needs on a fresh Debian/Ubuntu machine (or a Raspberry Pi OS gateway):
-# Mosquitto when missing, and the Python package with its test and demo extras into the
+# Mosquitto when missing, and the Python package with its dev (everything + test tools) and demo extras into the
 # project's own virtual environment `.venv` (made with `python3 -m venv` if missing, reused if
 # present), so a fresh machine and a developer's behave alike and no other Python is touched.
 # Idempotent. PYTHON picks the interpreter that makes the venv (default python3, ≥ 3.11).
@@ -37,6 +37,6 @@ fi
 # skip pip when nothing changed since the last install (pyproject.toml is what it installs)
 stamp=.venv/.storegw-installed
 if [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,demo]"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,demo]"
   touch "$stamp"
 fi

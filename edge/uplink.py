@@ -17,14 +17,14 @@ from collections import deque
 from typing import Any
 
 from edge.journal import Journal
-from edge.mqtt_link import Handler, MqttLink, Route, route
 from protocols import topics
-from protocols.envelope import encode_batch, iso, utc_now
+from protocols.envelope import encode_batch
+from transport.channel import Channel
 
 log = logging.getLogger(__name__)
 
 
-class Uplink:
+class Uplink(Channel):
     def __init__(
         self,
         journal: Journal,
@@ -38,7 +38,10 @@ class Uplink:
     ) -> None:
         self.journal = journal
         self.store, self.gateway = journal.store, journal.gateway
-        self.url = mqtt_url
+        # other edge services (snapshots, RPC replies) listen on the same single connection
+        super().__init__(
+            mqtt_url, f"gw-{self.store}-{self.gateway}", topics.status(self.store, self.gateway)
+        )
         self.batch_events = batch_events
         self.batch_bytes = batch_bytes
         self.window = window
@@ -52,52 +55,19 @@ class Uplink:
         self.batches_sent = 0
         self.rewinds = 0
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.link: MqttLink | None = None
         self.events_topic = topics.events(self.store, self.gateway)
         self.acks_topic = topics.acks(self.store, self.gateway)
-        self.status_topic = topics.status(self.store, self.gateway)
-        # other edge services (snapshots, RPC replies) listen on the same single connection
-        self.routes: list[Route] = []
-
-    def subscribe(self, topic_filter: str, handler: Handler) -> None:
-        """Route messages matching `topic_filter` to `handler` (on the event loop). Call
-        before start()."""
-        self.routes.append((topic_filter, handler))
-
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        assert self.link, "uplink not started"
-        self.link.publish(topic, payload, qos=qos, retain=retain)
-
-    def _status(self, state: str) -> bytes:
-        return json.dumps({"state": state, "at": iso(utc_now())}).encode()
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.link = MqttLink(
-            self.url,
-            f"gw-{self.store}-{self.gateway}",
-            loop,
-            subscriptions=[(self.acks_topic, 1), (topics.HUB_STATUS, 1)]
-            + [(f, 1) for f, _ in self.routes],
+        link = self.connect(
+            [(self.acks_topic, 1), (topics.HUB_STATUS, 1)],
             on_message=self._message,
             on_up=self._up,
             on_down=self._down,
-            will=(self.status_topic, self._status("offline")),
             max_inflight=self.window + 4,
         )
-        self.link.start()
+        link.start()
         self._task = asyncio.create_task(self._send_loop(), name="uplink")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        if self.link:
-            await asyncio.to_thread(self.link.stop, (self.status_topic, self._status("offline")))
 
     def nudge(self) -> None:
         """A new event was journaled."""
@@ -106,8 +76,7 @@ class Uplink:
     # --- callbacks on the event loop ---------------------------------------------------------
     def _up(self, session_present: bool) -> None:
         self.connected = True
-        assert self.link
-        self.link.publish(self.status_topic, self._status("online"), retain=True)
+        self.announce_online()
         if not session_present:
             self._rewind("broker session was new")
         self._wake.set()
@@ -116,7 +85,7 @@ class Uplink:
         self.connected = False
 
     def _message(self, topic: str, payload: bytes) -> None:
-        if route(self.routes, topic, payload):
+        if self.dispatch(topic, payload):
             return
         try:
             doc = json.loads(payload)

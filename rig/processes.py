@@ -1,5 +1,5 @@
 """The real parts tests and benchmarks start: a Mosquitto of their own, and the storegw hub and
-gateway as processes started through the CLI (`python -m hub.cli`), killed for real. Servers
+gateway as processes started through the CLI (`python -m storegw.cli`), killed for real. Servers
 bind port 0 and report the port they got in a port file, so no other process can take it
 between a probe and the bind."""
 
@@ -113,7 +113,7 @@ class Proc:
     def start(self) -> None:
         out = open(self.log, "ab")  # noqa: SIM115 - the child keeps it
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", *self.args],
+            [sys.executable, "-m", "storegw.cli", *self.args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=self.env,

@@ -124,7 +124,7 @@ class ShippedBroker(Broker):
 
     def client_url(self, username: str, password_file: Path) -> str:
         """What a gateway or the hub is given: mqtts://, the test CA, its account."""
-        from edge.mqtt_link import url_with
+        from transport.mqtt_link import url_with
 
         return url_with(
             f"mqtts://127.0.0.1:{self.port}",

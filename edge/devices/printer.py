@@ -31,6 +31,7 @@ from escpos.exceptions import Error as EscposError
 from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
 from edge.devices.payment_profiles import PrinterProfile, payment_profiles
 from edge.devices.print_queue import PrintQueue, now_iso, public
+from edge.fonts import cjk_font_path
 from protocols.escpos import commands, preview
 from protocols.escpos import status as st
 from protocols.escpos.receipt import Document, Store, render_sale, render_test_page
@@ -392,7 +393,9 @@ class Printer(Device):
 
     def preview(self, data: bytes) -> dict[str, Any]:
         text = preview.text_preview(data, self.paper.columns)
-        pngs = preview.png_preview(data, self.paper.dots, self.paper.columns)
+        pngs = preview.png_preview(
+            data, self.paper.dots, self.paper.columns, font_path=cjk_font_path()
+        )
         return {"text": text, "png_base64": base64.b64encode(pngs[0]).decode() if pngs else ""}
 
     async def stop(self) -> None:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from edge.devices.base import DeviceError
 from edge.devices.printer import Printer, printers_of
+from edge.fonts import cjk_font_path
 from protocols.escpos import preview
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ def routes(devices: Devices) -> list[web.RouteDef]:
         if fmt == "txt":
             return web.Response(text=preview.text_preview(bytes(doc.out), p.paper.columns))
         draw = preview.png_preview  # ~0.5 s: in a thread, so the loop serves the lanes meanwhile
-        png = (await asyncio.to_thread(draw, bytes(doc.out), p.paper.dots, p.paper.columns))[0]
+        out, font = bytes(doc.out), cjk_font_path()
+        png = (await asyncio.to_thread(draw, out, p.paper.dots, p.paper.columns, font_path=font))[0]
         return web.Response(body=png, content_type="image/png")
 
     async def reprint(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ import tty
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from edge.fonts import cjk_font_path
 from protocols.escpos import preview
 from protocols.escpos import status as st
 from protocols.escpos.decoder import (
@@ -138,7 +139,9 @@ class PrinterSim:
             png_path = printed.png_path = self.out_dir / f"receipt-{n:04d}.png"
 
             def draw() -> None:
-                png_path.write_bytes(preview.receipt_png(receipt, self.dots, self.columns))
+                png_path.write_bytes(
+                    preview.receipt_png(receipt, self.dots, self.columns, cjk_font_path())
+                )
 
             # Drawing takes about half a second, more under load: on the event loop it would
             # hold up the DLE EOT replies, which a printer answers at once even while printing
@@ -159,7 +162,9 @@ class PrinterSim:
 
     def png(self, index: int) -> bytes:
         r = self.receipts[index]
-        return preview.receipt_png(preview.Receipt(r.items, True), self.dots, self.columns)
+        return preview.receipt_png(
+            preview.Receipt(r.items, True), self.dots, self.columns, cjk_font_path()
+        )
 
     async def wait_for(self, predicate: object, timeout: float = 5.0) -> None:
         """Until predicate() is true (re-checked whenever bytes arrive)."""

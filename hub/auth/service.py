@@ -10,9 +10,9 @@ from pathlib import Path
 from fastapi import HTTPException, Request, status
 from sqlalchemy import select
 
-from edge import token as token_file
 from hub.auth.models import ApiToken
 from hub.db import Database
+from transport import token_file
 
 log = logging.getLogger(__name__)
 

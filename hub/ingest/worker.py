@@ -18,17 +18,16 @@ from typing import Any
 
 from sqlalchemy import update
 
-from edge.mqtt_link import Handler, MqttLink, Route, route
 from hub.db import Database, utcnow
 from hub.ingest.service import Ingest, is_transient
 from hub.stores.models import Gateway
 from protocols import bounds, topics
-from protocols.envelope import iso
+from transport.channel import Channel
 
 log = logging.getLogger(__name__)
 
 
-class IngestWorker:
+class IngestWorker(Channel):
     def __init__(
         self,
         db: Database,
@@ -41,15 +40,12 @@ class IngestWorker:
     ) -> None:
         self.db = db
         self.ingest = Ingest(db)
-        self.url = mqtt_url
         self.shared = shared
         self.max_messages = max_messages_per_pass
         self.worker_id = worker_id or f"hub-ingest-{os.environ.get('STOREGW_HUB_WORKER', '1')}"
-        self.queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
-        self.link: MqttLink | None = None
-        self._task: asyncio.Task[None] | None = None
         # other hub contexts (RPC from the lanes, snapshot publishing) share the connection
-        self.routes: list[Route] = []
+        super().__init__(mqtt_url, self.worker_id, topics.HUB_STATUS)
+        self.queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self.passes = 0
         self.applied = 0
         self.rejected = 0
@@ -60,57 +56,26 @@ class IngestWorker:
         self.working = 0  # batches taken off the queue and not yet committed
         self.last_error: str | None = None
 
-    def _status(self, state: str) -> bytes:
-        return json.dumps({"state": state, "at": iso(utcnow())}).encode()
-
-    def subscribe(self, topic_filter: str, handler: Handler) -> None:
-        """Route messages matching `topic_filter` to `handler` (on the event loop; do blocking
-        work with asyncio.to_thread). Call before start()."""
-        self.routes.append((topic_filter, handler))
-
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        assert self.link, "ingest worker not started"
-        self.link.publish(topic, payload, qos=qos, retain=retain)
-
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.link = MqttLink(
-            self.url,
-            self.worker_id,
-            loop,
-            subscriptions=[(topics.STATUS_ALL, 1)] + [(f, 1) for f, _ in self.routes],
-            on_message=self._message,
-            on_up=self._up,
-            will=(topics.HUB_STATUS, self._status("offline")),
-            max_inflight=64,
+        link = self.connect(
+            [(topics.STATUS_ALL, 1)], on_message=self._message, on_up=self._up, max_inflight=64
         )
         # shared subscriptions are MQTT 5; a 3.1.1 broker gets the plain one (a single worker)
-        shared = self.shared and self.link.address.mqtt5
+        shared = self.shared and link.address.mqtt5
         events = topics.EVENTS_SHARED if shared else topics.EVENTS_ALL
-        self.link.subscriptions.insert(0, (events, 1))
-        self.link.start()
+        link.subscriptions.insert(0, (events, 1))
+        link.start()
         self._task = asyncio.create_task(self._supervise(), name="ingest")
 
     def _up(self, _session_present: bool) -> None:
-        assert self.link
-        self.link.publish(topics.HUB_STATUS, self._status("online"), retain=True)
+        self.announce_online()
 
     def _message(self, topic: str, payload: bytes) -> None:
-        if route(self.routes, topic, payload):
+        if self.dispatch(topic, payload):
             return
         if self.queue.empty() and not self.working:
             self.progress_at = time.monotonic()  # idle until now: the clock starts here
         self.queue.put_nowait((topic, payload))
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        if self.link:
-            await asyncio.to_thread(self.link.stop, (topics.HUB_STATUS, self._status("offline")))
 
     def _gateway_status(self, topic: str, payload: bytes) -> None:
         try:

@@ -1,17 +1,15 @@
 """What a printer would print, from its bytes: receipts (split at each cut) as text lines laid
 out in the paper's columns, and as PNG (Pillow) for the technician page and e-receipts.
 
-The PNG wants a CJK font: it takes $STOREGW_CJK_FONT or the first known one installed
-(WenQuanYi Micro Hei, Noto CJK, Droid fallback); without one it draws each CJK character as a
-marked box, so a missing font never breaks a preview."""
+The PNG wants a CJK font: the caller passes its path (the gateway finds one, edge/fonts.py: a
+protocol does no I/O of its own); without one it draws each CJK character as a marked box, so
+a missing font never breaks a preview."""
 
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
 from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
@@ -28,14 +26,6 @@ from protocols.escpos.decoder import (
     QRCode,
     decode,
 )
-
-CJK_FONTS = (
-    "truetype/wqy/wqy-microhei.ttc",
-    "truetype/wqy/wqy-zenhei.ttc",
-    "opentype/noto/NotoSansCJK-Regular.ttc",
-    "truetype/droid/DroidSansFallbackFull.ttf",
-)
-
 
 TEAR_FEED = 6  # our receipts end with ESC d 6 where there is no cutter
 
@@ -99,26 +89,15 @@ def text_preview(data: bytes, columns: int, *, hanzi_default: bool = False) -> s
 
 # --- PNG ---------------------------------------------------------------------------------
 @cache
-def cjk_font_path() -> str | None:
-    env = os.environ.get("STOREGW_CJK_FONT")
-    if env and Path(env).exists():
-        return env
-    for base in ("/usr/share/fonts", "/usr/local/share/fonts"):
-        for rel in CJK_FONTS:
-            if (Path(base) / rel).exists():
-                return str(Path(base) / rel)
-    return None
-
-
-@cache
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    path = cjk_font_path()
+def _font(size: int, path: str | None) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     if path:
         return ImageFont.truetype(path, size)
     return ImageFont.load_default(size)
 
 
-def _line_image(item: Line, dots: int, columns: int) -> PILImage.Image:
+def _line_image(
+    item: Line, dots: int, columns: int, font_path: str | None = None
+) -> PILImage.Image:
     """Draw at font A size (12 x 24 dots a column), then stretch for double width / height."""
     cell = dots // columns
     scale_w, scale_h = (2 if item.style.wide else 1), (2 if item.style.tall else 1)
@@ -127,8 +106,8 @@ def _line_image(item: Line, dots: int, columns: int) -> PILImage.Image:
     draw = ImageDraw.Draw(img)
     free = max(cols - tx.width(item.text), 0)
     col = {"center": free // 2, "right": free}.get(item.style.align, 0)
-    font = _font(19)
-    has_font = cjk_font_path() is not None
+    font = _font(19, font_path)
+    has_font = font_path is not None
     for ch in item.text:
         w = tx.char_width(ch)
         if col + w > cols:
@@ -149,7 +128,7 @@ def _line_image(item: Line, dots: int, columns: int) -> PILImage.Image:
     return img.resize((img.width * scale_w, 24 * scale_h))
 
 
-def _barcode_image(item: Barcode, dots: int) -> PILImage.Image:
+def _barcode_image(item: Barcode, dots: int, font_path: str | None) -> PILImage.Image:
     import barcode as pybarcode  # python-escpos brings python-barcode
 
     try:
@@ -163,7 +142,7 @@ def _barcode_image(item: Barcode, dots: int) -> PILImage.Image:
     for i, bit in enumerate(pattern):
         if bit == "1":
             draw.rectangle([x0 + i * module, 2, x0 + (i + 1) * module - 1, 60], fill=0)
-    font = _font(18)
+    font = _font(18, font_path)
     tw = draw.textlength(item.data, font=font)
     draw.text(((dots - tw) / 2, 62), item.data, font=font, fill=0)
     return img
@@ -191,14 +170,15 @@ def _qr_image(item: QRCode, dots: int) -> PILImage.Image:
     return img
 
 
-def receipt_png(receipt: Receipt, dots: int, columns: int) -> bytes:
-    """One receipt as a 1-bit PNG as wide as the paper's dots (384 or 576)."""
+def receipt_png(receipt: Receipt, dots: int, columns: int, font_path: str | None = None) -> bytes:
+    """One receipt as a 1-bit PNG as wide as the paper's dots (384 or 576); `font_path`: a
+    CJK font (None: CJK characters as marked boxes)."""
     blocks: list[PILImage.Image] = []
     for item in receipt.items:
         if isinstance(item, Line):
-            blocks.append(_line_image(item, dots, columns))
+            blocks.append(_line_image(item, dots, columns, font_path))
         elif isinstance(item, Barcode):
-            blocks.append(_barcode_image(item, dots))
+            blocks.append(_barcode_image(item, dots, font_path))
         elif isinstance(item, QRCode):
             blocks.append(_qr_image(item, dots))
         else:
@@ -223,8 +203,13 @@ def receipt_png(receipt: Receipt, dots: int, columns: int) -> bytes:
 
 
 def png_preview(
-    data: bytes, dots: int, columns: int, *, hanzi_default: bool = False
+    data: bytes,
+    dots: int,
+    columns: int,
+    *,
+    hanzi_default: bool = False,
+    font_path: str | None = None,
 ) -> list[bytes]:
     """Each receipt in `data` as PNG bytes."""
     events = decode(data, hanzi_default=hanzi_default)
-    return [receipt_png(r, dots, columns) for r in receipts(events, TEAR_FEED)]
+    return [receipt_png(r, dots, columns, font_path) for r in receipts(events, TEAR_FEED)]

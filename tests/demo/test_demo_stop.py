@@ -28,7 +28,7 @@ class Demo:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "demo", "--stores", "1", "--members", "4"],
+            [sys.executable, "-m", "storegw.cli", "demo", "--stores", "1", "--members", "4"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env={**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"},

@@ -40,7 +40,7 @@ def test_storegw_sim_stopped_with_ctrl_c_leaves_no_folder(tmp_path: Path) -> Non
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "sim"],
+        [sys.executable, "-m", "storegw.cli", "sim"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1",

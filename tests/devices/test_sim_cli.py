@@ -51,7 +51,7 @@ async def test_start_for_cli_gives_working_devices(ctx: Context) -> None:
 
 def test_storegw_sim_prints_the_paths() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "sim"],
+        [sys.executable, "-m", "storegw.cli", "sim"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -65,12 +65,14 @@ def test_a_wheel_installed_elsewhere_runs_gateway_and_hub(tmp_path: Path) -> Non
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     where = run(
-        [str(py), "-c", "import edge.devices.profiles as p, hub; "
-         "print(hub.__file__); print(sorted(p.profiles().scales))"],
+        [str(py), "-c", "import edge.devices.profiles as p, hub, transport, storegw.cli; "
+         "print(sorted(p.profiles().scales)); "
+         "[print(m.__file__) for m in (hub, transport, storegw.cli)]"],
         outside, env,
     ).splitlines()  # fmt: skip
-    assert where[0].startswith(str(target)), f"hub imported from {where[0]}, not the wheel"
-    assert "mettler-toledo-8217" in where[1], "the device profiles are not in the wheel"
+    assert "mettler-toledo-8217" in where[0], "the device profiles are not in the wheel"
+    for path in where[1:]:  # the hub, the shared package and the command
+        assert path.startswith(str(target)), f"{path} imported, not the wheel's"
 
     edge_port, edge = serve(target / "bin", ["edge", "--store", "s1", "--gateway", "gw1",
                             "--data-dir", str(outside / "gw"), "--mqtt-url", "mqtt://127.0.0.1:9"],

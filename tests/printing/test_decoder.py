@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+from edge import fonts
 from protocols.escpos import preview
 from protocols.escpos import status as pst
 from protocols.escpos.decoder import (
@@ -126,30 +127,28 @@ def _png(data: bytes) -> Image.Image:
 
 
 def test_png_preview_is_paper_wide_with_a_cjk_font() -> None:
-    pngs = preview.png_preview(RECEIPT, 576, 48)
+    pngs = preview.png_preview(RECEIPT, 576, 48, font_path=fonts.cjk_font_path())
     assert len(pngs) == 1
     img = _png(pngs[0])
     assert img.width == 576 and img.height > 40 * 24
-    if preview.cjk_font_path() is None:
+    if fonts.cjk_font_path() is None:
         pytest.skip("no CJK font installed here (apt: fonts-wqy-microhei)")
 
 
 def test_png_preview_without_cjk_font_marks_glyph_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
-    preview.cjk_font_path.cache_clear()
-    preview._font.cache_clear()
+    fonts.cjk_font_path.cache_clear()
     monkeypatch.setenv("STOREGW_CJK_FONT", "/nonexistent.ttf")
-    monkeypatch.setattr(preview, "CJK_FONTS", ())
+    monkeypatch.setattr(fonts, "CJK_FONTS", ())
     try:
-        assert preview.cjk_font_path() is None
+        assert fonts.cjk_font_path() is None
         line = Line("中文")
-        img = preview._line_image(line, 384, 32)
+        img = preview._line_image(line, 384, 32, fonts.cjk_font_path())
         # a box with a diagonal: its corners are inked
         assert img.getpixel((1, 2)) == 0 and img.getpixel((22, 21)) == 0
-        pngs = preview.png_preview(RECEIPT, 576, 48)
+        pngs = preview.png_preview(RECEIPT, 576, 48, font_path=fonts.cjk_font_path())
         assert _png(pngs[0]).width == 576
     finally:
-        preview.cjk_font_path.cache_clear()
-        preview._font.cache_clear()
+        fonts.cjk_font_path.cache_clear()
 
 
 def test_text_preview_separates_receipts_at_cuts() -> None:

@@ -130,7 +130,7 @@ class Chain:
     def _spawn(self, args: list[str], log: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         with open(self.dir / log, "ab") as out:
             return self._popen(
-                [sys.executable, "-m", "hub.cli", "--log-level", "WARNING", *args],
+                [sys.executable, "-m", "storegw.cli", "--log-level", "WARNING", *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 # the children's temporary files live in the demo's folder and go with it

@@ -54,7 +54,7 @@ def _mqtt_options(p: argparse.ArgumentParser) -> None:
 
 
 def _mqtt_url(args: argparse.Namespace) -> str:
-    from edge.mqtt_link import url_with
+    from transport.mqtt_link import url_with
 
     return url_with(
         args.mqtt_url,
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("--members", type=int, default=40, help="members registered at start")
     demo.add_argument("--data-dir", default=None, help="default: a fresh temporary folder")
     demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl-C)")
-    demo.set_defaults(run=lambda a: __import__("hub.demo", fromlist=["main"]).main(a))
+    demo.set_defaults(run=lambda a: __import__("storegw.demo", fromlist=["main"]).main(a))
 
     args = parser.parse_args(argv)
     _logging(args.log_level)

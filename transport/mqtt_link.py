@@ -2,7 +2,7 @@
 reconnecting with exponential backoff and full jitter (a chain's gateways must not all hit the
 broker in the same second after an outage), callbacks handed to the asyncio loop.
 
-Used by the gateway's uplink and by the hub's ingest (the hub imports it from here)."""
+Used by the gateway's uplink and the hub's ingest, both through transport/channel.py."""
 
 from __future__ import annotations
 
