@@ -18,6 +18,10 @@ want=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || want+=(mosquitto)
 # a CJK font for receipt previews (PNG) and e-receipts
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || want+=(fonts-wqy-microhei)
+# the screen tests drive the machine's own headless Chromium (only the test run asks for it)
+if [ "${STOREGW_WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null; then
+  want+=(chromium)
+fi
 # Debian's python3 makes venvs only with python3-venv (ensurepip)
 [ -x .venv/bin/python ] || $PY -c 'import ensurepip' 2>/dev/null || want+=(python3-venv)
 if [ ${#want[@]} -gt 0 ]; then

@@ -68,3 +68,28 @@ def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
     if request.param == "sqlite":
         return None
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium per test worker (Debian's chromium through Playwright)."""
+    from playwright.sync_api import sync_playwright
+
+    from rig.browser import CHROMIUM_ARGS, chromium_path
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies, no storage) and page for one test, laptop-sized."""
+    from rig.browser import LAPTOP
+
+    context = browser.new_context(viewport=LAPTOP, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
