@@ -75,7 +75,7 @@ def test_each_role_gets_what_its_rows_allow(sqlite_hub: Hub, role: str) -> None:
         assert rule is not None
         if rule.public:
             continue
-        got = _call(sqlite_hub, method, _url(path, op), sqlite_hub.access[role])
+        got = _call(sqlite_hub, method, _url(path, op), sqlite_hub.token(role))
         allowed = rule.allows_role(role)
         if got >= 500 or (got in (401, 403)) == allowed or (not allowed and got != 403):
             wrong.append(f"{method} {path}: {got} ({'allowed' if allowed else 'denied'})")
@@ -83,7 +83,7 @@ def test_each_role_gets_what_its_rows_allow(sqlite_hub: Hub, role: str) -> None:
 
 
 def test_store_manager_is_refused_other_stores(sqlite_hub: Hub) -> None:
-    token = sqlite_hub.access[STORE_MANAGER]
+    token = sqlite_hub.token(STORE_MANAGER)
     checked = 0
     for method, path, op in _operations(sqlite_hub):
         rule = policy.rule(method, path)
