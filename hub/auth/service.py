@@ -25,6 +25,7 @@ from transport import token_file
 log = logging.getLogger(__name__)
 RELOAD_EVERY = 5.0
 KEY_PREFIX = "sgk_"
+FIRST = "hq"  # the role column of the first HQ token's row; other keys have "api"
 
 
 def digest(token: str) -> str:
@@ -72,7 +73,7 @@ class Tokens:
             ):
                 s.add(
                     ApiToken(
-                        name="first HQ token", token_sha256=digest(first), role="hq", scopes="*"
+                        name="first HQ token", token_sha256=digest(first), role=FIRST, scopes="*"
                     )
                 )
         self.reload()
@@ -130,6 +131,15 @@ class Tokens:
         return _view(row)
 
     def _revoke(self, s: Session, key_id: int) -> None:
+        row = s.get(ApiToken, key_id)
+        if row is not None and row.role == FIRST:
+            # its value lives in STOREGW_HUB_TOKEN or the admin-token file, which the API
+            # cannot change: revoked here, the next start would not bring it back either
+            raise KeyError_(
+                "the first HQ token is managed by STOREGW_HUB_TOKEN or <data dir>/admin-token"
+                " and cannot be revoked or rotated here",
+                409,
+            )
         done = s.execute(
             update(ApiToken)
             .where(ApiToken.id == key_id, ApiToken.revoked_at.is_(None))
