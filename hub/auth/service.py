@@ -32,7 +32,7 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class KeyError_(Exception):
+class KeyRefused(Exception):
     """A refused key operation (HTTP status in `status`)."""
 
     def __init__(self, reason: str, status: int = 404) -> None:
@@ -117,13 +117,13 @@ class Tokens:
         transaction (only one caller can revoke it: a second rotation is a 409)."""
         old = s.get(ApiToken, key_id)
         if old is None:
-            raise KeyError_(f"no API key {key_id}")
+            raise KeyRefused(f"no API key {key_id}")
         self._revoke(s, key_id)
         return self.create(s, old.name, old.scopes.split())
 
     def revoke(self, s: Session, key_id: int) -> dict[str, Any]:
         if s.get(ApiToken, key_id) is None:
-            raise KeyError_(f"no API key {key_id}")
+            raise KeyRefused(f"no API key {key_id}")
         self._revoke(s, key_id)
         row = s.get(ApiToken, key_id)
         assert row is not None
@@ -135,7 +135,7 @@ class Tokens:
         if row is not None and row.role == FIRST:
             # its value lives in STOREGW_HUB_TOKEN or the admin-token file, which the API
             # cannot change: revoked here, the next start would not bring it back either
-            raise KeyError_(
+            raise KeyRefused(
                 "the first HQ token is managed by STOREGW_HUB_TOKEN or <data dir>/admin-token"
                 " and cannot be revoked or rotated here",
                 409,
@@ -146,5 +146,5 @@ class Tokens:
             .values(revoked_at=utcnow())
         ).rowcount
         if done != 1:
-            raise KeyError_(f"API key {key_id} is already revoked", 409)
+            raise KeyRefused(f"API key {key_id} is already revoked", 409)
         log.info("API key %d revoked", key_id)

@@ -173,3 +173,16 @@ def test_secrets_are_stored_as_hashes_only(hub: Hub) -> None:
     assert got["refresh_token"] not in dump and PASSWORD not in dump
     assert "$argon2id$" in dump
     assert (hub.data_dir / "auth-key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_change_that_keeps_role_and_password_keeps_the_sessions(hub: Hub) -> None:
+    hub.token("hq_analyst")
+    uid = _id(hub, "hq_analyst")
+    got = hub.sign_in("hq_analyst")
+    r = hub.client.patch(
+        f"/api/accounts/{uid}",
+        json={"display_name": "李分析", "role": "hq_analyst", "disabled": False},
+        headers=hub.admin(),
+    )
+    assert r.status_code == 200 and r.json()["display_name"] == "李分析"
+    assert _refresh(hub, got["refresh_token"])["status"] == 200
