@@ -21,6 +21,12 @@ def test_sign_in_home_chart_and_language(page, console: ConsoleHub) -> None:
     page.wait_for_selector("#sales-chart[data-drawn=true] canvas")
     assert page.inner_text("h1") == "概览"
     assert page.inner_text("#stores") == "2"
+    # today's bar: the sales the gateway rang up, in yuan (integer fen up to the page)
+    bars = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('sales-chart'))"
+        ".getOption().series[0].data"
+    )
+    assert len(bars) == 14 and bars[-1] == console.sales_fen / 100 and console.sales_fen > 0
     screenshot(page, "console-home-zh")
     page.click("form.lang button[value=en]")
     page.wait_for_selector("#sales-chart[data-drawn=true] canvas")
