@@ -148,6 +148,11 @@ def test_the_first_hq_token_acts_as_hq_admin(hub: Hub) -> None:
     me = hub.client.get("/api/auth/me", headers=hub.admin()).json()
     assert me["kind"] == "key" and me["scopes"] == ["*"]
     assert hub.client.get("/api/accounts", headers=hub.admin()).status_code == 200
+    # its value lives in the environment or the admin-token file: not revocable here
+    for action in ("revoke", "rotate"):
+        r = hub.client.post(f"/api/api-keys/{me['id']}/{action}", headers=hub.admin())
+        assert r.status_code == 409 and "admin-token" in r.json()["detail"]
+    assert hub.client.get("/api/accounts", headers=hub.admin()).status_code == 200
 
 
 def test_expired_or_tampered_access_tokens_are_401(hub: Hub) -> None:
