@@ -91,6 +91,9 @@ def test_a_wheel_installed_elsewhere_runs_gateway_and_hub(tmp_path: Path) -> Non
             timeout=10,
         )
         wait_until(lambda: hq.get("/api/stores").status_code == 200, 60, what="hub migrated")
+        # the console's templates, catalogs and vendored chart library came with the wheel
+        assert "csrf" in hq.get("/console/login").text
+        assert hq.get("/console/static/vendor/echarts/echarts.min.js").status_code == 200
     finally:
         for proc in (edge, hub):
             proc.terminate()
