@@ -121,7 +121,7 @@ class Stack(BaseModel):
         return sum(a.discount_fen for a in self.applied)
 
 
-def _in_scope(t: Terms, line: BasketLine) -> bool:
+def in_scope(t: Terms, line: BasketLine) -> bool:
     if t.skus and line.sku not in t.skus:
         return False
     if t.categories and line.category not in t.categories:
@@ -150,7 +150,7 @@ def stack(lines: list[BasketLine], coupons: list[Terms], store: str | None = Non
         usable = [t for t in usable if t.stackable]
     left = [line.total_fen for line in lines]  # what each line still costs
     for t in sorted(usable, key=lambda t: (_ORDER[t.kind], t.code)):
-        idx = [i for i, line in enumerate(lines) if _in_scope(t, line)]
+        idx = [i for i, line in enumerate(lines) if in_scope(t, line)]
         base = sum(lines[i].total_fen for i in idx)
         if not idx or base == 0:
             out.refused.append(Refused(code=t.code, reason="no goods in the basket it applies to"))

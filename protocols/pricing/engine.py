@@ -1,0 +1,527 @@
+"""The pricing engine: `price(...)` takes a basket, the member, the promotions, the coupons
+presented and the store's policy, and returns every line's discount, what each promotion
+saved (for the receipt) and the total. The lane prices with it and the hub recomputes each
+booked sale with it, so both must get the same fen from the same inputs: everything here is
+integer arithmetic in a fixed order, and the time is an argument.
+
+Stages, in this order (docs/pricing.md says why):
+1. item promotions (percent off, N件M折, bundles, buy-X-get-Y) and member prices: each line
+   is taken by at most one of them, the biggest saving first (a greedy: see `_items`);
+2. the member tier's discount, on the lines stage 1 left alone;
+3. order promotions (满减, 满赠), each judged on its scope's spend after stages 1-2;
+4. coupons, by `protocols.coupons.stack` (its stacking rules), judged after promotions.
+Promotions sharing an exclusive group: at most one applies; the engine tries every
+combination when there are at most `Policy.exhaustive_limit` of them, else picks per group
+the member that is best alone (greedy). The cheapest basket wins; ties go to the earlier
+combination (promotions in id order).
+
+Every discount is a whole number of fen, rounded once (half up) where it is computed, then
+spread over its lines by largest remainder (ties by line order), so the line totals always
+add up to the receipt total. No line goes below its margin floor (cost × (1 + min margin),
+never above the line's own price) unless the cashier's override is given; what the floor held
+back is reported, and `override_used` says when a line ended below its floor."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from protocols import bounds, coupons
+from protocols.pricing import rules
+from protocols.pricing.arithmetic import extend
+
+Fen = Annotated[int, msgspec.Meta(ge=0, le=bounds.MAX_FEN)]
+
+
+class Item(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One basket line as the engine needs it (cost: per unit, like the price)."""
+
+    sku: str
+    qty_milli: int
+    unit_price_fen: int
+    cost_fen: int | None = None
+    category: str | None = None
+    weighed: bool = False
+
+
+class Member(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The identified member: tier discount (95 = 95折, 100 = none) and member prices."""
+
+    tier: str | None = None
+    discount_pct: Annotated[int, msgspec.Meta(ge=1, le=100)] = 100
+    prices: dict[str, Fen] = {}
+
+
+class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The store's pricing policy: the margin every line keeps over its cost (basis points:
+    500 = 5%), and how many exclusive-group combinations are searched exhaustively."""
+
+    min_margin_bp: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+    exhaustive_limit: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 64
+
+
+class PricedLine(msgspec.Struct, frozen=True):
+    sku: str
+    qty_milli: int
+    unit_price_fen: int
+    gross_fen: int  # extend(qty, unit price)
+    discount_fen: int
+    total_fen: int  # gross - discount
+    floor_fen: int  # the least this line may cost without an override
+    below_floor: bool = False
+
+
+class Saving(msgspec.Struct, frozen=True):
+    """One line of the receipt's savings: a promotion (ref = its id), the member price or
+    tier ("member"), or a coupon (ref = its code)."""
+
+    kind: str
+    ref: str
+    name: str
+    saved_fen: int
+    lines: list[int]  # 0-based indexes of the lines it took money off
+
+
+class Handout(msgspec.Struct, frozen=True):
+    """A 满赠 gift that is not in the basket: hand it over (and list it on the receipt)."""
+
+    ref: str
+    sku: str
+    qty: int  # pieces
+
+
+class Priced(msgspec.Struct, frozen=True):
+    lines: list[PricedLine]
+    gross_fen: int
+    discount_fen: int
+    total_fen: int
+    savings: list[Saving]
+    handouts: list[Handout] = []
+    coupons_refused: list[tuple[str, str]] = []  # (code, reason)
+    override_used: bool = False  # some line ended below its floor: the lane journals it
+    held_by_floor_fen: int = 0  # what the margin floor kept from the customer
+    search: str = "exhaustive"  # or "greedy" (too many exclusive combinations)
+    promotions: list[int] = []  # the promotions chosen, by id (applied or not)
+
+
+def _half_up_pct(amount: int, pct: int) -> int:
+    return (amount * pct + 50) // 100
+
+
+def floor_fen(item: Item, gross: int, min_margin_bp: int) -> int:
+    """cost × qty × (1 + margin), rounded up to the fen, never above the line's price."""
+    if not item.cost_fen:
+        return 0
+    num = item.qty_milli * item.cost_fen * (10_000 + min_margin_bp)
+    return min(gross, -(-num // 10_000_000))
+
+
+class _Basket:
+    """Discounts so far, per line, and how much more each line can give."""
+
+    def __init__(self, gross: list[int], floors: list[int], override: bool) -> None:
+        self.gross = gross
+        self.stop = [0] * len(gross) if override else floors
+        self.disc = [0] * len(gross)
+        self.held = 0
+
+    def net(self, i: int) -> int:
+        return self.gross[i] - self.disc[i]
+
+    def room(self, i: int) -> int:
+        return self.gross[i] - self.disc[i] - self.stop[i]
+
+    def take(self, amount: int, idx: Sequence[int], weights: Sequence[int]) -> list[int]:
+        """Take `amount` fen off the lines `idx` in proportion to `weights` (largest remainder,
+        ties by line order), none beyond its room; what the rooms cannot hold is recorded as
+        held by the floor. Returns the lines that gave something."""
+        want = amount
+        room = {i: self.room(i) for i in idx}
+        amount = min(amount, sum(room.values()))
+        self.held += want - amount
+        weight = dict(zip(idx, weights, strict=True))
+        live = [i for i in idx if room[i] > 0]
+        gave: dict[int, int] = {}
+        while amount > 0 and live:
+            total = sum(weight[i] for i in live)
+            if total == 0:  # nothing to weigh by: by what each can still give
+                weight = room
+                total = sum(room[i] for i in live)
+            shares = {i: amount * weight[i] // total for i in live}
+            rest = amount - sum(shares.values())
+            by_rem = sorted(live, key=lambda i: (-(amount * weight[i] % total), i))
+            for i in by_rem[:rest]:
+                shares[i] += 1
+            for i in live:
+                s = min(shares[i], room[i])
+                room[i] -= s
+                amount -= s
+                gave[i] = gave.get(i, 0) + s
+                self.disc[i] += s
+            live = [i for i in live if room[i] > 0]
+        return sorted(i for i, s in gave.items() if s > 0)
+
+
+class _Offer(msgspec.Struct):
+    """What one item promotion would save on some lines, given what is still free."""
+
+    saving: int
+    lines: list[int]
+    weights: list[int]
+    raw: int = 0  # the saving before the margin floor capped it
+
+
+def _pieces(item: Item) -> int:
+    return 0 if item.weighed else item.qty_milli // 1000
+
+
+def _grouped(items: Sequence[Item], idx: Iterable[int], size: int, skip: int) -> _Offer | None:
+    """Pieces of `idx` dearest first, cut into complete groups of `size`: in each group the
+    pieces after the first `skip` are the discounted ones. Their value per line, as an offer
+    of 100% (the caller applies the percentage)."""
+    runs = sorted(
+        ((items[i].unit_price_fen, i, _pieces(items[i])) for i in idx if _pieces(items[i])),
+        key=lambda r: (-r[0], r[1]),
+    )
+    total = sum(r[2] for r in runs)
+    end = total // size * size
+    if end == 0:
+        return None
+
+    def count(x: int) -> int:  # discounted positions in [0, x)
+        return x // size * (size - skip) + max(0, x % size - skip)
+
+    lines, weights, pos = [], [], 0
+    for unit, i, n in runs:
+        if pos >= end:
+            break
+        hit = count(min(pos + n, end)) - count(pos)
+        if hit:
+            lines.append(i)
+            weights.append(hit * unit)
+        pos += n
+    return _Offer(sum(weights), lines, weights) if lines else None
+
+
+def _bundle(rule: rules.Bundle, items: Sequence[Item], free: set[int]) -> _Offer | None:
+    have: dict[str, list[int]] = {}
+    for i in sorted(free):
+        if _pieces(items[i]):
+            have.setdefault(items[i].sku, []).append(i)
+    sets = min(sum(_pieces(items[i]) for i in have.get(b.sku, [])) // b.qty for b in rule.items)
+    if sets == 0:
+        return None
+    taken: dict[int, int] = {}
+    for b in rule.items:
+        need = sets * b.qty
+        for i in have[b.sku]:
+            n = min(need, _pieces(items[i]))
+            taken[i] = n * items[i].unit_price_fen
+            need -= n
+            if need == 0:
+                break
+    lines = sorted(taken)
+    weights = [taken[i] for i in lines]
+    saving = sum(weights) - sets * rule.price_fen
+    return _Offer(saving, lines, weights) if saving > 0 else None
+
+
+class _Outcome:
+    def __init__(
+        self,
+        chosen: Sequence[int],
+        b: _Basket,
+        savings: list[Saving],
+        handouts: list[Handout],
+        refused: list[tuple[str, str]],
+    ) -> None:
+        self.chosen, self.b, self.savings = chosen, b, savings
+        self.handouts, self.refused = handouts, refused
+
+    @property
+    def total(self) -> int:
+        return sum(self.b.gross) - sum(self.b.disc)
+
+
+class _Engine:
+    def __init__(
+        self,
+        items: Sequence[Item],
+        promotions: Sequence[rules.Promotion],
+        member: Member | None,
+        terms: Sequence[coupons.Terms],
+        store: str | None,
+        policy: Policy,
+        override: bool,
+    ) -> None:
+        self.items = items
+        self.promos = sorted(promotions, key=lambda p: p.id)
+        self.member = member
+        self.terms = list(terms)
+        self.store = store
+        self.override = override
+        self.gross = [extend(it.qty_milli, it.unit_price_fen) for it in items]
+        self.floors = [
+            floor_fen(it, g, policy.min_margin_bp) for it, g in zip(items, self.gross, strict=True)
+        ]
+        # what no choice changes, worked out once: each promotion's lines, and its offers
+        # on a basket where every line is still free (the search starts from these)
+        self.scope = [self._scope(p.rule) for p in self.promos]
+        self.first = [
+            self._offers(n, set(self.scope[n])) if p.kind in rules.ITEM_KINDS else []
+            for n, p in enumerate(self.promos)
+        ]
+        self.member_offers = self._member_offers()
+
+    def _scope(self, rule: rules._Rule) -> list[int]:
+        if isinstance(rule, rules.Bundle):
+            names = {b.sku for b in rule.items}
+            return [i for i, it in enumerate(self.items) if it.sku in names]
+        return [i for i, it in enumerate(self.items) if rule.covers(it.sku, it.category)]
+
+    def _capped(self, offer: _Offer | None) -> _Offer | None:
+        """At most what the lines can give above their floors (or at all, overridden)."""
+        if offer is None:
+            return None
+        if self.override:
+            room = sum(self.gross[i] for i in offer.lines)
+        else:
+            room = sum(self.gross[i] - self.floors[i] for i in offer.lines)
+        offer.raw = offer.saving
+        offer.saving = min(offer.saving, room)
+        return offer if offer.saving > 0 else None
+
+    def _offers(self, n: int, free: set[int]) -> list[_Offer]:
+        rule = self.promos[n].rule
+        idx = [i for i in self.scope[n] if i in free]
+        found: list[_Offer | None]
+        if isinstance(rule, rules.PercentOff):
+            found = [_Offer(_half_up_pct(self.gross[i], rule.percent_off), [i], [1]) for i in idx]
+        elif isinstance(rule, rules.MultiBuy | rules.BuyXGetY):
+            size, skip = (
+                (rule.n, 0) if isinstance(rule, rules.MultiBuy) else (rule.buy + rule.get, rule.buy)
+            )
+            g = _grouped(self.items, idx, size, skip)
+            if g is not None:
+                g.saving = _half_up_pct(g.saving, rule.percent_off)
+            found = [g]
+        elif isinstance(rule, rules.Bundle):
+            found = [_bundle(rule, self.items, set(idx))]
+        else:
+            found = []
+        return [o for o in map(self._capped, found) if o is not None]
+
+    def _member_offers(self) -> list[_Offer]:
+        if self.member is None or not self.member.prices:
+            return []
+        out = []
+        for i, it in enumerate(self.items):
+            mp = self.member.prices.get(it.sku)
+            if mp is not None and mp < it.unit_price_fen:
+                o = self._capped(_Offer(self.gross[i] - extend(it.qty_milli, mp), [i], [1]))
+                if o is not None:
+                    out.append(o)
+        return out
+
+    # -- one evaluation: a given set of promotions ------------------------------------------
+    def evaluate(self, chosen: Sequence[int]) -> _Outcome:
+        b = _Basket(list(self.gross), self.floors, self.override)
+        out = _Outcome(chosen, b, [], [], [])
+        taken = self._items(b, chosen, out.savings)
+        self._tier(b, taken, out.savings)
+        out.handouts = self._order(b, chosen, out.savings)
+        out.refused = self._coupons(b, out.savings)
+        return out
+
+    def _items(self, b: _Basket, chosen: Sequence[int], savings: list[Saving]) -> set[int]:
+        """Greedy: the biggest offer first; an offer whose lines were taken meanwhile is worked
+        out again on what is still free (a lazy greedy). Exact assignment is set packing,
+        NP-hard in general; greedy is exact for the usual case of disjoint scopes."""
+        member = len(self.promos)  # the member price sorts after every promotion
+        heap: list[tuple[int, int, int, int, _Offer]] = []
+        for n in chosen:
+            for o in self.first[n]:
+                heap.append((-o.saving, n, o.lines[0], len(heap), o))
+        for o in self.member_offers:
+            heap.append((-o.saving, member, o.lines[0], len(heap), o))
+        heapq.heapify(heap)
+        taken: set[int] = set()
+        got: dict[int, tuple[int, list[int]]] = {}
+        tick = len(heap)
+        while heap:
+            _, n, _, _, o = heapq.heappop(heap)
+            if taken.isdisjoint(o.lines):
+                gave = b.take(o.saving, o.lines, o.weights)
+                b.held += o.raw - o.saving
+                taken.update(o.lines)
+                saved, lines = got.get(n, (0, []))
+                got[n] = (saved + o.saving, lines + gave)
+            elif n != member and self.promos[n].kind != "percent_off":
+                # a pooled offer (multi-buy, bundle, buy-X-get-Y) some of whose lines went
+                # to a bigger one: work it out again on the lines still free
+                free = set(range(len(self.items))) - taken
+                for again in self._offers(n, free):
+                    tick += 1
+                    heapq.heappush(heap, (-again.saving, n, again.lines[0], tick, again))
+        for n in sorted(got):
+            saved, lines = got[n]
+            if n == member:
+                savings.append(Saving("member_price", "member", "member price", saved, lines))
+            else:
+                p = self.promos[n]
+                savings.append(Saving(p.kind, str(p.id), p.name, saved, sorted(lines)))
+        return taken
+
+    def _tier(self, b: _Basket, taken: set[int], savings: list[Saving]) -> None:
+        m = self.member
+        if m is None or m.discount_pct >= 100:
+            return
+        idx = [i for i in range(len(self.items)) if i not in taken]
+        nets = [b.net(i) for i in idx]
+        off = _half_up_pct(sum(nets), 100 - m.discount_pct)
+        before = sum(b.disc)
+        gave = b.take(off, idx, nets)
+        if saved := sum(b.disc) - before:
+            savings.append(Saving("tier", "member", f"tier {m.tier or ''}".strip(), saved, gave))
+
+    def _order(self, b: _Basket, chosen: Sequence[int], savings: list[Saving]) -> list[Handout]:
+        order = [n for n in chosen if self.promos[n].kind in rules.ORDER_KINDS]
+        # every threshold is judged on the basket as stages 1-2 left it
+        base = {n: sum(b.net(i) for i in self.scope[n]) for n in order}
+        handouts: list[Handout] = []
+        for n in sorted(order):
+            p, rule, idx = self.promos[n], self.promos[n].rule, self.scope[n]
+            before = sum(b.disc)
+            gave: list[int] = []
+            if isinstance(rule, rules.SpendSave) and base[n] >= rule.threshold_fen:
+                times = base[n] // rule.threshold_fen if rule.repeat else 1
+                off = rule.save_fen * times
+                if rule.cap_fen is not None:
+                    off = min(off, rule.cap_fen)
+                gave = b.take(off, idx, [b.net(i) for i in idx])
+            elif isinstance(rule, rules.Gift) and base[n] >= rule.threshold_fen:
+                left = rule.gift_qty
+                for i, it in enumerate(self.items):
+                    if it.sku == rule.gift_sku and _pieces(it) and left:
+                        k = min(left, _pieces(it))
+                        gave += b.take(k * it.unit_price_fen, [i], [1])
+                        left -= k
+                if left:
+                    handouts.append(Handout(str(p.id), rule.gift_sku, left))
+            if saved := sum(b.disc) - before:
+                savings.append(Saving(p.kind, str(p.id), p.name, saved, gave))
+        return handouts
+
+    def _coupons(self, b: _Basket, savings: list[Saving]) -> list[tuple[str, str]]:
+        if not self.terms:
+            return []
+        lines = [
+            coupons.BasketLine.model_construct(
+                sku=it.sku,
+                category=it.category,
+                qty_milli=it.qty_milli,
+                unit_price_fen=it.unit_price_fen,
+                discount_fen=b.disc[i],
+                total_fen=b.net(i),
+            )
+            for i, it in enumerate(self.items)
+        ]
+        result = coupons.stack(lines, self.terms, self.store)
+        by_code = {t.code: t for t in self.terms}
+        for a in result.applied:
+            t = by_code[a.code]
+            idx = [i for i, ln in enumerate(lines) if coupons.in_scope(t, ln)]
+            if t.kind == "gift":
+                idx = [i for i in idx if lines[i].sku == t.gift_sku][:1]
+            before = sum(b.disc)
+            gave = b.take(a.discount_fen, idx, [b.net(i) for i in idx])
+            if saved := sum(b.disc) - before:
+                savings.append(Saving("coupon", a.code, t.kind, saved, gave))
+        return [(r.code, r.reason) for r in result.refused]
+
+    # -- the search over exclusive groups ---------------------------------------------------
+    def choices(self, limit: int) -> tuple[list[list[int]], str]:
+        free = [n for n, p in enumerate(self.promos) if p.group is None]
+        groups: dict[str, list[int]] = {}
+        for n, p in enumerate(self.promos):
+            if p.group is not None:
+                groups.setdefault(p.group, []).append(n)
+        options = [groups[g] for g in sorted(groups)]
+        combos = 1
+        for o in options:
+            combos *= len(o)
+        if combos <= limit:
+            return [sorted(free + list(c)) for c in itertools.product(*options)], "exhaustive"
+        picked = []
+        for o in options:  # each group's member that is best alone, beside the ungrouped
+            picked.append(min(o, key=lambda n: self._total(sorted([*free, n]))))
+        return [sorted(free + picked)], "greedy"
+
+    def _total(self, chosen: list[int]) -> int:
+        return self.evaluate(chosen).total
+
+
+def price(
+    items: Sequence[Item],
+    promotions: Sequence[rules.Promotion] = (),
+    *,
+    at: datetime,
+    member: Member | None = None,
+    coupons_presented: Sequence[coupons.Terms] = (),
+    store: str | None = None,
+    policy: Policy = Policy(),  # noqa: B008 - frozen, shared safely
+    override: bool = False,
+) -> Priced:
+    """Price a basket (module docstring). `at` (aware) selects the promotions in force;
+    `override` is the manager's permission to go below the margin floor."""
+    if at.tzinfo is None:
+        raise ValueError("the pricing time must carry a UTC offset")
+    for n, it in enumerate(items):
+        if it.qty_milli <= 0 or it.unit_price_fen < 0 or (it.cost_fen or 0) < 0:
+            raise ValueError(f"line {n + 1} ({it.sku}): quantity must be > 0, money >= 0")
+    live = [p for p in promotions if p.active(at)]
+    eng = _Engine(items, live, member, coupons_presented, store, policy, override)
+    combos, search = eng.choices(policy.exhaustive_limit)
+    best: _Outcome | None = None
+    for chosen in combos:
+        out = eng.evaluate(chosen)
+        if best is None or out.total < best.total:  # ties: the earlier combination
+            best = out
+    assert best is not None
+    b = best.b
+    lines = []
+    below = False
+    for i, it in enumerate(items):
+        net = b.net(i)
+        under = net < eng.floors[i]
+        below |= under
+        lines.append(
+            PricedLine(
+                sku=it.sku,
+                qty_milli=it.qty_milli,
+                unit_price_fen=it.unit_price_fen,
+                gross_fen=b.gross[i],
+                discount_fen=b.disc[i],
+                total_fen=net,
+                floor_fen=eng.floors[i],
+                below_floor=under,
+            )
+        )
+    return Priced(
+        lines=lines,
+        gross_fen=sum(b.gross),
+        discount_fen=sum(b.disc),
+        total_fen=best.total,
+        savings=best.savings,
+        handouts=best.handouts,
+        coupons_refused=best.refused,
+        override_used=below,
+        held_by_floor_fen=b.held,
+        search=search,
+        promotions=[eng.promos[n].id for n in best.chosen],
+    )
