@@ -168,67 +168,64 @@ class _Basket:
 
 
 class _Offer(msgspec.Struct):
-    """What one item promotion would save on some lines, given what is still free."""
+    """What one item promotion would save, given the pieces still free: `use` the pieces it
+    takes per line, `weights` the value it discounts per line (how the saving is spread)."""
 
     saving: int
-    lines: list[int]
+    use: dict[int, int]
     weights: list[int]
     raw: int = 0  # the saving before the margin floor capped it
 
+    @property
+    def lines(self) -> list[int]:
+        return sorted(self.use)
 
-def _pieces(item: Item) -> int:
-    return 0 if item.weighed else item.qty_milli // 1000
 
-
-def _grouped(items: Sequence[Item], idx: Iterable[int], size: int, skip: int) -> _Offer | None:
-    """Pieces of `idx` dearest first, cut into complete groups of `size`: in each group the
-    pieces after the first `skip` are the discounted ones. Their value per line, as an offer
-    of 100% (the caller applies the percentage)."""
-    runs = sorted(
-        ((items[i].unit_price_fen, i, _pieces(items[i])) for i in idx if _pieces(items[i])),
-        key=lambda r: (-r[0], r[1]),
-    )
-    total = sum(r[2] for r in runs)
-    end = total // size * size
+def _grouped(
+    items: Sequence[Item], free: Sequence[int], idx: Iterable[int], size: int, skip: int
+) -> _Offer | None:
+    """The free pieces of `idx`, dearest first, cut into complete groups of `size`; in each
+    group the pieces after the first `skip` are discounted. An offer of their full value
+    (the caller applies the percentage); it takes every piece of the complete groups."""
+    runs = sorted(((items[i].unit_price_fen, i, free[i]) for i in idx), key=lambda r: (-r[0], r[1]))
+    end = sum(r[2] for r in runs) // size * size
     if end == 0:
         return None
 
     def count(x: int) -> int:  # discounted positions in [0, x)
         return x // size * (size - skip) + max(0, x % size - skip)
 
-    lines, weights, pos = [], [], 0
+    use, weight, pos = {}, {}, 0
     for unit, i, n in runs:
         if pos >= end:
             break
-        hit = count(min(pos + n, end)) - count(pos)
-        if hit:
-            lines.append(i)
-            weights.append(hit * unit)
+        use[i] = min(n, end - pos)
+        weight[i] = (count(pos + use[i]) - count(pos)) * unit
         pos += n
-    return _Offer(sum(weights), lines, weights) if lines else None
+    lines = sorted(use)
+    return _Offer(sum(weight.values()), use, [weight[i] for i in lines])
 
 
-def _bundle(rule: rules.Bundle, items: Sequence[Item], free: set[int]) -> _Offer | None:
+def _bundle(
+    rule: rules.Bundle, items: Sequence[Item], free: Sequence[int], idx: Iterable[int]
+) -> _Offer | None:
     have: dict[str, list[int]] = {}
-    for i in sorted(free):
-        if _pieces(items[i]):
-            have.setdefault(items[i].sku, []).append(i)
-    sets = min(sum(_pieces(items[i]) for i in have.get(b.sku, [])) // b.qty for b in rule.items)
+    for i in idx:
+        have.setdefault(items[i].sku, []).append(i)
+    sets = min(sum(free[i] for i in have.get(b.sku, [])) // b.qty for b in rule.items)
     if sets == 0:
         return None
-    taken: dict[int, int] = {}
+    use: dict[int, int] = {}
     for b in rule.items:
         need = sets * b.qty
         for i in have[b.sku]:
-            n = min(need, _pieces(items[i]))
-            taken[i] = n * items[i].unit_price_fen
-            need -= n
-            if need == 0:
-                break
-    lines = sorted(taken)
-    weights = [taken[i] for i in lines]
+            if n := min(need, free[i]):
+                use[i] = n
+                need -= n
+    lines = sorted(use)
+    weights = [use[i] * items[i].unit_price_fen for i in lines]
     saving = sum(weights) - sets * rule.price_fen
-    return _Offer(saving, lines, weights) if saving > 0 else None
+    return _Offer(saving, use, weights) if saving > 0 else None
 
 
 class _Outcome:
@@ -269,64 +266,79 @@ class _Engine:
         self.floors = [
             floor_fen(it, g, policy.min_margin_bp) for it, g in zip(items, self.gross, strict=True)
         ]
-        # what no choice changes, worked out once: each promotion's lines, and its offers
-        # on a basket where every line is still free (the search starts from these)
-        self.scope = [self._scope(p.rule) for p in self.promos]
-        self.first = [
-            self._offers(n, set(self.scope[n])) if p.kind in rules.ITEM_KINDS else []
-            for n, p in enumerate(self.promos)
+        # a line of whole pieces can be split between promotions piece by piece; a weighed
+        # line (or an odd quantity) is one unit, taken whole by a line promotion or none
+        self.by_piece = [not it.weighed and it.qty_milli % 1000 == 0 for it in items]
+        self.units = [
+            it.qty_milli // 1000 if whole else 1
+            for it, whole in zip(items, self.by_piece, strict=True)
         ]
-        self.member_offers = self._member_offers()
+        # what no choice changes, worked out once: each promotion's lines, and its offers
+        # on a basket where every piece is still free (the search starts from these)
+        self.member_n = len(self.promos)  # the member price: after every promotion
+        self.scope = [self._scope(p.rule) for p in self.promos]
+        self.scope.append(list(range(len(items))))
+        self.first = [
+            self._offers(n, self.units, self.scope[n])
+            if n == self.member_n or self.promos[n].kind in rules.ITEM_KINDS
+            else []
+            for n in range(len(self.scope))
+        ]
 
     def _scope(self, rule: rules._Rule) -> list[int]:
         if isinstance(rule, rules.Bundle):
             names = {b.sku for b in rule.items}
-            return [i for i, it in enumerate(self.items) if it.sku in names]
-        return [i for i, it in enumerate(self.items) if rule.covers(it.sku, it.category)]
+            return [i for i, it in enumerate(self.items) if it.sku in names and self.by_piece[i]]
+        pooled = isinstance(rule, rules.MultiBuy | rules.BuyXGetY)
+        return [
+            i
+            for i, it in enumerate(self.items)
+            if rule.covers(it.sku, it.category) and (self.by_piece[i] or not pooled)
+        ]
+
+    def _value(self, i: int, units: int) -> int:
+        return units * self.items[i].unit_price_fen if self.by_piece[i] else self.gross[i]
 
     def _capped(self, offer: _Offer | None) -> _Offer | None:
         """At most what the lines can give above their floors (or at all, overridden)."""
         if offer is None:
             return None
-        if self.override:
-            room = sum(self.gross[i] for i in offer.lines)
-        else:
-            room = sum(self.gross[i] - self.floors[i] for i in offer.lines)
+        stop = [0] * len(self.gross) if self.override else self.floors
         offer.raw = offer.saving
-        offer.saving = min(offer.saving, room)
+        offer.saving = min(offer.saving, sum(self.gross[i] - stop[i] for i in offer.use))
         return offer if offer.saving > 0 else None
 
-    def _offers(self, n: int, free: set[int]) -> list[_Offer]:
+    def _offers(self, n: int, free: Sequence[int], idx: Iterable[int]) -> list[_Offer]:
+        """Promotion n's offers (n == member_n: the member prices) on the free pieces of the
+        lines idx: one per line for line kinds, one for the pool for pooled kinds."""
+        idx = [i for i in idx if free[i]]
+        found: list[_Offer | None] = []
+        if n == self.member_n:
+            prices = self.member.prices if self.member else {}
+            for i in idx:
+                it, k = self.items[i], free[i]
+                mp = prices.get(it.sku)
+                if mp is not None and mp < it.unit_price_fen:
+                    at_mp = k * mp if self.by_piece[i] else extend(it.qty_milli, mp)
+                    found.append(_Offer(self._value(i, k) - at_mp, {i: k}, [1]))
+            return [o for o in map(self._capped, found) if o is not None]
         rule = self.promos[n].rule
-        idx = [i for i in self.scope[n] if i in free]
-        found: list[_Offer | None]
         if isinstance(rule, rules.PercentOff):
-            found = [_Offer(_half_up_pct(self.gross[i], rule.percent_off), [i], [1]) for i in idx]
+            found = [
+                _Offer(_half_up_pct(self._value(i, free[i]), rule.percent_off), {i: free[i]}, [1])
+                for i in idx
+            ]
         elif isinstance(rule, rules.MultiBuy | rules.BuyXGetY):
             size, skip = (
                 (rule.n, 0) if isinstance(rule, rules.MultiBuy) else (rule.buy + rule.get, rule.buy)
             )
-            g = _grouped(self.items, idx, size, skip)
+            g = _grouped(self.items, free, idx, size, skip)
             if g is not None:
                 g.saving = _half_up_pct(g.saving, rule.percent_off)
             found = [g]
         elif isinstance(rule, rules.Bundle):
-            found = [_bundle(rule, self.items, set(idx))]
-        else:
-            found = []
+            found = [_bundle(rule, self.items, free, idx)]
         return [o for o in map(self._capped, found) if o is not None]
-
-    def _member_offers(self) -> list[_Offer]:
-        if self.member is None or not self.member.prices:
-            return []
-        out = []
-        for i, it in enumerate(self.items):
-            mp = self.member.prices.get(it.sku)
-            if mp is not None and mp < it.unit_price_fen:
-                o = self._capped(_Offer(self.gross[i] - extend(it.qty_milli, mp), [i], [1]))
-                if o is not None:
-                    out.append(o)
-        return out
 
     # -- one evaluation: a given set of promotions ------------------------------------------
     def evaluate(self, chosen: Sequence[int]) -> _Outcome:
@@ -339,43 +351,49 @@ class _Engine:
         return out
 
     def _items(self, b: _Basket, chosen: Sequence[int], savings: list[Saving]) -> set[int]:
-        """Greedy: the biggest offer first; an offer whose lines were taken meanwhile is worked
-        out again on what is still free (a lazy greedy). Exact assignment is set packing,
-        NP-hard in general; greedy is exact for the usual case of disjoint scopes."""
-        member = len(self.promos)  # the member price sorts after every promotion
+        """Greedy: the biggest offer first. An offer some of whose pieces went to a bigger one
+        meanwhile is worked out again on what is still free, and one the floor now caps lower
+        is put back at its new size (a lazy greedy). The exact assignment is a set packing,
+        NP-hard in general; the greedy is exact when scopes do not overlap, the usual case.
+        Returns the lines any item promotion touched."""
         heap: list[tuple[int, int, int, int, _Offer]] = []
-        for n in chosen:
+        for n in [*chosen, self.member_n]:
             for o in self.first[n]:
                 heap.append((-o.saving, n, o.lines[0], len(heap), o))
-        for o in self.member_offers:
-            heap.append((-o.saving, member, o.lines[0], len(heap), o))
         heapq.heapify(heap)
-        taken: set[int] = set()
+        free = list(self.units)
         got: dict[int, tuple[int, list[int]]] = {}
         tick = len(heap)
         while heap:
             _, n, _, _, o = heapq.heappop(heap)
-            if taken.isdisjoint(o.lines):
-                gave = b.take(o.saving, o.lines, o.weights)
-                b.held += o.raw - o.saving
-                taken.update(o.lines)
-                saved, lines = got.get(n, (0, []))
-                got[n] = (saved + o.saving, lines + gave)
-            elif n != member and self.promos[n].kind != "percent_off":
-                # a pooled offer (multi-buy, bundle, buy-X-get-Y) some of whose lines went
-                # to a bigger one: work it out again on the lines still free
-                free = set(range(len(self.items))) - taken
-                for again in self._offers(n, free):
-                    tick += 1
-                    heapq.heappush(heap, (-again.saving, n, again.lines[0], tick, again))
+            if any(k > free[i] for i, k in o.use.items()):  # pieces gone: work it out again
+                pooled = n != self.member_n and self.promos[n].kind in rules.POOLED_KINDS
+                again = self._offers(n, free, self.scope[n] if pooled else o.lines)
+            else:
+                room = min(o.raw, sum(b.room(i) for i in o.use))
+                if room >= o.saving:
+                    lines = o.lines
+                    gave = b.take(o.saving, lines, o.weights)
+                    b.held += o.raw - o.saving
+                    for i, k in o.use.items():
+                        free[i] -= k
+                    saved, had = got.get(n, (0, []))
+                    got[n] = (saved + o.saving, had + gave)
+                    continue
+                o.saving = room  # smaller now: back in line at its new size
+                again = [o] if room > 0 else []
+            for a in again:
+                tick += 1
+                heapq.heappush(heap, (-a.saving, n, a.lines[0], tick, a))
         for n in sorted(got):
             saved, lines = got[n]
-            if n == member:
-                savings.append(Saving("member_price", "member", "member price", saved, lines))
+            if n == self.member_n:
+                name = "member price"
+                savings.append(Saving("member_price", "member", name, saved, sorted(set(lines))))
             else:
                 p = self.promos[n]
-                savings.append(Saving(p.kind, str(p.id), p.name, saved, sorted(lines)))
-        return taken
+                savings.append(Saving(p.kind, str(p.id), p.name, saved, sorted(set(lines))))
+        return {i for i in range(len(free)) if free[i] != self.units[i]}
 
     def _tier(self, b: _Basket, taken: set[int], savings: list[Saving]) -> None:
         m = self.member
@@ -407,8 +425,8 @@ class _Engine:
             elif isinstance(rule, rules.Gift) and base[n] >= rule.threshold_fen:
                 left = rule.gift_qty
                 for i, it in enumerate(self.items):
-                    if it.sku == rule.gift_sku and _pieces(it) and left:
-                        k = min(left, _pieces(it))
+                    if it.sku == rule.gift_sku and self.by_piece[i] and left:
+                        k = min(left, self.units[i])
                         gave += b.take(k * it.unit_price_fen, [i], [1])
                         left -= k
                 if left:

@@ -115,6 +115,7 @@ class BuyXGetY(_Rule, tag="buy_x_get_y"):
 Rule = PercentOff | SpendSave | Gift | MultiBuy | Bundle | BuyXGetY
 KINDS: tuple[str, ...] = ("percent_off", "spend_save", "gift", "multibuy", "bundle", "buy_x_get_y")
 ITEM_KINDS = frozenset({"percent_off", "multibuy", "bundle", "buy_x_get_y"})  # take lines
+POOLED_KINDS = frozenset({"multibuy", "bundle", "buy_x_get_y"})  # pieces of several lines
 ORDER_KINDS = frozenset({"spend_save", "gift"})  # judged on the basket after item promotions
 BY_KIND: dict[str, type[_Rule]] = {
     "percent_off": PercentOff,
