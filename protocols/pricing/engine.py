@@ -136,35 +136,62 @@ class _Basket:
     def room(self, i: int) -> int:
         return self.gross[i] - self.disc[i] - self.stop[i]
 
-    def take(self, amount: int, idx: Sequence[int], weights: Sequence[int]) -> list[int]:
-        """Take `amount` fen off the lines `idx` in proportion to `weights` (largest remainder,
-        ties by line order), none beyond its room; what the rooms cannot hold is recorded as
-        held by the floor. Returns the lines that gave something."""
-        want = amount
-        room = {i: self.room(i) for i in idx}
-        amount = min(amount, sum(room.values()))
-        self.held += want - amount
-        weight = dict(zip(idx, weights, strict=True))
-        live = [i for i in idx if room[i] > 0]
-        gave: dict[int, int] = {}
-        while amount > 0 and live:
-            total = sum(weight[i] for i in live)
-            if total == 0:  # nothing to weigh by: by what each can still give
-                weight = room
-                total = sum(room[i] for i in live)
-            shares = {i: amount * weight[i] // total for i in live}
-            rest = amount - sum(shares.values())
-            by_rem = sorted(live, key=lambda i: (-(amount * weight[i] % total), i))
-            for i in by_rem[:rest]:
-                shares[i] += 1
-            for i in live:
-                s = min(shares[i], room[i])
-                room[i] -= s
-                amount -= s
-                gave[i] = gave.get(i, 0) + s
-                self.disc[i] += s
-            live = [i for i in live if room[i] > 0]
-        return sorted(i for i, s in gave.items() if s > 0)
+    def take(
+        self, amount: int, idx: Sequence[int], weights: Sequence[int]
+    ) -> tuple[int, list[int]]:
+        """Take `amount` fen off the lines `idx` (ascending) in proportion to `weights`
+        (`split`); a share beyond a line's room is cut to it and the excess split again over
+        the lines with room left, until all is placed. What no room can hold is recorded as
+        held by the floor. Returns the fen taken and the lines that gave something."""
+        disc, gross, stop = self.disc, self.gross, self.stop
+        if len(idx) == 1:  # most item promotions: one line, nothing to split
+            i = idx[0]
+            s = min(amount, gross[i] - disc[i] - stop[i])
+            self.held += amount - s
+            disc[i] += s
+            return s, [i] if s else []
+        room = [gross[i] - disc[i] - stop[i] for i in idx]
+        left = min(amount, sum(room))
+        self.held += amount - left
+        taken = left
+        share = [0] * len(idx)
+        live = list(range(len(idx)))
+        while left > 0 and live:
+            w = [weights[j] for j in live]
+            if not any(w):  # nothing to weigh by: by what each can still give
+                w = [room[j] for j in live]
+            for j, part in zip(live, split(left, w), strict=True):
+                s = min(part, room[j])
+                room[j] -= s
+                share[j] += s
+                left -= s
+            live = [j for j in live if room[j] > 0]
+        for j, i in enumerate(idx):
+            disc[i] += share[j]
+        return taken, [i for j, i in enumerate(idx) if share[j]]
+
+
+def split(amount: int, weights: Sequence[int]) -> list[int]:
+    """`amount` in whole fen in proportion to `weights` (not all zero): each its floor
+    share, then the fen left over one each to the largest remainders, ties to the earlier."""
+    total = sum(weights)
+    parts = [amount * w // total for w in weights]
+    rest = amount - sum(parts)
+    if rest:
+        by_rem = sorted(range(len(weights)), key=lambda k: (-(amount * weights[k] % total), k))
+        for k in by_rem[:rest]:
+            parts[k] += 1
+    return parts
+
+
+class _CouponLine(msgspec.Struct, frozen=True):
+    """A line as `coupons.stack` reads it (its `Line` protocol), after the promotions."""
+
+    sku: str
+    category: str | None
+    unit_price_fen: int
+    discount_fen: int
+    total_fen: int
 
 
 class _Offer(msgspec.Struct):
@@ -275,26 +302,55 @@ class _Engine:
         ]
         # what no choice changes, worked out once: each promotion's lines, and its offers
         # on a basket where every piece is still free (the search starts from these)
+        self._memo: dict[tuple[int, ...], tuple[list[int], int, list[Saving]]] = {}
+        # after stages 1-2 and a prefix of the order promotions (in id order): the basket
+        # state, shared by every combination of the search that starts the same way
+        self._after: dict[tuple[int, ...], tuple[list[int], int, list[Saving], list[Handout]]]
+        self._after = {}
+        self.by_sku: dict[str, list[int]] = {}
+        self.by_cat: dict[str | None, list[int]] = {}
+        for i, it in enumerate(items):
+            self.by_sku.setdefault(it.sku, []).append(i)
+            self.by_cat.setdefault(it.category, []).append(i)
+        self.kinds = [p.kind for p in self.promos]
+        # each coupon's lines by sku and category (whether promoted lines count is asked
+        # per combination)
+        self.coupon_scope = {
+            t.code: [
+                i
+                for i, it in enumerate(items)
+                if coupons.in_scope(t, _CouponLine(it.sku, it.category, 0, 0, 0))
+            ]
+            for t in self.terms
+        }
         self.member_n = len(self.promos)  # the member price: after every promotion
         self.scope = [self._scope(p.rule) for p in self.promos]
         self.scope.append(list(range(len(items))))
         self.first = [
             self._offers(n, self.units, self.scope[n])
-            if n == self.member_n or self.promos[n].kind in rules.ITEM_KINDS
+            if n == self.member_n or self.kinds[n] in rules.ITEM_KINDS
             else []
             for n in range(len(self.scope))
         ]
 
     def _scope(self, rule: rules._Rule) -> list[int]:
+        """The lines a rule covers (ascending), through the basket's sku and category
+        indexes: skus if named, narrowed by categories if named; neither named, every line."""
         if isinstance(rule, rules.Bundle):
-            names = {b.sku for b in rule.items}
-            return [i for i, it in enumerate(self.items) if it.sku in names and self.by_piece[i]]
-        pooled = isinstance(rule, rules.MultiBuy | rules.BuyXGetY)
-        return [
-            i
-            for i, it in enumerate(self.items)
-            if rule.covers(it.sku, it.category) and (self.by_piece[i] or not pooled)
-        ]
+            idx: Iterable[int] = (i for b in rule.items for i in self.by_sku.get(b.sku, ()))
+            return sorted(i for i in idx if self.by_piece[i])
+        if rule.skus:
+            idx = {i for sku in rule.skus for i in self.by_sku.get(sku, ())}
+            if rule.categories:
+                cats = set(rule.categories)
+                idx = {i for i in idx if self.items[i].category in cats}
+        elif rule.categories:
+            idx = {i for c in rule.categories for i in self.by_cat.get(c, ())}
+        else:
+            idx = range(len(self.items))
+        if isinstance(rule, rules.MultiBuy | rules.BuyXGetY):  # whole pieces only
+            return sorted(i for i in idx if self.by_piece[i])
+        return sorted(idx)
 
     def _value(self, i: int, units: int) -> int:
         return units * self.items[i].unit_price_fen if self.by_piece[i] else self.gross[i]
@@ -344,9 +400,16 @@ class _Engine:
     def evaluate(self, chosen: Sequence[int]) -> _Outcome:
         b = _Basket(list(self.gross), self.floors, self.override)
         out = _Outcome(chosen, b, [], [], [])
-        taken = self._items(b, chosen, out.savings)
-        self._tier(b, taken, out.savings)
-        out.handouts = self._order(b, chosen, out.savings)
+        # stages 1-2 depend only on the item promotions chosen: combinations that differ in
+        # order promotions alone (most exclusive groups) share them
+        key = tuple(n for n in chosen if self.kinds[n] in rules.ITEM_KINDS)
+        if key not in self._memo:
+            taken = self._items(b, key, out.savings)
+            self._tier(b, taken, out.savings)
+            self._memo[key] = (list(b.disc), b.held, list(out.savings))
+        disc, b.held, out.savings = self._memo[key]
+        b.disc, out.savings = list(disc), list(out.savings)
+        out.handouts = self._order(b, key, chosen, out.savings)
         out.refused = self._coupons(b, out.savings)
         return out
 
@@ -367,13 +430,13 @@ class _Engine:
         while heap:
             _, n, _, _, o = heapq.heappop(heap)
             if any(k > free[i] for i, k in o.use.items()):  # pieces gone: work it out again
-                pooled = n != self.member_n and self.promos[n].kind in rules.POOLED_KINDS
+                pooled = n != self.member_n and self.kinds[n] in rules.POOLED_KINDS
                 again = self._offers(n, free, self.scope[n] if pooled else o.lines)
             else:
                 room = min(o.raw, sum(b.room(i) for i in o.use))
                 if room >= o.saving:
                     lines = o.lines
-                    gave = b.take(o.saving, lines, o.weights)
+                    _, gave = b.take(o.saving, lines, o.weights)
                     b.held += o.raw - o.saving
                     for i, k in o.use.items():
                         free[i] -= k
@@ -402,63 +465,72 @@ class _Engine:
         idx = [i for i in range(len(self.items)) if i not in taken]
         nets = [b.net(i) for i in idx]
         off = _half_up_pct(sum(nets), 100 - m.discount_pct)
-        before = sum(b.disc)
-        gave = b.take(off, idx, nets)
-        if saved := sum(b.disc) - before:
+        saved, gave = b.take(off, idx, nets)
+        if saved:
             savings.append(Saving("tier", "member", f"tier {m.tier or ''}".strip(), saved, gave))
 
-    def _order(self, b: _Basket, chosen: Sequence[int], savings: list[Saving]) -> list[Handout]:
-        order = [n for n in chosen if self.promos[n].kind in rules.ORDER_KINDS]
-        # every threshold is judged on the basket as stages 1-2 left it
-        base = {n: sum(b.net(i) for i in self.scope[n]) for n in order}
+    def _order(
+        self, b: _Basket, key: tuple[int, ...], chosen: Sequence[int], savings: list[Saving]
+    ) -> list[Handout]:
+        """Stage 3. Every threshold is judged on the basket as stages 1-2 left it, and each
+        discount spread by the lines' values then; applied in id order."""
+        order = [n for n in chosen if self.kinds[n] in rules.ORDER_KINDS]
+        nets = [g - d for g, d in zip(b.gross, b.disc, strict=True)]
+        everything = sum(nets)
         handouts: list[Handout] = []
-        for n in sorted(order):
+        done = 0  # resume from the longest prefix another combination already applied
+        for k in range(len(order), 0, -1):
+            if (hit := self._after.get((*key, -1, *order[:k]))) is not None:
+                disc, b.held, had, handed = hit
+                b.disc, savings[:], handouts, done = list(disc), had, list(handed), k
+                break
+        for k in range(done, len(order)):
+            n = order[k]
             p, rule, idx = self.promos[n], self.promos[n].rule, self.scope[n]
-            before = sum(b.disc)
-            gave: list[int] = []
-            if isinstance(rule, rules.SpendSave) and base[n] >= rule.threshold_fen:
-                times = base[n] // rule.threshold_fen if rule.repeat else 1
+            base = everything if len(idx) == len(nets) else sum(nets[i] for i in idx)
+            saved, gave = 0, []
+            if isinstance(rule, rules.SpendSave) and base >= rule.threshold_fen:
+                times = base // rule.threshold_fen if rule.repeat else 1
                 off = rule.save_fen * times
                 if rule.cap_fen is not None:
                     off = min(off, rule.cap_fen)
-                gave = b.take(off, idx, [b.net(i) for i in idx])
-            elif isinstance(rule, rules.Gift) and base[n] >= rule.threshold_fen:
+                saved, gave = b.take(off, idx, [nets[i] for i in idx])
+            elif isinstance(rule, rules.Gift) and base >= rule.threshold_fen:
                 left = rule.gift_qty
                 for i, it in enumerate(self.items):
                     if it.sku == rule.gift_sku and self.by_piece[i] and left:
-                        k = min(left, self.units[i])
-                        gave += b.take(k * it.unit_price_fen, [i], [1])
-                        left -= k
+                        q = min(left, self.units[i])
+                        got, where = b.take(q * it.unit_price_fen, [i], [1])
+                        saved, gave = saved + got, gave + where
+                        left -= q
                 if left:
                     handouts.append(Handout(str(p.id), rule.gift_sku, left))
-            if saved := sum(b.disc) - before:
+            if saved:
                 savings.append(Saving(p.kind, str(p.id), p.name, saved, gave))
+            self._after[(*key, -1, *order[: k + 1])] = (
+                list(b.disc),
+                b.held,
+                list(savings),
+                list(handouts),
+            )
         return handouts
 
     def _coupons(self, b: _Basket, savings: list[Saving]) -> list[tuple[str, str]]:
         if not self.terms:
             return []
         lines = [
-            coupons.BasketLine.model_construct(
-                sku=it.sku,
-                category=it.category,
-                qty_milli=it.qty_milli,
-                unit_price_fen=it.unit_price_fen,
-                discount_fen=b.disc[i],
-                total_fen=b.net(i),
-            )
+            _CouponLine(it.sku, it.category, it.unit_price_fen, b.disc[i], b.net(i))
             for i, it in enumerate(self.items)
         ]
         result = coupons.stack(lines, self.terms, self.store)
         by_code = {t.code: t for t in self.terms}
         for a in result.applied:
             t = by_code[a.code]
-            idx = [i for i, ln in enumerate(lines) if coupons.in_scope(t, ln)]
+            idx = [i for i in self.coupon_scope[t.code] if t.on_promoted_lines or not b.disc[i]]
             if t.kind == "gift":
                 idx = [i for i in idx if lines[i].sku == t.gift_sku][:1]
-            before = sum(b.disc)
-            gave = b.take(a.discount_fen, idx, [b.net(i) for i in idx])
-            if saved := sum(b.disc) - before:
+            saved, gave = b.take(a.discount_fen, idx, [lines[i].total_fen for i in idx])
+            if saved:
                 savings.append(Saving("coupon", a.code, t.kind, saved, gave))
         return [(r.code, r.reason) for r in result.refused]
 

@@ -32,11 +32,6 @@ class _Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="
     skus: Names = []
     categories: Names = []
 
-    def covers(self, sku: str, category: str | None) -> bool:
-        if self.skus and sku not in self.skus:
-            return False
-        return not self.categories or category in self.categories
-
 
 class PercentOff(_Rule, tag="percent_off"):
     """X% off each item in scope (a line at a time)."""
