@@ -19,6 +19,7 @@ from hub.ingest.router import router as ingest_router
 from hub.ingest.worker import IngestWorker
 from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
+from hub.pricing.router import router as pricing_router
 from hub.sales.router import router as sales_router
 from hub.stores.router import router as stores_router
 
@@ -64,7 +65,7 @@ def create_app(
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_token), Depends(plain_params)])
-    for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS):
+    for r in (stores_router, sales_router, ingest_router, pricing_router, *loyalty.ROUTERS):
         api.include_router(r)
     app.include_router(api)
     _declare_bearer(app)

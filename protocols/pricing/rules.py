@@ -28,7 +28,9 @@ class RuleError(ValueError):
     """A rule the engine cannot evaluate; the message says which field and why."""
 
 
-class _Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind"):
+class _Rule(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind", kw_only=True
+):
     skus: Names = []
     categories: Names = []
 
@@ -36,15 +38,15 @@ class _Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="
 class PercentOff(_Rule, tag="percent_off"):
     """X% off each item in scope (a line at a time)."""
 
-    percent_off: Percent = 10
+    percent_off: Percent
 
 
 class SpendSave(_Rule, tag="spend_save"):
     """满减: spend `threshold_fen` in scope, save `save_fen`; with `repeat`, once per full
     threshold (满100减20, 200 → 40), at most `cap_fen` if given."""
 
-    threshold_fen: PositiveFen = 1
-    save_fen: PositiveFen = 1
+    threshold_fen: PositiveFen
+    save_fen: PositiveFen
     repeat: bool = False
     cap_fen: PositiveFen | None = None
 
@@ -57,21 +59,17 @@ class Gift(_Rule, tag="gift"):
     """满赠: spend `threshold_fen` in scope, get `gift_qty` pieces of `gift_sku` free (taken
     off its line when it is in the basket, else handed over and listed on the receipt)."""
 
-    gift_sku: Text = ""
-    threshold_fen: PositiveFen = 1
+    gift_sku: Text
+    threshold_fen: PositiveFen
     gift_qty: Pieces = 1
-
-    def __post_init__(self) -> None:
-        if not self.gift_sku:
-            raise ValueError("gift_sku is required")
 
 
 class MultiBuy(_Rule, tag="multibuy"):
     """N件M折: every complete group of `n` pieces in scope gets `percent_off`; the pieces
     left over pay full price. Groups take the dearest pieces first (the customer's best)."""
 
-    n: Annotated[int, msgspec.Meta(ge=2, le=1000)] = 2
-    percent_off: Percent = 10
+    n: Annotated[int, msgspec.Meta(ge=2, le=1000)]
+    percent_off: Percent
 
 
 class BundleItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -83,13 +81,11 @@ class Bundle(_Rule, tag="bundle"):
     """A set for a fixed price: as many complete sets as the basket holds, each `price_fen`.
     (`skus`/`categories` are unused: the set names its items.)"""
 
-    items: Annotated[list[BundleItem], msgspec.Meta(min_length=1, max_length=50)] = []
-    price_fen: Fen = 0
+    items: Annotated[list[BundleItem], msgspec.Meta(min_length=1, max_length=50)]
+    price_fen: Fen
 
     def __post_init__(self) -> None:
         names = [i.sku for i in self.items]
-        if not names:
-            raise ValueError("a bundle needs items")
         if len(set(names)) != len(names):
             raise ValueError("a bundle names each sku once (use qty)")
         if sum(i.qty for i in self.items) < 2:
@@ -102,8 +98,8 @@ class BuyXGetY(_Rule, tag="buy_x_get_y"):
     """Buy `buy`, get `get` (买二送一): every group of buy+get pieces in scope has its `get`
     cheapest pieces `percent_off` (100: free). Groups take the dearest pieces first."""
 
-    buy: Pieces = 1
-    get: Pieces = 1
+    buy: Pieces
+    get: Pieces
     percent_off: Percent = 100
 
 
@@ -188,3 +184,29 @@ def promotions_from_snapshot(data: dict[str, Any]) -> list[Promotion]:
     """The engine's promotions from a `promotions` snapshot's data (as the gateway holds it
     and the hub keeps every version of it)."""
     return [promotion(p) for p in data.get("promotions", [])]
+
+
+def json_schemas() -> dict[str, Any]:
+    """JSON Schema of a rule's fields, one per kind (`anyOf`), from these Structs: for an API
+    description (the kind travels beside the rule, so it is left out here)."""
+
+    def inline(node: Any, defs: dict[str, Any]) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+            return {k: inline(v, defs) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v, defs) for v in node]
+        return node
+
+    out = []
+    for kind, cls in BY_KIND.items():
+        doc = msgspec.json.schema(cls)
+        schema = inline(doc, doc.get("$defs", {}))
+        schema.pop("$defs", None)
+        schema["properties"].pop("kind", None)
+        schema["required"] = [r for r in schema.get("required", []) if r != "kind"]
+        if not schema["required"]:
+            schema.pop("required")
+        out.append({**schema, "title": kind})
+    return {"anyOf": out}

@@ -239,15 +239,16 @@ def test_naive_time_and_bad_lines_are_refused():
     ("kind", "rule", "reason"),
     [
         ("spend_save", {"threshold_fen": 100, "save_fen": 200}, "must not exceed"),
-        ("bundle", {"items": [{"sku": "a"}]}, "at least two pieces"),
-        ("bundle", {"items": [{"sku": "a"}, {"sku": "a"}]}, "each sku once"),
-        ("multibuy", {"n": 1}, ">= 2"),
+        ("bundle", {"items": [{"sku": "a"}], "price_fen": 1}, "at least two pieces"),
+        ("bundle", {"items": [{"sku": "a"}, {"sku": "a"}], "price_fen": 1}, "each sku once"),
+        ("multibuy", {"n": 1, "percent_off": 10}, ">= 2"),
         ("percent_off", {"percent_off": 10.5}, "Expected `int`"),
         ("percent_off", {"percent_off": 0}, ">= 1"),
-        ("gift", {"threshold_fen": 100}, "gift_sku is required"),
+        ("gift", {"threshold_fen": 100}, "missing required field `gift_sku`"),
+        ("spend_save", {"save_fen": 100}, "missing required field `threshold_fen`"),
         ("percent_off", {"pct": 5}, "unknown field `pct`"),
         ("free_beer", {}, "unknown promotion kind"),
-        ("percent_off", {"kind": "gift"}, "differs"),
+        ("percent_off", {"kind": "gift", "percent_off": 5}, "differs"),
     ],
 )
 def test_rules_the_engine_cannot_evaluate_are_refused_with_the_reason(kind, rule, reason):
