@@ -27,6 +27,7 @@ from protocols.pricing.rules import (
     promotion,
     promotions_from_snapshot,
 )
+from protocols.pricing.sale import sale_fields
 
 __all__ = [
     "KINDS",
@@ -45,5 +46,6 @@ __all__ = [
     "price",
     "promotion",
     "promotions_from_snapshot",
+    "sale_fields",
     "weighed",
 ]
