@@ -1,24 +1,38 @@
-"""Pricing time for a 100-line basket with 50 active promotions (goal: < 5 ms), beside the
-plain dictionary look-up of the same 100 prices in the same run (the raw floor of any
-pricing). Medians of several runs; each run prices 20 freshly drawn baskets. Times are the
-process's CPU time (this machine is shared; wall clock is printed beside it).
+"""1. Pricing time for a 100-line basket with 50 active promotions (goal: < 5 ms), beside the
+   plain dictionary look-up of the same 100 prices in the same run (the raw floor of any
+   pricing). Medians of several runs; each run prices 20 freshly drawn baskets. Times are the
+   process's CPU time (this machine is shared; wall clock is printed beside it).
+2. What the hub's recompute costs on the ingest path: 5-line sales priced by the engine
+   (50 promotions in the snapshot they name) through Ingest.apply on SQLite, with the sales
+   books only and with the recompute added, in the same run (medians of the runs).
 
     python bench/pricing.py [RUNS]
 """
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hub.catalog import service as catalog
+from hub.catalog.models import Promotion
+from hub.db import Database
+from hub.ingest.handlers import HANDLERS
+from hub.ingest.service import Ingest
+from hub.stores.models import Store
+from protocols import topics
 from protocols.coupons import Terms
-from protocols.pricing import Member, Policy, price
+from protocols.envelope import iso, new_id
+from protocols.pricing import Member, Policy, price, promotion, sale_fields
 from rig import baskets
 
 GOAL_MS = 5.0
@@ -62,5 +76,93 @@ def main(runs: int = 7) -> None:
     print(f"  ratio engine / look-up: {e / b:.0f}x; goal < {GOAL_MS} ms: {verdict}")
 
 
+def _sales(rng: random.Random, items: list[dict[str, Any]], docs: list, n: int) -> list:
+    """n engine-priced 5-line sales naming promotions snapshot v1, in messages of 250."""
+    promos = [promotion(d) for d in docs]
+    envs = []
+    for seq in range(1, n + 1):
+        cart = baskets.basket(rng, items, 5)
+        r = price(cart, promos, at=AT)
+        body = sale_fields(cart, r, names=[it.sku for it in cart], at=AT, promotions_version=1)
+        eid = new_id()
+        body.update(
+            sale_id=eid,
+            lane="1",
+            cashier="bench",
+            receipt_no=f"r{seq}",
+            business_day="2026-11-28",
+            payments=[{"tender": "cash", "amount_fen": body["total_fen"]}]
+            if body["total_fen"]
+            else [{"tender": "other", "amount_fen": 1}],
+            change_fen=0 if body["total_fen"] else 1,
+        )
+        envs.append(
+            {
+                "id": eid,
+                "seq": seq,
+                "store": "b1",
+                "gateway": "g1",
+                "type": "sale.completed",
+                "v": 1,
+                "occurred_at": iso(AT),
+                "body": body,
+            }
+        )
+    topic = topics.events("b1", "g1")
+    return [
+        (topic, json.dumps({"v": 1, "events": envs[i : i + 250]}).encode())
+        for i in range(0, n, 250)
+    ]
+
+
+def _apply(d: str, docs: list, msgs: list, recompute: bool) -> float:
+    db = Database(f"sqlite:///{d}/hub-{recompute}-{new_id()}.db")
+    db.migrate()
+    with db.transaction() as s:
+        s.add(Store(id="b1", name="b1"))
+        for p in docs:
+            s.add(
+                Promotion(
+                    name=p["name"],
+                    kind=p["kind"],
+                    rule=p["rule"],
+                    exclusive_group=p["group"],
+                    stores=[],
+                )
+            )
+        s.flush()
+        catalog.refresh(s, ["b1"])
+    keep = ("hub.sales.service", "hub.pricing.recompute") if recompute else ("hub.sales.service",)
+    saved = {t: list(h) for t, h in HANDLERS.items()}
+    for t, hs in saved.items():
+        HANDLERS[t] = [h for h in hs if h.__module__ in keep]
+    try:
+        ingest = Ingest(db)
+        t0 = time.perf_counter()
+        for i in range(0, len(msgs), 64):
+            ingest.apply(msgs[i : i + 64])
+        return time.perf_counter() - t0
+    finally:
+        HANDLERS.update(saved)
+        db.engine.dispose()
+
+
+def ingest(runs: int = 3, n: int = 5000) -> None:
+    rng = random.Random(28)
+    items = baskets.catalog(rng)
+    docs = baskets.promotion_docs(rng, items, 50)
+    msgs = _sales(rng, items, docs, n)
+    books, both = [], []
+    with tempfile.TemporaryDirectory() as d:
+        for _ in range(runs):
+            books.append(n / _apply(d, docs, msgs, recompute=False))
+            both.append(n / _apply(d, docs, msgs, recompute=True))
+    b, r = statistics.median(books), statistics.median(both)
+    print(f"hub ingest, {n} engine-priced 5-line sales, SQLite, 50 promotions in the snapshot")
+    print(f"  sales books only       median {b:8.0f} sales/s")
+    print(f"  books + recompute      median {r:8.0f} sales/s  (ratio {r / b:.2f})")
+
+
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 7)
+    ingest()

@@ -39,6 +39,13 @@ def basket(rng: random.Random, items: list[dict[str, Any]], lines: int) -> list[
 
 def promotions(rng: random.Random, items: list[dict[str, Any]], n: int = 50) -> list[Promotion]:
     """n promotions of every kind, a few in exclusive groups (three groups of two)."""
+    return [promotion(d) for d in promotion_docs(rng, items, n)]
+
+
+def promotion_docs(
+    rng: random.Random, items: list[dict[str, Any]], n: int = 50
+) -> list[dict[str, Any]]:
+    """`promotions` as the hub's API and snapshots write them (id, name, kind, rule, group)."""
     skus = [it["sku"] for it in items if not it["weighed"]]
     docs: list[dict[str, Any]] = []
     kinds = (
@@ -74,4 +81,4 @@ def promotions(rng: random.Random, items: list[dict[str, Any]], n: int = 50) -> 
         docs.append(
             {"id": k + 1, "name": f"{kind} {k + 1}", "kind": kind, "rule": rule, "group": group}
         )
-    return [promotion(d) for d in docs]
+    return docs

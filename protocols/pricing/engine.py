@@ -27,7 +27,7 @@ import heapq
 import itertools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -129,6 +129,11 @@ class _Basket:
         self.stop = [0] * len(gross) if override else floors
         self.disc = [0] * len(gross)
         self.held = 0
+        self.gross_total = sum(gross)
+        self.off = 0  # sum(disc), kept as discounts are taken
+
+    def restore(self, disc: list[int], held: int) -> None:
+        self.disc, self.held, self.off = list(disc), held, sum(disc)
 
     def net(self, i: int) -> int:
         return self.gross[i] - self.disc[i]
@@ -148,6 +153,7 @@ class _Basket:
             i = idx[0]
             s = min(amount, gross[i] - disc[i] - stop[i])
             self.held += amount - s
+            self.off += s
             disc[i] += s
             return s, [i] if s else []
         room = [gross[i] - disc[i] - stop[i] for i in idx]
@@ -168,6 +174,7 @@ class _Basket:
             live = [j for j in live if room[j] > 0]
         for j, i in enumerate(idx):
             disc[i] += share[j]
+        self.off += taken
         return taken, [i for j, i in enumerate(idx) if share[j]]
 
 
@@ -269,7 +276,7 @@ class _Outcome:
 
     @property
     def total(self) -> int:
-        return sum(self.b.gross) - sum(self.b.disc)
+        return self.b.gross_total - self.b.off
 
 
 class _Engine:
@@ -303,6 +310,7 @@ class _Engine:
         # what no choice changes, worked out once: each promotion's lines, and its offers
         # on a basket where every piece is still free (the search starts from these)
         self._memo: dict[tuple[int, ...], tuple[list[int], int, list[Saving]]] = {}
+        self._coupon_memo: dict[tuple[int, ...], tuple[list[int], int, list[Saving], Any]] = {}
         # after stages 1-2 and a prefix of the order promotions (in id order): the basket
         # state, shared by every combination of the search that starts the same way
         self._after: dict[tuple[int, ...], tuple[list[int], int, list[Saving], list[Handout]]]
@@ -368,6 +376,8 @@ class _Engine:
         """Promotion n's offers (n == member_n: the member prices) on the free pieces of the
         lines idx: one per line for line kinds, one for the pool for pooled kinds."""
         idx = [i for i in idx if free[i]]
+        if not idx:
+            return []
         found: list[_Offer | None] = []
         if n == self.member_n:
             prices = self.member.prices if self.member else {}
@@ -398,6 +408,10 @@ class _Engine:
 
     # -- one evaluation: a given set of promotions ------------------------------------------
     def evaluate(self, chosen: Sequence[int]) -> _Outcome:
+        return self.with_coupons(self.promoted(chosen))
+
+    def promoted(self, chosen: Sequence[int]) -> _Outcome:
+        """Stages 1-3 for one combination (coupons: `with_coupons`)."""
         b = _Basket(list(self.gross), self.floors, self.override)
         out = _Outcome(chosen, b, [], [], [])
         # stages 1-2 depend only on the item promotions chosen: combinations that differ in
@@ -407,11 +421,42 @@ class _Engine:
             taken = self._items(b, key, out.savings)
             self._tier(b, taken, out.savings)
             self._memo[key] = (list(b.disc), b.held, list(out.savings))
-        disc, b.held, out.savings = self._memo[key]
-        b.disc, out.savings = list(disc), list(out.savings)
+        disc, held, saved = self._memo[key]
+        b.restore(disc, held)
+        out.savings = list(saved)
         out.handouts = self._order(b, key, chosen, out.savings)
-        out.refused = self._coupons(b, out.savings)
         return out
+
+    def with_coupons(self, out: _Outcome) -> _Outcome:
+        """Stage 4. Combinations that left the basket the same share its result."""
+        key = tuple(out.b.disc)
+        hit = self._coupon_memo.get(key)
+        if hit is None:
+            before, saved = out.b.held, []
+            refused = self._coupons(out.b, saved)
+            self._coupon_memo[key] = (list(out.b.disc), out.b.held - before, saved, refused)
+        else:
+            disc, extra, saved, refused = hit
+            out.b.restore(disc, out.b.held + extra)
+        out.savings += saved
+        out.refused = refused
+        return out
+
+    def coupon_bound(self, out: _Outcome) -> int:
+        """The most the coupons could still take off this combination's basket: every
+        coupon at its face value (the search skips a combination that cannot win even so)."""
+        total, most = out.total, 0
+        for t in self.terms:
+            if t.kind == "percent_off":
+                off = _half_up_pct(total, t.percent_off)
+                most += off if t.cap_fen is None else min(off, t.cap_fen)
+            elif t.kind == "gift":
+                most += max(
+                    (it.unit_price_fen for it in self.items if it.sku == t.gift_sku), default=0
+                )
+            else:
+                most += t.amount_fen
+        return min(most, total)
 
     def _items(self, b: _Basket, chosen: Sequence[int], savings: list[Saving]) -> set[int]:
         """Greedy: the biggest offer first. An offer some of whose pieces went to a bigger one
@@ -481,8 +526,9 @@ class _Engine:
         done = 0  # resume from the longest prefix another combination already applied
         for k in range(len(order), 0, -1):
             if (hit := self._after.get((*key, -1, *order[:k]))) is not None:
-                disc, b.held, had, handed = hit
-                b.disc, savings[:], handouts, done = list(disc), had, list(handed), k
+                disc, held, had, handed = hit
+                b.restore(disc, held)
+                savings[:], handouts, done = had, list(handed), k
                 break
         for k in range(done, len(order)):
             n = order[k]
@@ -535,21 +581,42 @@ class _Engine:
         return [(r.code, r.reason) for r in result.refused]
 
     # -- the search over exclusive groups ---------------------------------------------------
+    def _can_apply(self, n: int) -> bool:
+        """Whether promotion n can give anything in this basket, whatever else is chosen:
+        an item promotion with an offer on the untouched basket, an order promotion whose
+        scope reaches its threshold before any discount."""
+        rule = self.promos[n].rule
+        if isinstance(rule, rules.SpendSave | rules.Gift):
+            return sum(self.gross[i] for i in self.scope[n]) >= rule.threshold_fen
+        return bool(self.first[n])
+
     def choices(self, limit: int) -> tuple[list[list[int]], str]:
-        free = [n for n, p in enumerate(self.promos) if p.group is None]
-        groups: dict[str, list[int]] = {}
-        for n, p in enumerate(self.promos):
-            if p.group is not None:
-                groups.setdefault(p.group, []).append(n)
+        """The combinations to evaluate: every ungrouped promotion that can apply, and per
+        exclusive group one of its members or none (a member may cost the customer more
+        than none: it can keep a coupon off a promoted line or under its threshold, or
+        block two smaller offers)."""
+        live = [n for n in range(len(self.promos)) if self._can_apply(n)]
+        free = [n for n in live if self.promos[n].group is None]
+        groups: dict[str, list[int | None]] = {}
+        for n in live:
+            if (g := self.promos[n].group) is not None:
+                groups.setdefault(g, [None]).append(n)
+        if not self.terms:  # an order promotion only ever takes more off: then none of an
+            for g, members in groups.items():  # order-only group never beats a member
+                if all(self.kinds[n] in rules.ORDER_KINDS for n in members[1:]):
+                    groups[g] = members[1:]
         options = [groups[g] for g in sorted(groups)]
         combos = 1
         for o in options:
             combos *= len(o)
         if combos <= limit:
-            return [sorted(free + list(c)) for c in itertools.product(*options)], "exhaustive"
-        picked = []
-        for o in options:  # each group's member that is best alone, beside the ungrouped
-            picked.append(min(o, key=lambda n: self._total(sorted([*free, n]))))
+            return [
+                sorted(free + [n for n in c if n is not None]) for c in itertools.product(*options)
+            ], "exhaustive"
+        picked: list[int] = []
+        for o in options:  # each group's choice that is best alone, beside the ungrouped
+            best = min(o, key=lambda n: self._total(sorted(free + ([] if n is None else [n]))))
+            picked += [] if best is None else [best]
         return [sorted(free + picked)], "greedy"
 
     def _total(self, chosen: list[int]) -> int:
@@ -577,11 +644,19 @@ def price(
     live = [p for p in promotions if p.active(at)]
     eng = _Engine(items, live, member, coupons_presented, store, policy, override)
     combos, search = eng.choices(policy.exhaustive_limit)
-    best: _Outcome | None = None
-    for chosen in combos:
-        out = eng.evaluate(chosen)
-        if best is None or out.total < best.total:  # ties: the earlier combination
-            best = out
+    # stages 1-3 for every combination; then the coupons, the most promising first, skipping
+    # a combination whose best case with coupons cannot beat the best found (ties go to the
+    # earlier combination, as if all were evaluated in order)
+    pre = [eng.promoted(chosen) for chosen in combos]
+    best, best_k = None, 0
+    for k in sorted(range(len(pre)), key=lambda k: (pre[k].total, k)):
+        if best is not None:
+            floor = pre[k].total - eng.coupon_bound(pre[k])
+            if (floor, k) > (best.total, best_k):
+                continue
+        out = eng.with_coupons(pre[k])
+        if best is None or (out.total, k) < (best.total, best_k):
+            best, best_k = out, k
     assert best is not None
     b = best.b
     lines = []
