@@ -1,6 +1,7 @@
-"""Price differences: a booked sale whose lines or total the hub's recompute (the same pricing
-engine, the same promotions) does not reproduce. One row per sale at most; booking never
-waits for it."""
+"""Price checks and differences. Ingest queues every booked sale for a price check (its event,
+in the sale's own transaction); the pricing job claims queued checks, prices each sale again
+with the lane's engine and records a difference when the engine does not reproduce its lines
+or total. One difference per sale at most; booking never waits for any of it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,18 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, UtcDateTime, utcnow
+
+
+class PriceCheck(Base):
+    """A booked sale waiting for its recompute: the event as booked (its body as JSON)."""
+
+    __tablename__ = "price_checks"
+    sale_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(64))
+    gateway_id: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    body: Mapped[str] = mapped_column(Text)
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
 class PriceDifference(Base):

@@ -2,18 +2,24 @@
 promotions snapshot version the lane priced with (or the hub's current promotions when the
 sale names none), the member terms and policy the sale carries (`pricing`) and the hub's own
 coupon terms. A line or total the engine does not reproduce is a price difference: a row in
-`price_differences` (GET /api/pricing/differences) and a log line. It never blocks booking:
-the recompute runs in a savepoint, and whatever goes wrong in it becomes a difference with
-the reason, except a database that is down (the pass is retried as a whole)."""
+`price_differences` (GET /api/pricing/differences) and a log line.
+
+It never blocks booking, not even for a moment: ingest only queues the sale (`price_checks`,
+one bulk insert in the sale's own transaction, so no booked sale escapes its check, even
+across a crash), and the pricing job (`run`, every 2 s in the hub's scheduler) claims queued
+checks by deleting them — in the transaction that records their outcome, so two hubs never
+check one sale twice and a failed run leaves them queued. Whatever goes wrong pricing one
+sale becomes a difference with the reason ("could not recompute: …")."""
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -21,9 +27,9 @@ from hub.catalog import service as catalog
 from hub.catalog.models import ConfigSnapshot
 from hub.coupons import service as coupon_service
 from hub.coupons.service import CouponError
-from hub.db import utcnow
+from hub.db import Database, bulk_insert, utcnow
 from hub.ingest.handlers import handles
-from hub.pricing.models import PriceDifference
+from hub.pricing.models import PriceCheck, PriceDifference
 from protocols import pricing
 from protocols.coupons import Terms
 from protocols.envelope import Envelope
@@ -31,6 +37,17 @@ from protocols.envelope import Envelope
 log = logging.getLogger(__name__)
 _EVERY = datetime(2000, 1, 1, tzinfo=UTC)  # the engine picks by the sale's time, not the query
 Promos = list[pricing.Promotion]
+
+
+@dataclass(frozen=True)
+class Booked:
+    """A booked sale as its check needs it: the event's id, origin, time and body."""
+
+    id: str
+    store: str
+    gateway: str
+    occurred_at: datetime
+    body: dict[str, Any]
 
 
 class Unpriceable(Exception):
@@ -69,7 +86,7 @@ def _coupons(s: Session, codes: list[str]) -> list[Terms]:
     return out
 
 
-def reprice(s: Session, env: Envelope, seen: dict[Any, Promos]) -> pricing.Priced:
+def reprice(s: Session, env: Booked, seen: dict[Any, Promos]) -> pricing.Priced:
     """The sale as the engine prices it at the hub."""
     b = env.body
     how = b.get("pricing") or {}
@@ -104,7 +121,7 @@ def reprice(s: Session, env: Envelope, seen: dict[Any, Promos]) -> pricing.Price
     )
 
 
-def compare(env: Envelope, priced: pricing.Priced) -> tuple[str, list[dict[str, Any]]] | None:
+def compare(env: Booked, priced: pricing.Priced) -> tuple[str, list[dict[str, Any]]] | None:
     """What differs between the booked sale and the engine's pricing of it (None: nothing)."""
     b = env.body
     lines = [
@@ -126,7 +143,7 @@ def compare(env: Envelope, priced: pricing.Priced) -> tuple[str, list[dict[str, 
     return ("; ".join(why), lines) if why else None
 
 
-def _row(env: Envelope, reason: str, expected: int | None, lines: list) -> dict[str, Any]:
+def _row(env: Booked, reason: str, expected: int | None, lines: list) -> dict[str, Any]:
     b = env.body
     return {
         "sale_id": env.id,
@@ -143,11 +160,59 @@ def _row(env: Envelope, reason: str, expected: int | None, lines: list) -> dict[
 
 
 @handles("sale.completed")
-def recompute_sales(s: Session, envs: list[Envelope]) -> None:
-    recompute(s, envs)
+def queue_sales(s: Session, envs: list[Envelope]) -> None:
+    """In ingest's transaction: queue each booked sale for its price check."""
+    now = utcnow()
+    bulk_insert(
+        s,
+        PriceCheck.__table__,
+        [
+            {
+                "sale_id": e.id,
+                "store_id": e.store,
+                "gateway_id": e.gateway,
+                "occurred_at": e.occurred_at,
+                "body": json.dumps(e.body, ensure_ascii=False),
+                "queued_at": now,
+            }
+            for e in envs
+        ],
+    )
 
 
-def recompute(s: Session, envs: list[Envelope]) -> int:
+def run(db: Database, per_transaction: int = 500) -> dict[str, int]:
+    """The pricing job: check every queued sale (oldest first, in chunks); the claim is the
+    DELETE in the transaction that records the outcome."""
+    checked = found = 0
+    while True:
+        with db.transaction() as s:
+            oldest = (
+                select(PriceCheck.sale_id)
+                .order_by(PriceCheck.queued_at, PriceCheck.sale_id)
+                .limit(per_transaction)
+            )
+            claimed = s.execute(
+                delete(PriceCheck)
+                .where(PriceCheck.sale_id.in_(oldest.scalar_subquery()))
+                .returning(
+                    PriceCheck.sale_id,
+                    PriceCheck.store_id,
+                    PriceCheck.gateway_id,
+                    PriceCheck.occurred_at,
+                    PriceCheck.body,
+                )
+            ).all()
+            sales = sorted(
+                (Booked(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in claimed),
+                key=lambda b: (b.occurred_at, b.id),
+            )
+            found += recompute(s, sales)
+        checked += len(sales)
+        if len(sales) < per_transaction:
+            return {"checked": checked, "differences": found}
+
+
+def recompute(s: Session, envs: list[Booked]) -> int:
     """Recompute the sales, record and log the differences; returns how many were found."""
     seen: dict[Any, Promos] = {}
     rows = []

@@ -1,4 +1,4 @@
-"""pricing: typed promotions (exclusive groups), item costs, price differences
+"""pricing: typed promotions (exclusive groups), item costs, price checks and differences
 
 Existing promotions were free JSON: each is checked against the pricing engine's types; one
 the engine cannot evaluate is switched off (kept, for someone to retype through the API).
@@ -58,6 +58,17 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_price_differences_store_id"), "price_differences", ["store_id"], unique=False
     )
+    op.create_table(
+        "price_checks",
+        sa.Column("sale_id", sa.String(length=64), nullable=False),
+        sa.Column("store_id", sa.String(length=64), nullable=False),
+        sa.Column("gateway_id", sa.String(length=64), nullable=False),
+        sa.Column("occurred_at", hub.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("queued_at", hub.db.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("sale_id", name=op.f("pk_price_checks")),
+    )
+    op.create_index(op.f("ix_price_checks_queued_at"), "price_checks", ["queued_at"], unique=False)
     promotions = sa.table(
         "promotions",
         sa.column("id", sa.Integer),
@@ -81,6 +92,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_price_checks_queued_at"), table_name="price_checks")
+    op.drop_table("price_checks")
     op.drop_index(op.f("ix_price_differences_store_id"), table_name="price_differences")
     op.drop_table("price_differences")
     with op.batch_alter_table("catalog_items") as b:

@@ -1,17 +1,19 @@
 """The hub prices every booked sale again with the lane's engine and flags what differs;
-booking never waits for it."""
+booking never waits for it: ingest queues the check, the pricing job does it."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from hub.app import create_app
 from hub.db import Database
-from hub.pricing.models import PriceDifference
+from hub.pricing import recompute
+from hub.pricing.models import PriceCheck, PriceDifference
 from hub.sales.models import Sale
 from protocols.pricing import Item, Policy
 from tests.hub.pricing.helpers import held_promotions, lane_sale, open_store
@@ -46,6 +48,11 @@ def booked(db: Database) -> int:
         return s.scalar(select(func.count()).select_from(Sale))
 
 
+def queued(db: Database) -> int:
+    with db.transaction() as s:
+        return s.scalar(select(func.count()).select_from(PriceCheck))
+
+
 def test_a_sale_priced_by_the_lane_recomputes_to_the_same_fen(db: Database, till: Till):
     v = open_store(db, till.store, PROMOS)
     env, priced = lane_sale(
@@ -53,7 +60,9 @@ def test_a_sale_priced_by_the_lane_recomputes_to_the_same_fen(db: Database, till
     )
     assert {s.kind for s in priced.savings} == {"spend_save", "multibuy"}
     till.send(env)
-    assert booked(db) == 1 and differences(db) == []
+    assert booked(db) == 1 and queued(db) == 1  # booked, its check waits for the job
+    assert recompute.run(db) == {"checked": 1, "differences": 0}
+    assert differences(db) == [] and queued(db) == 0
 
 
 def test_a_tampered_line_is_flagged_with_the_line_and_logged_and_still_booked(
@@ -66,9 +75,10 @@ def test_a_tampered_line_is_flagged_with_the_line_and_logged_and_still_booked(
     ln["total_fen"] -= 200
     env["body"]["total_fen"] -= 200
     env["body"]["payments"][0]["amount_fen"] -= 200
-    with caplog.at_level(logging.WARNING, logger="hub.pricing.recompute"):
-        till.send(env)
+    till.send(env)
     assert booked(db) == 1
+    with caplog.at_level(logging.WARNING, logger="hub.pricing.recompute"):
+        assert recompute.run(db) == {"checked": 1, "differences": 1}
     [d] = differences(db)
     assert d.sale_id == env["id"] and d.promotions_version == v
     assert (d.booked_total_fen, d.expected_total_fen) == (priced.total_fen - 200, priced.total_fen)
@@ -92,6 +102,7 @@ def test_recompute_uses_the_version_the_lane_priced_with_not_the_newest(db: Data
     )
     assert v2 == v1 + 1
     till.send(env)
+    recompute.run(db)
     assert differences(db) == []
 
 
@@ -113,6 +124,7 @@ def test_a_sale_naming_no_version_is_recomputed_with_the_current_promotions(
         at=AT,
     )
     till.send(env, plain)
+    recompute.run(db)
     # the plain sale skipped the 满100减20 the current rules give: flagged, yet booked
     [d] = differences(db)
     assert d.sale_id == plain["id"] and d.promotions_version is None
@@ -126,6 +138,7 @@ def test_an_unknown_snapshot_version_is_a_difference_not_a_refusal(db: Database,
     env["body"]["pricing"]["promotions_version"] = 99
     till.send(env)
     assert booked(db) == 1
+    recompute.run(db)
     [d] = differences(db)
     assert d.expected_total_fen is None
     assert (
@@ -142,6 +155,7 @@ def test_differences_are_listed_by_the_api_paged_and_by_store(
     till.send(till.sale([{**rice, "total_fen": 17980}], at=AT))
     till.send(till.sale([{**rice, "total_fen": 17980}], at=AT))
     other.send(other.sale([{**rice, "discount_fen": 100, "total_fen": 17880}], at=AT))
+    assert recompute.run(db, per_transaction=2) == {"checked": 3, "differences": 3}
     monkeypatch.setenv("STOREGW_HUB_TOKEN", "t0ken-pricing")
     app = create_app(tmp_path / "hub", db.url)
     with TestClient(app, headers={"Authorization": "Bearer t0ken-pricing"}) as api:
@@ -156,3 +170,16 @@ def test_differences_are_listed_by_the_api_paged_and_by_store(
         mine = api.get("/api/pricing/differences", params={"store": "s2"}).json()
         assert len(mine["differences"]) == 1
         assert api.get("/api/pricing/differences", params={"limit": 0}).status_code == 422
+
+
+def test_checks_are_claimed_once_and_survive_a_failed_run(db: Database, till: Till):
+    open_store(db, till.store, PROMOS)
+    rice = {"sku": "rice", "name": "rice", "qty_milli": 2000, "unit_price_fen": 8990}
+    till.send(till.sale([{**rice, "total_fen": 17980}], at=AT))
+    with pytest.raises(RuntimeError), db.transaction() as s:  # a run that dies midway
+        s.execute(delete(PriceCheck))
+        raise RuntimeError("the hub stopped")
+    assert queued(db) == 1  # its claim went with it: still queued
+    assert recompute.run(db) == {"checked": 1, "differences": 1}
+    assert recompute.run(db) == {"checked": 0, "differences": 0}  # never twice
+    assert len(differences(db)) == 1
