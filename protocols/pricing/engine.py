@@ -106,7 +106,7 @@ class Priced(msgspec.Struct, frozen=True):
     override_used: bool = False  # some line ended below its floor: the lane journals it
     held_by_floor_fen: int = 0  # what the margin floor kept from the customer
     search: str = "exhaustive"  # or "greedy" (too many exclusive combinations)
-    promotions: list[int] = []  # the promotions chosen, by id (applied or not)
+    promotions: list[int] = []  # the combination chosen, by id (those that could apply)
 
 
 def _half_up_pct(amount: int, pct: int) -> int:
@@ -307,8 +307,8 @@ class _Engine:
             it.qty_milli // 1000 if whole else 1
             for it, whole in zip(items, self.by_piece, strict=True)
         ]
-        # what no choice changes, worked out once: each promotion's lines, and its offers
-        # on a basket where every piece is still free (the search starts from these)
+        # the search's shared work: stages 1-2 by the item promotions chosen, stage 4 by the
+        # basket stage 3 left
         self._memo: dict[tuple[int, ...], tuple[list[int], int, list[Saving]]] = {}
         self._coupon_memo: dict[tuple[int, ...], tuple[list[int], int, list[Saving], Any]] = {}
         # after stages 1-2 and a prefix of the order promotions (in id order): the basket
@@ -331,6 +331,8 @@ class _Engine:
             ]
             for t in self.terms
         }
+        # what no choice changes, worked out once: each promotion's lines, and its offers
+        # on a basket where every piece is still free (the search starts from these)
         self.member_n = len(self.promos)  # the member price: after every promotion
         self.scope = [self._scope(p.rule) for p in self.promos]
         self.scope.append(list(range(len(items))))
