@@ -137,6 +137,8 @@ POLICY = _table(
     ("PUT",    "/api/stores/{store_id}/prices/{sku}",            (MKT, MGR)),
     ("POST",   "/api/promotions",                                (MKT,)),
     ("PUT",    "/api/promotions/{promotion_id}",                 (MKT,)),
+    ("GET",    "/api/promotions",                                (*HQ, MGR)),
+    ("GET",    "/api/pricing/differences",                       (*HQ, MGR)),
     ("POST",   "/api/catalog/publish",                           (MKT,)),
     ("GET",    "/api/stores/{store_id}/snapshots",               (MGR, TECH)),
 )
