@@ -76,6 +76,7 @@ def _env() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["hms"] = lambda s: f"{int(s) // 3600} h {int(s) % 3600 // 60} min"
+    env.filters["utc"] = lambda t: time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t))
     return env
 
 

@@ -128,7 +128,7 @@ class Watch:
         now = time.time()
         up = gw.uplink.connected
         self.broker_down_since = None if up else (self.broker_down_since or now)
-        hub_up = up and gw.uplink.hub_online is not False
+        hub_up = up and gw.uplink.hub_online is True  # None: not heard from since start
         self.hub_down_since = None if hub_up else (self.hub_down_since or now)
 
 
