@@ -4,6 +4,7 @@ list, journal and link statistics, recent logs and versions — every member red
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import platform
@@ -26,8 +27,11 @@ def known_secrets(gw: Gateway, extra: list[str]) -> list[str]:
     """Secrets the gateway holds by value: its lane token, secret options of every device
     (declared or discovered), the broker password."""
     found = [gw.token, *extra]
-    for device in gw.devices.by_id.values():
-        for k, v in device.spec.options.items():
+    options = [d.spec.options for d in gw.devices.by_id.values()]
+    with contextlib.suppress(settings.SettingsError):  # a broken file is redacted by pattern
+        options += settings.read_entries(gw.devices.declared)
+    for opts in options:
+        for k, v in opts.items():
             if settings.SECRET_OPTION.search(k) and isinstance(v, str):
                 found.append(v)
     if gw.uplink.link and gw.uplink.link.address.password:

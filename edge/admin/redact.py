@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 SECRET = "[secret]"
-PERSONAL = "[member data]"
+PERSONAL = "[personal]"
 
 # keys whose values are secrets, and keys whose values are a member's data
 SECRET_KEYS = r"(?:api_?key|token|password|passwd|secret|private_?key|key|auth_?code|code|pin)"
