@@ -92,6 +92,11 @@ class Admin:
         self.env = _env()
         self.app = web.Application(middlewares=[self._guard])
         self.app.add_routes(self._routes())
+        self.closing = False  # set on shutdown: open event streams end, so a stop never waits
+        self.app.on_shutdown.append(self._shutdown)
+
+    async def _shutdown(self, app: web.Application) -> None:
+        self.closing = True
 
     def mount(self, app: web.Application) -> None:
         app.add_subapp(PREFIX.rstrip("/"), self.app)
@@ -352,7 +357,7 @@ class Admin:
         try:
             await response.prepare(request)
             next_tick = 0.0
-            while True:
+            while not self.closing:
                 now = time.monotonic()
                 if now >= next_tick:
                     next_tick = now + TICK_S

@@ -125,8 +125,12 @@ def test_live_weight_test_print_and_a_setting_that_survives_a_restart(
     assert sale["receipt_no"] in sims.printer.receipts[-1].text
     assert edge.proc and edge.proc.pid == pid  # the gateway itself was not restarted
 
-    # a real restart of the gateway process: the setting (and the session) are still there
+    # a real restart of the gateway process: the setting (and the session) are still there.
+    # The devices page is open meanwhile: its event stream must not hold the stop up
+    page.goto(url(edge, "/admin/devices"))
+    expect(page.locator('[data-device="p1"] [data-field="state"]')).to_have_text("online")
     edge.stop()
+    assert edge.proc and edge.proc.returncode == 0  # a clean stop, not the rig's SIGKILL
     edge.start()
     assert edge.proc and edge.proc.pid != pid
     page.goto(url(edge, "/admin/config"))
