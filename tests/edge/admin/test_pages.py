@@ -218,3 +218,31 @@ def test_pages_need_a_session_not_the_lane_token(edge: Edge, path: str):
     anon = edge.http.get(path, follow_redirects=False)  # the lanes' bearer token is no key here
     assert anon.status_code == 303 and "/admin/login" in anon.headers["location"]
     assert edge.http.post("/admin/network/ping").status_code in (401, 403)
+
+
+def test_a_manager_sees_the_pages_but_may_not_configure(edge: Edge, page):
+    set_up(page, edge)
+    log_in(page, edge)
+    page.goto(url(edge, "/admin/config"))
+    form = page.locator('form[action="/admin/accounts"]')
+    form.locator("input[name=username]").fill("mgr-li")
+    form.locator("input[name=password]").fill("Laden-2026-chef")
+    form.locator("select[name=role]").select_option("manager")
+    form.locator("button").click()
+    page.wait_for_url("**/admin/config?saved=mgr-li")
+    page.click("header button.link")  # log out
+    page.wait_for_url("**/admin/login")
+    log_in(page, edge, "mgr-li", "Laden-2026-chef")
+    page.wait_for_url("**/admin/overview")
+    assert "mgr-li" in page.inner_text("header")
+    page.goto(url(edge, "/admin/logs"))
+    assert page.locator("a[href$='bundle.zip']").count() == 0
+    assert page.request.get(url(edge, "/admin/logs/bundle.zip")).status == 403
+    page.goto(url(edge, "/admin/config"))
+    page.fill('form.device-form input[name="id"]', "p9")
+    page.fill('form.device-form input[name="profile"]', "epson-tm-t88")
+    with page.expect_response("**/admin/config/devices") as answer:
+        page.click("form.device-form button[type=submit]")
+    assert answer.value.status == 403
+    assert "technician" in json.loads(page.inner_text("body"))["error"]
+    assert not (edge.data_dir / "devices.toml").exists()
