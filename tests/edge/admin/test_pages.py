@@ -145,7 +145,7 @@ def test_live_weight_test_print_and_a_setting_that_survives_a_restart(
     img = page.locator("figure.receipt img").first
     img.wait_for()
     wait_until(lambda: img.evaluate("i => i.complete && i.naturalWidth") > 100, 20)
-    screenshot(page, "admin-receipts-laptop")
+    screenshot(page, "admin-receipts-previews-laptop")
     # every action is in the audit, with before and after of the configuration
     page.goto(url(edge, "/admin/logs"))
     audit = page.inner_text("table.audit")
