@@ -56,7 +56,8 @@ OPEN = {
     "lang",
 }  # routes reachable without a session
 TECHNICIAN_ONLY = {"config_save", "config_delete", "accounts_add", "bundle"}
-TICK_S = 1.0
+TICK_S = 1.0  # the event stream's refresh of device states and problems
+WATCH_S = 2.0  # how often the broker and hub links are sampled for "down since"
 PAGES = (
     ("overview", "总览", "Overview"),
     ("devices", "设备", "Devices"),
@@ -93,10 +94,27 @@ class Admin:
         self.app = web.Application(middlewares=[self._guard])
         self.app.add_routes(self._routes())
         self.closing = False  # set on shutdown: open event streams end, so a stop never waits
+        self._watcher: asyncio.Task[None] | None = None
+        self.app.on_startup.append(self._startup)
         self.app.on_shutdown.append(self._shutdown)
+
+    async def _startup(self, app: web.Application) -> None:
+        self._watcher = asyncio.create_task(self._watch(), name="admin:watch")
+
+    async def _watch(self) -> None:
+        """Sample the links even while no page is open, so "hub unreachable for 12 min" counts
+        from when it went, not from when someone looked."""
+        while True:
+            try:
+                self.watch.sample(self.gw)
+            except Exception:  # the pages' bookkeeping must never take the gateway down
+                log.exception("admin: link sampling failed")
+            await asyncio.sleep(WATCH_S)
 
     async def _shutdown(self, app: web.Application) -> None:
         self.closing = True
+        if self._watcher:
+            self._watcher.cancel()
 
     def mount(self, app: web.Application) -> None:
         app.add_subapp(PREFIX.rstrip("/"), self.app)
