@@ -107,3 +107,12 @@ def log_in(page: Any, edge: Edge, user: str = USER, password: str = PASSWORD) ->
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+
+
+def run(coro: Any) -> Any:
+    """asyncio.run in a thread of its own: the browser fixture's Playwright keeps an event loop
+    running in the test thread of a worker that ran a page test, where asyncio.run refuses."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -11,10 +11,14 @@ import pytest
 
 from edge.admin import accounts as acc
 from edge.admin.accounts import AccountError, Accounts
+from tests.edge.admin.conftest import run
 
 
 def make(tmp_path: Path) -> Accounts:
-    return Accounts(sqlite3.connect(tmp_path / "journal.db", isolation_level=None), tmp_path)
+    return Accounts(
+        sqlite3.connect(tmp_path / "journal.db", isolation_level=None, check_same_thread=False),
+        tmp_path,
+    )
 
 
 def test_password_hashes_are_salted_scrypt() -> None:
@@ -32,7 +36,7 @@ def test_set_up_needs_the_code_and_only_one_first_account_wins(tmp_path: Path) -
         code == accounts.setup_code and (tmp_path / "admin-setup-code").stat().st_mode & 0o077 == 0
     )
 
-    async def run() -> list[object]:
+    async def scenario() -> list[object]:
         with pytest.raises(AccountError, match="wrong set-up code"):
             await accounts.set_up("00000000" if code != "00000000" else "1", "x1", "Long-enough-1")
         return await asyncio.gather(
@@ -41,7 +45,7 @@ def test_set_up_needs_the_code_and_only_one_first_account_wins(tmp_path: Path) -
             return_exceptions=True,
         )
 
-    results = asyncio.run(run())
+    results = run(scenario())
     assert sum(r is None for r in results) == 1
     assert [getattr(r, "status", None) for r in results if r is not None] == [409]
     assert len(accounts.list()) == 1 and not (tmp_path / "admin-setup-code").exists()
@@ -52,7 +56,7 @@ def test_five_wrong_set_up_codes_draw_a_new_code(tmp_path: Path) -> None:
     first = accounts.setup_code
     for _ in range(5):
         with pytest.raises(AccountError):
-            asyncio.run(accounts.set_up("x", "tech-a", "Long-enough-1"))
+            run(accounts.set_up("x", "tech-a", "Long-enough-1"))
     assert accounts.setup_code != first
 
 
@@ -65,13 +69,13 @@ def test_weak_or_bad_accounts_are_refused(tmp_path: Path) -> None:
         ("password12", "password12", "manager", "guess"),
     ]:
         with pytest.raises(AccountError, match=why):
-            asyncio.run(accounts.add(name, pw, role))
+            run(accounts.add(name, pw, role))
 
 
 def test_sessions_lock_out_and_log_out(tmp_path: Path) -> None:
     accounts = make(tmp_path)
-    asyncio.run(accounts.add("mgr-li", "Long-enough-1", "manager"))
-    token, session = asyncio.run(accounts.log_in("mgr-li", "Long-enough-1"))
+    run(accounts.add("mgr-li", "Long-enough-1", "manager"))
+    token, session = run(accounts.log_in("mgr-li", "Long-enough-1"))
     assert session.role == "manager" and accounts.session(token) == session
     # the table holds only the hash of the cookie's value
     stored = accounts.conn.execute("SELECT token_hash FROM admin_sessions").fetchone()[0]
@@ -80,14 +84,14 @@ def test_sessions_lock_out_and_log_out(tmp_path: Path) -> None:
     assert accounts.session(token) is None
     for i in range(4):
         with pytest.raises(AccountError) as err:
-            asyncio.run(accounts.log_in("mgr-li", f"wrong-{i}"))
+            run(accounts.log_in("mgr-li", f"wrong-{i}"))
         assert err.value.status == 401
     with pytest.raises(AccountError, match="locked") as err:
-        asyncio.run(accounts.log_in("mgr-li", "wrong-5"))
+        run(accounts.log_in("mgr-li", "wrong-5"))
     assert err.value.status == 429
     with pytest.raises(AccountError, match="locked"):
-        asyncio.run(accounts.log_in("mgr-li", "Long-enough-1"))
+        run(accounts.log_in("mgr-li", "Long-enough-1"))
     # the lock-out is time-limited: once it has passed, the right password works again
     accounts.conn.execute("UPDATE admin_accounts SET locked_until = 0")
-    asyncio.run(accounts.log_in("mgr-li", "Long-enough-1"))
+    run(accounts.log_in("mgr-li", "Long-enough-1"))
     assert accounts.list()[0]["failures"] == 0

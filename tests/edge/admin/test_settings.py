@@ -4,7 +4,6 @@ drivers whose declaration changed restarted (Devices.reload_declared)."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from edge.devices import aggregator, printer  # noqa: F401 - the drivers registe
 from edge.devices.base import Context
 from edge.devices.registry import Devices
 from edge.lane_bus import LaneBus
+from tests.edge.admin.conftest import run
 
 
 def form(**over: str) -> dict[str, str]:
@@ -77,9 +77,9 @@ def test_reload_restarts_only_the_changed_drivers(tmp_path: Path) -> None:
     a = settings.entry_from_form(form(id="p1"), None)
     b = settings.entry_from_form(form(id="p2", lane="2"), None)
     settings.save(path, [a, b])
-    db = sqlite_utils.Database(sqlite3.connect(tmp_path / "journal.db"))
+    db = sqlite_utils.Database(sqlite3.connect(tmp_path / "journal.db", check_same_thread=False))
 
-    async def run() -> None:
+    async def scenario() -> None:
         devices = Devices(Context(LaneBus(), tmp_path, db=db))
         await devices.start()
         p1, p2 = devices.by_id["p1"], devices.by_id["p2"]
@@ -94,4 +94,4 @@ def test_reload_restarts_only_the_changed_drivers(tmp_path: Path) -> None:
         assert set(devices.by_id) == {"p1"}
         await devices.stop()
 
-    asyncio.run(run())
+    run(scenario())
