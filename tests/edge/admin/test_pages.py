@@ -5,7 +5,9 @@ setting that survives a gateway restart, CSRF refusals and the lock-out."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import pytest
 from playwright.sync_api import expect
@@ -47,6 +49,19 @@ def test_first_run_set_up_log_in_and_every_page_on_laptop_and_phone(page, browse
     page.goto(url(edge, "/admin/overview"))
     assert "hub unreachable" in page.inner_text("#problems")
     screenshot(page, "admin-overview-laptop-en")
+    # logs by filter: the log-in line of the accounts logger, and no INFO line at ERROR
+    page.goto(url(edge, "/admin/logs?logger=edge.admin.accounts&text=FIRST+account"))
+    lines = page.locator(".log .line").all_inner_texts()
+    assert len(lines) == 1 and f"first account {USER} created" in lines[0]
+    page.goto(url(edge, "/admin/logs?level=ERROR&logger=edge.admin"))
+    assert page.locator(".log .line").count() == 0
+    # the diagnostics bundle from the gateway itself: the lanes' token is not in it
+    bundle = page.request.get(url(edge, "/admin/logs/bundle.zip"))
+    assert bundle.status == 200 and bundle.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(bundle.body())) as z:
+        text = "\n".join(z.read(n).decode() for n in z.namelist())
+    assert "test-lane-token" not in text
+    assert '"gateway": "G1"' in text and "admin log-in: tech-wang" in text
     # the audit holds the set-up and the log-in, and its chain verifies
     page.goto(url(edge, "/admin/logs"))
     assert page.get_attribute("[data-audit]", "data-audit") == "ok"
