@@ -261,3 +261,41 @@ def test_a_manager_sees_the_pages_but_may_not_configure(edge: Edge, page):
     assert answer.value.status == 403
     assert "technician" in json.loads(page.inner_text("body"))["error"]
     assert not (edge.data_dir / "devices.toml").exists()
+
+
+def test_a_test_payment_at_the_aggregator_and_its_key_never_on_a_page(
+    page, tmp_path, broker, sims: Sims
+):
+    from edge.sim.aggregator import AggregatorSim
+    from tests.payments.rig import CODE, agg_toml
+
+    agg = AggregatorSim()
+    sims.call(agg.start())
+    data = tmp_path / "edge"
+    data.mkdir()
+    (data / "devices.toml").write_text(agg_toml(agg), "utf-8")
+    edge = Edge(data, "S001", "G1", broker.url)
+    edge.start()
+    try:
+        set_up(page, edge)
+        log_in(page, edge)
+        page.goto(url(edge, "/admin/devices"))
+        expect(page.locator('[data-device="agg"] [data-field="state"]')).to_have_text("online")
+        page.fill('input[data-param="auth_code"][data-device="agg"]', CODE)
+        page.click('button[data-device="agg"][data-action="test-payment"]')
+        result = page.locator('[data-result="agg"]')
+        expect(result).to_contain_text('"state": "reversed"', timeout=15_000)
+        assert agg.api_key not in page.content()
+        page.goto(url(edge, "/admin/config"))
+        assert agg.api_key not in page.content()
+        assert 'api_key = "********"' in page.locator('[data-config="agg"] textarea').input_value()
+        screenshot(page, "admin-config-payment-laptop")
+        # saved with the key left masked: the stored key is kept, and payments still work
+        page.click('[data-config="agg"] form.device-form button[type=submit]')
+        page.wait_for_url("**/admin/config?saved=agg")
+        assert f'api_key = "{agg.api_key}"' in (data / "devices.toml").read_text("utf-8")
+        page.goto(url(edge, "/admin/devices"))
+        expect(page.locator('[data-device="agg"] [data-field="state"]')).to_have_text("online")
+    finally:
+        edge.stop()
+        sims.call(agg.stop())
