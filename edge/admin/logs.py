@@ -70,9 +70,7 @@ def ring() -> RingBuffer:
         if isinstance(h, RingBuffer):
             return h
     handler = RingBuffer()
-    root.addHandler(handler)
-    if root.level > logging.INFO or root.level == logging.NOTSET:
-        root.setLevel(logging.INFO)
+    root.addHandler(handler)  # it keeps what the process logs (--log-level), no more
     return handler
 
 
