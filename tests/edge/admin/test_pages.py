@@ -104,6 +104,9 @@ def test_live_weight_test_print_and_a_setting_that_survives_a_restart(
     sims.soon(sims.scale.set, "0.456")
     expect(weight).to_have_text("456 g")
     screenshot(page, "admin-devices-live-laptop")
+    # read the scale through its action (the registry's, as the device API runs it)
+    page.click('button[data-device="sc1"][data-action="read"]')
+    expect(page.locator('[data-result="sc1"]')).to_contain_text('"grams": 456')
     # a test page, printed through the registry's action, comes out of the simulated printer
     wait_until(lambda: edge.http.get("/api/devices/p1").json()["state"] == "online", 20)
     page.click('button[data-device="p1"][data-action="test-print"]')
@@ -115,6 +118,11 @@ def test_live_weight_test_print_and_a_setting_that_survives_a_restart(
     page.click("#scan-test button")
     expect(page.locator('[data-result="scan-test"]')).to_contain_text('"gtin"')
     assert '"symbology"' in page.inner_text('[data-result="scan-test"]')
+    # a GS1 code with a net weight, broken down into its element strings
+    page.fill("#scan-test input[name=code]", "]C101069012345678923103001234")
+    page.click("#scan-test button")
+    expect(page.locator('[data-result="scan-test"]')).to_contain_text('"net_weight_g": 1234')
+    screenshot(page, "admin-devices-scan-test-laptop")
     # paper out shows on the overview with what to do
     sims.soon(sims.printer.set_state, paper_out=True)
     page.goto(url(edge, "/admin/overview"))
