@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 import edge.devices
-from edge import http_errors, openapi, token
+from edge import admin, http_errors, openapi, token
 from edge.coupons import CouponClaims
 from edge.devices import receipt_routes
 from edge.devices.base import Context
@@ -66,7 +66,10 @@ class Gateway:
         # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py)
         open_paths = frozenset({"/health"}) | openapi.OPEN_PATHS
         app = web.Application(
-            middlewares=[http_errors.json_errors, token.middleware(self.token, open_paths)]
+            middlewares=[
+                http_errors.json_errors,
+                token.middleware(self.token, open_paths, own_auth=(admin.PREFIX,)),
+            ]
         )
         app.add_routes([web.get("/health", self._health), *openapi.routes()])
         app.add_routes(self.lanes.routes())
@@ -78,6 +81,7 @@ class Gateway:
             if hasattr(module, "lane_routes"):
                 app.add_routes(module.lane_routes(self.devices))
         app.add_routes(receipt_routes.routes(self.devices))  # e-receipts and reprints
+        admin.Admin(self).mount(app)  # the technician's pages, /admin/ (edge/admin)
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []

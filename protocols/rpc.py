@@ -33,6 +33,7 @@ Method = Literal[
     "points.release",
     "refund.claim",
     "refund.release",
+    "ping",  # the admin pages' network check: a round trip through the broker and the hub
 ]
 
 
@@ -148,6 +149,10 @@ class RefundRelease(_Strict):
     claim_id: Annotated[str, Field(min_length=8, max_length=36)]
 
 
+class Ping(_Strict):
+    """No parameters: the answer is the proof."""
+
+
 PARAMS: dict[str, type[_Strict]] = {
     "member.lookup": MemberLookup,
     "member.register": MemberRegister,
@@ -160,4 +165,5 @@ PARAMS: dict[str, type[_Strict]] = {
     "points.release": PointsSettle,
     "refund.claim": RefundClaim,
     "refund.release": RefundRelease,
+    "ping": Ping,
 }

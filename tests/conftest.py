@@ -73,8 +73,8 @@ def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
 @pytest.fixture(scope="module")
 def browser():
     """One headless Chromium per test module (Debian's chromium through Playwright). Not per
-    session: Playwright's sync API leaves its event loop marked running between calls, so while
-    it lives any later test in the same worker that calls asyncio.run() fails."""
+    session: while Playwright's sync API is open it keeps an event loop running in the test
+    thread, and asyncio.run / anyio tests of later modules in the same worker would fail."""
     from playwright.sync_api import sync_playwright
 
     from rig.browser import CHROMIUM_ARGS, chromium_path

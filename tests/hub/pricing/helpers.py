@@ -13,7 +13,7 @@ from hub.catalog.models import ConfigSnapshot, Promotion
 from hub.db import Database
 from hub.stores.models import Store
 from protocols import pricing, snapshots
-from tests.loyalty.conftest import Till
+from tests.hub.till import Till
 
 
 def open_store(db: Database, store: str, promos: list[dict[str, Any]]) -> int:

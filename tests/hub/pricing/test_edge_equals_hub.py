@@ -17,7 +17,7 @@ from hub.pricing import recompute
 from hub.pricing.models import PriceDifference
 from hub.sales.models import Sale, SaleLine
 from tests.hub.pricing.helpers import held_promotions, lane_sale, open_store
-from tests.loyalty.conftest import Till
+from tests.hub.till import Till
 from tests.protocols.pricing.strategies import items, members, policies, promotion_docs
 
 AT = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)

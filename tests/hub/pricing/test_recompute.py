@@ -17,7 +17,7 @@ from hub.pricing.models import PriceCheck, PriceDifference
 from hub.sales.models import Sale
 from protocols.pricing import Item, Policy
 from tests.hub.pricing.helpers import held_promotions, lane_sale, open_store
-from tests.loyalty.conftest import Till
+from tests.hub.till import Till
 
 AT = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
 PROMOS = [
