@@ -25,9 +25,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from escpos import printer as escpos_printer
-from escpos.exceptions import Error as EscposError
+from escpos.exceptions import Error as EscposError  # a small module: no escpos.printer
 
+from edge.devices import escpos_lib
 from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
 from edge.devices.payment_profiles import PrinterProfile, payment_profiles
 from edge.devices.print_queue import PrintQueue, now_iso, public
@@ -37,7 +37,11 @@ from protocols.escpos import status as st
 from protocols.escpos.receipt import Document, Store, render_sale, render_test_page
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from pathlib import Path
+
+    from escpos import printer as escpos_printer
+
+    from edge.journal import JournalDb
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +112,11 @@ class Link:
             raise OSError(f"garbled status: {err}") from err
 
 
-def make_link(port: str, options: dict[str, Any], profile: PrinterProfile) -> Link:
+def make_link(port: str, options: dict[str, Any], profile: PrinterProfile, data_dir: Path) -> Link:
     """`host:port` or `tcp://host:port` (network, 9100 by default), `/dev/…` or `serial:/dev/…`,
-    `usb:VID:PID` (or `usb:` for the profile's ids), `file:/path`."""
+    `usb:VID:PID` (or `usb:` for the profile's ids), `file:/path`. python-escpos loads here, the
+    first time a printer is set up, with its cache in `data_dir` (edge/devices/escpos_lib.py)."""
+    escpos_printer = escpos_lib.printers(data_dir)
     timeout = float(options.get("timeout_s", 2.0))
     escpos_profile = profile.escpos_profile
     if port.startswith("file:"):
@@ -168,7 +174,7 @@ class Printer(Device):
         )
         self.poll_s = float(opts.get("poll_interval_s", 2.0))
         self.drawer_enabled = bool(opts.get("drawer", bool(self.profile.drawer_pins)))
-        self.link = make_link(spec.port, opts, self.profile)
+        self.link = make_link(spec.port, opts, self.profile, ctx.data_dir)
         self.queue = PrintQueue(ctx.db)
         self.printer_status: st.PrinterStatus | None = None
         self._io = asyncio.Lock()
@@ -181,7 +187,7 @@ class Printer(Device):
         PRINTERS[(id(ctx), spec.id)] = self
 
     # --- sale hooks ------------------------------------------------------------------------
-    def _enqueue_sale(self, db: sqlite_utils.Database, envelope: dict[str, Any]) -> None:
+    def _enqueue_sale(self, db: JournalDb, envelope: dict[str, Any]) -> None:
         body = envelope.get("body", {})
         if envelope.get("type") != "sale.completed" or body.get("lane") != self.spec.lane:
             return

@@ -12,13 +12,14 @@ import contextlib
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from escpos.printer import Dummy
 
 from protocols.escpos import text as tx
 from protocols.money import fen_to_yuan
+
+if TYPE_CHECKING:
+    from escpos.printer import Dummy
 
 TENDER_NAMES = {
     "cash": "现金",
@@ -66,14 +67,20 @@ class Document:
     out: bytearray = field(default_factory=bytearray)
     lines: list[str] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self._cmd = Dummy(profile=self.paper.escpos_profile)
+    _cmd: Dummy | None = field(default=None, init=False, repr=False)
 
     def _escpos(self) -> Dummy:
+        if self._cmd is None:
+            # python-escpos (and the image stack it imports) loads with the first receipt;
+            # the gateway names its capabilities cache first (edge/devices/escpos_lib.py)
+            from escpos.printer import Dummy
+
+            self._cmd = Dummy(profile=self.paper.escpos_profile)
         self._cmd.clear()
         return self._cmd
 
     def _flush(self) -> None:
+        assert self._cmd is not None  # _escpos() came first
         self.out.extend(self._cmd.output)
         self._cmd.clear()
 
