@@ -1,4 +1,4 @@
-"""Receipt printers (ESC/POS through python-escpos: network 9100, serial, USB, file).
+"""Receipt printers (ESC/POS: network 9100 on a socket; serial, USB, file via python-escpos).
 
 Every receipt is a job in the print queue (edge/devices/print_queue.py); each prints once:
 
@@ -21,6 +21,7 @@ import base64
 import contextlib
 import json
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,12 +48,45 @@ log = logging.getLogger(__name__)
 
 
 # --- links: python-escpos transports, used from a worker thread ------------------------------
+class TcpPort:
+    """A network printer's raw port (9100): what the link used of python-escpos's Network
+    printer (open, _raw, _read, close, device), without loading python-escpos for a socket."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.device: socket.socket | None = None
+
+    def open(self) -> None:
+        self.close()
+        try:
+            self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as err:
+            raise OSError(f"Could not open socket for {self.host}:{self.port}: {err}") from err
+
+    def _raw(self, data: bytes) -> None:
+        if self.device is None:
+            raise OSError("printer connection is not open")
+        self.device.sendall(data)
+
+    def _read(self) -> bytes:
+        if self.device is None:
+            raise OSError("printer connection is not open")
+        return self.device.recv(16)
+
+    def close(self) -> None:
+        if self.device is not None:
+            with contextlib.suppress(OSError):
+                self.device.shutdown(socket.SHUT_RDWR)
+            self.device.close()
+            self.device = None
+
+
 @dataclass
 class Link:
-    """One python-escpos printer object, plus what it can't do: drain stale input and read
-    exactly the four DLE EOT replies."""
+    """One printer port (python-escpos's printer object, or TcpPort), plus what it can't do:
+    drain stale input and read exactly the four DLE EOT replies."""
 
-    impl: escpos_printer.Escpos
+    impl: escpos_printer.Escpos | TcpPort
     kind: str  # network | serial | usb | file
     timeout: float = 2.0
 
@@ -114,11 +148,16 @@ class Link:
 
 def make_link(port: str, options: dict[str, Any], profile: PrinterProfile, data_dir: Path) -> Link:
     """`host:port` or `tcp://host:port` (network, 9100 by default), `/dev/…` or `serial:/dev/…`,
-    `usb:VID:PID` (or `usb:` for the profile's ids), `file:/path`. python-escpos loads here, the
-    first time a printer is set up, with its cache in `data_dir` (edge/devices/escpos_lib.py)."""
-    escpos_printer = escpos_lib.printers(data_dir)
+    `usb:VID:PID` (or `usb:` for the profile's ids), `file:/path`. python-escpos loads for the
+    serial, USB and file links, its cache in `data_dir` (edge/devices/escpos_lib.py)."""
     timeout = float(options.get("timeout_s", 2.0))
     escpos_profile = profile.escpos_profile
+    if not port.startswith(("file:", "usb:", "serial:", "/dev/")):
+        host, _, num = port.removeprefix("tcp://").rpartition(":")
+        if not host:
+            host, num = num, "9100"
+        return Link(TcpPort(host, int(num), timeout), "network", timeout)
+    escpos_printer = escpos_lib.printers(data_dir)
     if port.startswith("file:"):
         return Link(escpos_printer.File(port[5:], profile=escpos_profile), "file", timeout)
     if port.startswith("usb:"):
@@ -131,20 +170,14 @@ def make_link(port: str, options: dict[str, Any], profile: PrinterProfile, data_
             in_ep=int(options.get("in_ep", 0x82)), out_ep=int(options.get("out_ep", 0x01)),
         )  # fmt: skip
         return Link(impl, "usb", timeout)
-    if port.startswith(("serial:", "/dev/")):
-        impl = escpos_printer.Serial(
-            port.removeprefix("serial:"),
-            baudrate=int(options.get("baudrate", 9600)),
-            timeout=timeout,
-            dsrdtr=bool(options.get("dsrdtr", False)),
-            profile=escpos_profile,
-        )
-        return Link(impl, "serial", timeout)
-    host, _, num = port.removeprefix("tcp://").rpartition(":")
-    if not host:
-        host, num = num, "9100"
-    impl = escpos_printer.Network(host, int(num), timeout=timeout, profile=escpos_profile)
-    return Link(impl, "network", timeout)
+    impl = escpos_printer.Serial(
+        port.removeprefix("serial:"),
+        baudrate=int(options.get("baudrate", 9600)),
+        timeout=timeout,
+        dsrdtr=bool(options.get("dsrdtr", False)),
+        profile=escpos_profile,
+    )
+    return Link(impl, "serial", timeout)
 
 
 # --- the driver --------------------------------------------------------------------------------
