@@ -1,6 +1,7 @@
 """The receipt's commands (protocols/escpos/commands.py) are the bytes python-escpos wrote for
 them, for every printer profile we ship; the text size is set on every style, so a line after
-a tall one prints normal (python-escpos's `set(double_height=False)` left it tall), and the cut is the profile's."""
+a tall one prints normal (python-escpos's `set(double_height=False)` left it tall), and the cut
+is the one our profile names."""
 
 from __future__ import annotations
 
