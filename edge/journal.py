@@ -92,8 +92,9 @@ class Journal:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
-        # 512 KiB of page cache, not SQLite's 2 MiB: writes append at the end of the b-trees
-        # and the uplink reads forward once; the OS's file cache holds the rest
+        # 512 KiB of page cache, not SQLite's 2 MiB (-1 MiB resident with a backlog): rows and
+        # their seq / UUIDv7 keys append at the end of their b-trees and the uplink reads
+        # forward once; the OS's file cache holds the rest (bench/lane_commit.py unchanged)
         conn.execute("PRAGMA cache_size=-512")
         conn.executescript(SCHEMA)
         cols = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
