@@ -65,6 +65,10 @@ class JournalDb:
 
     conn: sqlite3.Connection
 
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        """A statement inside the caller's transaction (the name hooks used on sqlite_utils)."""
+        return self.conn.execute(sql, tuple(params))
+
 
 TxnHook = Callable[[JournalDb, dict[str, Any]], None]
 
