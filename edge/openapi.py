@@ -14,6 +14,7 @@ data still needs one."""
 from __future__ import annotations
 
 import re
+from functools import cache
 from importlib import resources
 from typing import Any, Literal, NamedTuple
 
@@ -306,12 +307,18 @@ def document() -> dict[str, Any]:
     }
 
 
+@cache
+def _spec() -> bytes:
+    """Built once, at the first request (not at start: the document and the pydantic JSON
+    schemas it is made from are garbage a gateway nobody asks for its API keeps resident)."""
+    return msgspec.json.encode(document())
+
+
 def routes() -> list[web.RouteDef]:
-    spec = msgspec.json.encode(document())  # built once: the API does not change at run time
     page = resources.files("edge").joinpath("api_docs.html").read_text("utf-8")
 
     async def openapi(request: web.Request) -> web.Response:
-        return web.Response(body=spec, content_type="application/json")
+        return web.Response(body=_spec(), content_type="application/json")
 
     async def docs(request: web.Request) -> web.Response:
         # the page may load nothing from elsewhere: its script and style are inline

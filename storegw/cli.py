@@ -81,7 +81,10 @@ def run_hub(args: argparse.Namespace) -> None:
 
 
 def run_edge(args: argparse.Namespace) -> None:
+    from edge.allocator import unmap_big_buffers
     from edge.gateway import serve
+
+    unmap_big_buffers()  # the uplink's batches go back to the system when freed
 
     args.mqtt_url = _mqtt_url(args)
     asyncio.run(serve(args))
