@@ -8,12 +8,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 from edge.admin import settings
 from edge.devices import aggregator, printer  # noqa: F401 - the drivers register their kinds
 from edge.devices.base import Context
 from edge.devices.registry import Devices
+from edge.journal import JournalDb
 from edge.lane_bus import LaneBus
 from tests.edge.admin.conftest import run
 
@@ -77,7 +77,7 @@ def test_reload_restarts_only_the_changed_drivers(tmp_path: Path) -> None:
     a = settings.entry_from_form(form(id="p1"), None)
     b = settings.entry_from_form(form(id="p2", lane="2"), None)
     settings.save(path, [a, b])
-    db = sqlite_utils.Database(sqlite3.connect(tmp_path / "journal.db", check_same_thread=False))
+    db = JournalDb(sqlite3.connect(tmp_path / "journal.db", check_same_thread=False))
 
     async def scenario() -> None:
         devices = Devices(Context(LaneBus(), tmp_path, db=db))
