@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from hub import http_errors
 from hub.auth.service import Tokens
@@ -21,6 +22,7 @@ from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
 from hub.sales.router import router as sales_router
 from hub.stores.router import router as stores_router
+from protocols import api_docs
 
 
 def create_app(
@@ -44,7 +46,10 @@ def create_app(
             await app.state.worker.stop()
         db.engine.dispose()
 
-    app = FastAPI(title="storegw hub", version="0.1.0", lifespan=lifespan)
+    # FastAPI's /docs and /redoc load Swagger UI / ReDoc from a CDN; ours is served whole
+    app = FastAPI(
+        title="storegw hub", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.db = db
     app.state.tokens = Tokens(db)
     app.state.worker = None
@@ -62,6 +67,13 @@ def create_app(
         if w:
             body["ok"], body["ingest"] = w.health()
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
+
+    docs_page = resources.files("protocols").joinpath(api_docs.PAGE).read_text("utf-8")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The API docs (the gateway's page too): nothing loaded from the internet."""
+        return HTMLResponse(docs_page, headers={"Content-Security-Policy": api_docs.CSP})
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_token), Depends(plain_params)])
     for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS):
