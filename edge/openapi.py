@@ -273,6 +273,17 @@ def document() -> dict[str, Any]:
         paths.setdefault(op.path, {})[op.method] = _operation(op)
     open_op = {"security": [], "responses": {"200": {"description": "ok"}}}
     paths["/health"] = {"get": {**open_op, "tags": ["ops"], "summary": "Is the gateway up"}}
+    paths["/metrics"] = {"get": {
+        "tags": ["ops"],
+        "summary": "Prometheus metrics: sales, journal backlog and drain rate, uplink, devices",
+        "description": "the API token or the metrics token (STOREGW_METRICS_TOKEN or "
+                       "<data dir>/metrics-token); text format 0.0.4",
+        "responses": {
+            "200": {"description": "the metrics", "content": {"text/plain": {"schema": {
+                "type": "string"}}}},
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+        },
+    }}  # fmt: skip
     return {
         "openapi": "3.1.0",
         "info": {

@@ -3,6 +3,7 @@ the ingest worker started and stopped with the app."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -20,9 +21,11 @@ from hub.ingest.router import router as ingest_router
 from hub.ingest.worker import IngestWorker
 from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
+from hub.metrics import router as metrics_router
 from hub.sales.router import router as sales_router
 from hub.stores.router import router as stores_router
 from protocols import api_docs
+from transport import sd_notify
 
 
 def create_app(
@@ -40,7 +43,12 @@ def create_app(
             loyalty.attach_worker(app, app.state.worker)
             await app.state.worker.start()
         await loyalty.start(app)
+        # `storegw hub` bound its socket before the app started: ready means serving
+        sd_notify.ready("hub serving")
+        watchdog = asyncio.create_task(sd_notify.keep_alive())
         yield
+        sd_notify.notify("STOPPING=1")
+        watchdog.cancel()
         await loyalty.stop(app)
         if app.state.worker:
             await app.state.worker.stop()
@@ -79,14 +87,15 @@ def create_app(
     for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS):
         api.include_router(r)
     app.include_router(api)
+    app.include_router(metrics_router)  # /metrics: HQ token, outside /api like /health
     _declare_bearer(app)
     return app
 
 
 def _declare_bearer(app: FastAPI) -> None:
-    """Declare the bearer token in the OpenAPI document, on every /api operation (the 360° view
-    is mounted outside the /api router), so /docs' "Try it out" sends it. The check itself
-    stays require_token's."""
+    """Declare the bearer token in the OpenAPI document, on every /api operation and /metrics
+    (the 360° view is mounted outside the /api router), so /docs' "Try it out" sends it. The
+    check itself stays require_token's."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -98,7 +107,7 @@ def _declare_bearer(app: FastAPI) -> None:
             "description": "an HQ token: STOREGW_HUB_TOKEN or <data dir>/admin-token",
         }
         for path, item in spec["paths"].items():
-            if path.startswith("/api/"):
+            if path.startswith("/api/") or path == "/metrics":
                 for op in item.values():
                     op["security"] = [{"bearer": []}]
         return spec
