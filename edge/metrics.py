@@ -12,16 +12,18 @@ import asyncio
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from edge.devices.base import Context
-from edge.devices.registry import Devices
-from edge.journal import Journal
-from edge.uplink import Uplink
 from protocols.prometheus import CONTENT_TYPE, Family, render
 from transport.token_file import bearer_ok, load_or_create
+
+if TYPE_CHECKING:  # types only: sqlite_utils (the journal) imported this early costs ~3 MB RSS
+    from edge.devices.base import Context
+    from edge.devices.registry import Devices
+    from edge.journal import Journal
+    from edge.uplink import Uplink
 
 PATH = "/metrics"
 SAMPLE_S = 5.0  # the drain rate is the acked seq's slope over the last minute
