@@ -70,9 +70,11 @@ def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
     return request.getfixturevalue("pg_url")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium per test worker (Debian's chromium through Playwright)."""
+    """One headless Chromium per test module (Debian's chromium through Playwright). Not per
+    session: Playwright's sync API keeps its event loop set as the thread's running loop while
+    it is started, so every later test on that worker calling asyncio.run() would fail."""
     from playwright.sync_api import sync_playwright
 
     from rig.browser import CHROMIUM_ARGS, chromium_path
