@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 import edge.devices
-from edge import admin, http_errors, openapi, token
+from edge import admin, http_errors, metrics, openapi, token
 from edge.coupons import CouponClaims
 from edge.devices import receipt_routes
 from edge.devices.base import Context
@@ -22,10 +22,12 @@ from edge.devices.registry import Devices
 from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
+from edge.metrics import GatewayMetrics
 from edge.payments.service import Payments
 from edge.rpc import HubCalls
 from edge.snapshots import Snapshots
 from edge.uplink import Uplink
+from transport import sd_notify
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,12 @@ class Gateway:
         self.lanes.returns.hub = self.hub_calls  # refunds claim online (edge/returns.py)
         self.lanes.coupons = CouponClaims(self.journal.conn, self.hub_calls, data_dir, self.ctx)
         self.token = token.load_or_create(data_dir, "STOREGW_EDGE_TOKEN", "edge-token")
-        # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py)
-        open_paths = frozenset({"/health"}) | openapi.OPEN_PATHS
+        self.metrics = GatewayMetrics(
+            self.journal, self.uplink, self.devices, self.ctx, data_dir, self.token
+        )
+        # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py);
+        # /metrics checks its own tokens (edge/metrics.py)
+        open_paths = frozenset({"/health", metrics.PATH}) | openapi.OPEN_PATHS
         app = web.Application(
             middlewares=[
                 http_errors.json_errors,
@@ -72,6 +78,7 @@ class Gateway:
             ]
         )
         app.add_routes([web.get("/health", self._health), *openapi.routes()])
+        app.add_routes(self.metrics.routes())
         app.add_routes(self.lanes.routes())
         app.add_routes(self.devices.routes())
         app.add_routes(self.payments.routes())
@@ -110,6 +117,7 @@ class Gateway:
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         self._tasks.append(asyncio.create_task(self._housekeeping()))
+        self._tasks.append(asyncio.create_task(self.metrics.sample()))
         bound = self._runner.addresses[0][1]
         log.info(
             "gateway %s/%s listening on %s:%s",
@@ -147,9 +155,13 @@ async def serve(args: Any) -> None:
         tmp = Path(f"{args.port_file}.tmp")
         tmp.write_text(f"{bound}\n")
         tmp.replace(args.port_file)
+    sd_notify.ready(f"gateway {args.store}/{args.gateway} listening on port {bound}")
+    watchdog = asyncio.create_task(sd_notify.keep_alive())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    sd_notify.notify("STOPPING=1")
+    watchdog.cancel()
     await gw.stop()

@@ -1,10 +1,10 @@
 """The gateway's lane and device API as an OpenAPI 3.1 document, generated from the types that
 validate the bodies (msgspec structs for sales, refunds and shift closes; pydantic models for
 the lanes' loyalty calls and weighing), served at `/openapi.json`, with a self-contained docs
-page at `/docs` (edge/api_docs.html: no script, font or style from the internet — a store may
-have none). A page of our own rather than Swagger UI from a package: swagger-ui-bundle 1.1.0
-would do it offline, but ships Swagger UI 4.15 (8 MiB unpacked, plus Jinja2) to every Pi-class
-gateway for what ~150 lines of inline HTML and script do here.
+page at `/docs` (protocols/api_docs.html, the hub's too: no script, font or style from the
+internet — a store may have none). A page of our own rather than Swagger UI from a package:
+swagger-ui-bundle 1.1.0 would do it offline, but ships Swagger UI 4.15 (8 MiB unpacked, plus
+Jinja2) to every Pi-class gateway for what ~150 lines of inline HTML and script do here.
 
 Both are reachable without a token: they describe the API's shape, which is the same on every
 gateway and public in this repository, and hold no data, no store name, no token. A lane
@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from edge.devices.lanes_io import WeighIn
 from edge.lane import RefundIn, SaleIn, ShiftIn
-from protocols import events, rpc
+from protocols import api_docs, events, rpc
 
 REF = "#/components/schemas/{name}"
 OPEN_PATHS = frozenset({"/openapi.json", "/docs"})
@@ -274,6 +274,17 @@ def document() -> dict[str, Any]:
         paths.setdefault(op.path, {})[op.method] = _operation(op)
     open_op = {"security": [], "responses": {"200": {"description": "ok"}}}
     paths["/health"] = {"get": {**open_op, "tags": ["ops"], "summary": "Is the gateway up"}}
+    paths["/metrics"] = {"get": {
+        "tags": ["ops"],
+        "summary": "Prometheus metrics: sales, journal backlog and drain rate, uplink, devices",
+        "description": "the API token or the metrics token (STOREGW_METRICS_TOKEN or "
+                       "<data dir>/metrics-token); text format 0.0.4",
+        "responses": {
+            "200": {"description": "the metrics", "content": {"text/plain": {"schema": {
+                "type": "string"}}}},
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+        },
+    }}  # fmt: skip
     return {
         "openapi": "3.1.0",
         "info": {
@@ -315,19 +326,14 @@ def _spec() -> bytes:
 
 
 def routes() -> list[web.RouteDef]:
-    page = resources.files("edge").joinpath("api_docs.html").read_text("utf-8")
+    page = resources.files("protocols").joinpath(api_docs.PAGE).read_text("utf-8")
 
     async def openapi(request: web.Request) -> web.Response:
         return web.Response(body=_spec(), content_type="application/json")
 
     async def docs(request: web.Request) -> web.Response:
-        # the page may load nothing from elsewhere: its script and style are inline
-        csp = (
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-            "connect-src 'self'"
-        )
         return web.Response(
-            text=page, content_type="text/html", headers={"Content-Security-Policy": csp}
+            text=page, content_type="text/html", headers={"Content-Security-Policy": api_docs.CSP}
         )
 
     return [web.get("/openapi.json", openapi), web.get("/docs", docs)]

@@ -6,6 +6,7 @@ storegw edge --store S --gateway G --data-dir DIR --mqtt-url mqtt://HOST:PORT --
    --mqtt-password-file F, or the same as STOREGW_MQTT_* variables)
 storegw sim
 storegw demo
+storegw udev-rules [--profiles DIR] [--group G]   (deploy/provision-pi.sh installs them)
 """
 
 from __future__ import annotations
@@ -126,6 +127,13 @@ def main(argv: list[str] | None = None) -> None:
     sim = sub.add_parser("sim", help="start device simulators and print their paths")
     sim.add_argument("rest", nargs=argparse.REMAINDER)
     sim.set_defaults(run=lambda a: __import__("edge.sim.cli", fromlist=["main"]).main(a.rest))
+
+    udev = sub.add_parser(
+        "udev-rules", help="print udev rules for the gateway's USB devices, from the profiles"
+    )
+    udev.add_argument("--profiles", help="a firmware_config directory (default: the installed)")
+    udev.add_argument("--group", default="storegw", help="the group that may open the devices")
+    udev.set_defaults(run=lambda a: __import__("edge.devices.udev", fromlist=["main"]).main(a))
 
     demo = sub.add_parser("demo", help="a small chain on this machine, nothing to configure")
     demo.add_argument("--stores", type=int, default=3)

@@ -75,6 +75,7 @@ class Device(ABC):
         self.lanes = ctx.lanes
         self.state = "starting"  # starting | online | unavailable | stopped
         self.last_error: str | None = None
+        self.failures = 0  # failed connects and lost links since start (/metrics)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -110,6 +111,7 @@ class Device(ABC):
 
     def _went(self, err: BaseException) -> None:
         self.last_error = str(err) or type(err).__name__
+        self.failures += 1
         if self.state != "unavailable":
             log.warning("device %s (%s) unavailable: %s", self.spec.id, self.kind, self.last_error)
         self.state = "unavailable"

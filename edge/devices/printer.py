@@ -209,6 +209,7 @@ class Printer(Device):
         self.drawer_enabled = bool(opts.get("drawer", bool(self.profile.drawer_pins)))
         self.link = make_link(spec.port, opts, self.profile, ctx.data_dir)
         self.queue = PrintQueue(ctx.db)
+        self.print_failures = 0  # jobs failed or interrupted since start (/metrics)
         self.printer_status: st.PrinterStatus | None = None
         self._io = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -290,6 +291,8 @@ class Printer(Device):
 
     def _publish_job(self, job: dict[str, Any], state: str, error: str | None = None) -> None:
         self._done.set()
+        if state in ("failed", "interrupted"):
+            self.print_failures += 1
         if self.spec.lane:
             self.lanes.publish(
                 self.spec.lane,

@@ -38,7 +38,7 @@ class Rule:
 
 
 def _scope(method: str, path: str) -> str:
-    area = path.removeprefix("/api/").split("/", 1)[0] or "api"
+    area = path.removeprefix("/api/").lstrip("/").split("/", 1)[0] or "api"
     return f"{area}:{'read' if method == 'GET' else 'write'}"
 
 
@@ -58,6 +58,7 @@ def _table(*rows: tuple[str, str, tuple[str, ...]]) -> dict[tuple[str, str], Rul
 # fmt: off
 POLICY = _table(
     ("GET",    "/health",                                        (PUBLIC,)),
+    ("GET",    "/metrics",                                       (ANA, TECH)),
     # accounts, sessions, API keys (hub/accounts, hub/auth)
     ("POST",   "/api/auth/token",                                (PUBLIC,)),
     ("POST",   "/api/auth/revoke",                               (PUBLIC,)),
