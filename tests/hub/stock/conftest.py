@@ -1,0 +1,13 @@
+"""Stock tests run on the loyalty tests' real databases (a migrated SQLite file; PostgreSQL
+when STOREGW_TEST_PG_URL is set) and feed events through the hub's real ingest (`Till`)."""
+
+from __future__ import annotations
+
+from tests.loyalty.conftest import (  # noqa: F401 - fixtures shared, not repeated
+    Till,
+    db,
+    line,
+    pg_session_db,
+    sqlite_template,
+    till,
+)
