@@ -130,30 +130,42 @@ def unreserve(
 
 
 def _move(s: Session, deltas: dict[Key, tuple[int, int]], at: datetime) -> dict[Key, Balance]:
-    """Add (on hand, reserved) deltas to the balances, creating missing ones; check alerts."""
+    """Add (on hand, reserved) deltas to the balances, creating missing ones; check alerts.
+    Reserved moves by UPDATE only (a hold needs its balance): SQLite checks an upsert's
+    CHECKs on the row it would insert, so a negative delta there fails even on conflict."""
     rows = [
         {
             "store_id": k[0],
             "sku": k[1],
             "on_hand_milli": d[0],
-            "reserved_milli": d[1],
+            "reserved_milli": 0,
             "updated_at": at,
         }
         for k, d in sorted(deltas.items())
+        if d[0]
     ]
-    ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(StockBalance)
-    t = StockBalance.__table__
-    s.execute(
-        ins.on_conflict_do_update(
-            index_elements=["store_id", "sku"],
-            set_={
-                "on_hand_milli": t.c.on_hand_milli + ins.excluded.on_hand_milli,
-                "reserved_milli": t.c.reserved_milli + ins.excluded.reserved_milli,
-                "updated_at": ins.excluded.updated_at,
-            },
-        ),
-        rows,
-    )
+    if rows:
+        ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(
+            StockBalance
+        )
+        t = StockBalance.__table__
+        s.execute(
+            ins.on_conflict_do_update(
+                index_elements=["store_id", "sku"],
+                set_={
+                    "on_hand_milli": t.c.on_hand_milli + ins.excluded.on_hand_milli,
+                    "updated_at": ins.excluded.updated_at,
+                },
+            ),
+            rows,
+        )
+    for (store, sku), (_, held) in sorted(deltas.items()):
+        if held:
+            s.execute(
+                update(StockBalance)
+                .where(StockBalance.store_id == store, StockBalance.sku == sku)
+                .values(reserved_milli=StockBalance.reserved_milli + held, updated_at=at)
+            )
     after = balances(s, deltas)
     _check_alerts(s, after, at)
     return after

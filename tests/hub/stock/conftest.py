@@ -7,7 +7,10 @@ from tests.loyalty.conftest import (  # noqa: F401 - fixtures shared, not repeat
     Till,
     db,
     line,
+    members,
     pg_session_db,
+    register,
     sqlite_template,
     till,
+    vault,
 )
