@@ -20,6 +20,7 @@ from hub.ingest.worker import IngestWorker
 from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
 from hub.sales.router import router as sales_router
+from hub.stock import runtime as stock
 from hub.stores.router import router as stores_router
 
 
@@ -38,7 +39,9 @@ def create_app(
             loyalty.attach_worker(app, app.state.worker)
             await app.state.worker.start()
         await loyalty.start(app)
+        await stock.start(app)
         yield
+        await stock.stop(app)
         await loyalty.stop(app)
         if app.state.worker:
             await app.state.worker.stop()
@@ -49,6 +52,7 @@ def create_app(
     app.state.tokens = Tokens(db)
     app.state.worker = None
     loyalty.install(app, db, data_dir)
+    stock.install(app)  # stock, purchasing, pickup, notifications (issue 14)
     http_errors.install(app)  # database refusals → 409/422, every error JSON
 
     @app.get(
@@ -64,7 +68,7 @@ def create_app(
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_token), Depends(plain_params)])
-    for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS):
+    for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS, *stock.ROUTERS):
         api.include_router(r)
     app.include_router(api)
     _declare_bearer(app)

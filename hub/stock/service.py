@@ -18,7 +18,7 @@ from hub.stock.models import StockMove, StocktakeLine, Transfer, TransferLine
 from hub.stores.models import Store
 
 
-def _store(s: Session, store: str) -> None:
+def require_store(s: Session, store: str) -> None:
     if s.get(Store, store) is None:
         raise StockError(f"no store {store}", 422)
 
@@ -86,7 +86,7 @@ def write_off(
     """Damage or loss: goods leave the stock without a sale (`ref` keys the write-off)."""
     if kind not in ("damage", "loss"):
         raise StockError(f"a write-off is damage or loss, not {kind!r}", 422)
-    _store(s, store)
+    require_store(s, store)
     if s.scalar(select(StockMove.id).where(StockMove.ref == ref, StockMove.kind == kind).limit(1)):
         raise StockError(f"write-off {ref} is already booked")
     after = ledger.post(s, [Move(store, sku, kind, -qty_milli, ref=ref)], at)
@@ -102,8 +102,8 @@ def send_transfer(
     at: datetime,
     transfer_id: str | None = None,
 ) -> dict[str, Any]:
-    _store(s, from_store)
-    _store(s, to_store)
+    require_store(s, from_store)
+    require_store(s, to_store)
     if from_store == to_store:
         raise StockError("a transfer goes to another store", 422)
     tid = transfer_id or str(uuid.uuid4())
