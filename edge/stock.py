@@ -70,9 +70,10 @@ class StoreStock:
         except (ValueError, AttributeError) as err:
             log.error("stock alerts on %s refused: %s", topic, err)
             return
+        if doc["alerts"] != self.alerts:  # (the message may come twice: config/+ matches too)
+            for a in doc["alerts"]:
+                log.warning("stock alert from the hub: %s %s", a.get("kind"), a.get("sku"))
         self.alerts, self.alerts_at = doc["alerts"], doc.get("at")
-        for a in self.alerts:
-            log.warning("stock alert from the hub: %s %s", a.get("kind"), a.get("sku"))
 
     def routes(self) -> list[web.RouteDef]:
         return [
