@@ -13,7 +13,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -40,21 +39,22 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 class StockMove(Base):
-    """One move of one SKU in one store. A move that comes from an event carries its id and
-    line number, unique: a replayed event can never move stock twice."""
+    """One move of one SKU in one store, keyed by (move id, line): a move that comes from an
+    event has the event's id, so a replayed event can never move stock twice; other moves
+    get a UUIDv7 of their own per booking. (No surrogate key: one B-tree per row written,
+    which is what keeps ingest with stock near ingest without it.)"""
 
     __tablename__ = "stock_moves"
     __table_args__ = (
         CheckConstraint(_in("kind", MOVE_KINDS), name="kind_known"),
-        UniqueConstraint("event_id", "n"),
+        {"sqlite_with_rowid": False},
     )
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    move_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
     store_id: Mapped[str] = mapped_column(String(64))
     sku: Mapped[str] = mapped_column(String(SKU_LEN))
     kind: Mapped[str] = mapped_column(String(16))
     qty_milli: Mapped[int] = mapped_column(BigInteger)  # signed: + in, - out
-    event_id: Mapped[str | None] = mapped_column(String(36))
-    n: Mapped[int] = mapped_column(Integer, default=0)
     ref: Mapped[str | None] = mapped_column(String(64))  # PO, transfer, stocktake, pickup id
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -110,14 +110,14 @@ def moves(s: Session, store: str, sku: str, limit: int = 200) -> list[dict[str, 
     q = (
         select(StockMove)
         .where(StockMove.store_id == store, StockMove.sku == sku)
-        .order_by(StockMove.id.desc())
+        .order_by(StockMove.at.desc(), StockMove.move_id.desc(), StockMove.n.desc())
         .limit(limit)
     )
     return [
         {
             "kind": m.kind,
             "qty_milli": m.qty_milli,
-            "event_id": m.event_id,
+            "move_id": m.move_id,
             "ref": m.ref,
             "at": m.at.isoformat(),
         }

@@ -87,7 +87,7 @@ def write_off(
     if kind not in ("damage", "loss"):
         raise StockError(f"a write-off is damage or loss, not {kind!r}", 422)
     require_store(s, store)
-    if s.scalar(select(StockMove.id).where(StockMove.ref == ref, StockMove.kind == kind).limit(1)):
+    if s.scalar(select(StockMove.n).where(StockMove.ref == ref, StockMove.kind == kind).limit(1)):
         raise StockError(f"write-off {ref} is already booked")
     after = ledger.post(s, [Move(store, sku, kind, -qty_milli, ref=ref)], at)
     b = after[(store, sku)]

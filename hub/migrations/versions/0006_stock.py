@@ -150,21 +150,21 @@ def upgrade() -> None:
     )
     op.create_table(
         "stock_moves",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("move_id", sa.String(length=36), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("store_id", sa.String(length=64), nullable=False),
         sa.Column("sku", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("qty_milli", sa.BigInteger(), nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=True),
-        sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("ref", sa.String(length=64), nullable=True),
         sa.Column("at", hub.db.UtcDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('sale', 'refund', 'received', 'transfer_out', 'transfer_in', 'stocktake', 'damage', 'loss', 'pickup')",
+            "kind IN ('sale', 'refund', 'received', 'transfer_out', 'transfer_in', 'stocktake', "
+            "'damage', 'loss', 'pickup')",
             name=op.f("ck_stock_moves_kind_known"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_moves")),
-        sa.UniqueConstraint("event_id", "n", name=op.f("uq_stock_moves_event_id_n")),
+        sa.PrimaryKeyConstraint("move_id", "n", name=op.f("pk_stock_moves")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "stock_transfer_lines",
