@@ -36,11 +36,12 @@ Db = Annotated[Session, Depends(session)]
 def positions(
     store: StorePath,
     db: Db,
-    sku: Annotated[list[str] | None, Query(max_length=500)] = None,
+    sku: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> dict[str, Any]:
-    """On hand, reserved, available, on order and in transit per SKU (milli-units)."""
+    """On hand, reserved, available, on order and in transit per SKU (milli-units): every
+    SKU the store has, or the one named."""
     with db.begin():
-        return {"store_id": store, "levels": reads.positions(db, store, sku)}
+        return {"store_id": store, "levels": reads.positions(db, store, [sku] if sku else None)}
 
 
 @router.get("/stores/{store}/skus/{sku}/moves")
