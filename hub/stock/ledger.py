@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from hub.db import utcnow
+from hub.stock import restock
 from hub.stock.models import StockAlert, StockBalance, StockMove
 from protocols.envelope import new_id
 
@@ -77,9 +78,7 @@ def post(s: Session, moves: Sequence[Move], at: datetime | None = None) -> dict[
         if after[k].available_milli > 0 >= after[k].available_milli - delta[k]
     ]
     if back:
-        from hub.stock import restock  # the back-in-stock notices (hub/stock/restock.py)
-
-        restock.detected(s, back, at)
+        restock.detected(s, back, at)  # the back-in-stock notices
     return after
 
 
