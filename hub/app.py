@@ -31,6 +31,7 @@ from hub.loyalty import runtime as loyalty
 from hub.metrics import router as metrics_router
 from hub.pricing.router import router as pricing_router
 from hub.sales.router import router as sales_router
+from hub.stock import runtime as stock
 from hub.stores.router import router as stores_router
 from protocols import api_docs
 from transport import sd_notify
@@ -51,12 +52,14 @@ def create_app(
             loyalty.attach_worker(app, app.state.worker)
             await app.state.worker.start()
         await loyalty.start(app)
+        await stock.start(app)
         # `storegw hub` bound its socket before the app started: ready means serving
         sd_notify.ready("hub serving")
         watchdog = asyncio.create_task(sd_notify.keep_alive())
         yield
         sd_notify.notify("STOPPING=1")
         watchdog.cancel()
+        await stock.stop(app)
         await loyalty.stop(app)
         if app.state.worker:
             await app.state.worker.stop()
@@ -71,6 +74,7 @@ def create_app(
     app.state.gate = Gate(app.state.tokens, Signer.load(data_dir))
     app.state.worker = None
     loyalty.install(app, db, data_dir)
+    stock.install(app)  # stock, purchasing, pickup, notifications (issue 14)
     http_errors.install(app)  # database refusals → 409/422, every error JSON
 
     @app.get(
@@ -101,6 +105,7 @@ def create_app(
         ingest_router,
         pricing_router,
         *loyalty.ROUTERS,
+        *stock.ROUTERS,
     ):
         api.include_router(r)
     app.include_router(api)

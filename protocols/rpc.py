@@ -34,6 +34,8 @@ Method = Literal[
     "refund.claim",
     "refund.release",
     "ping",  # the admin pages' network check: a round trip through the broker and the hub
+    "stock.levels",
+    "pickup.complete",
 ]
 
 
@@ -151,6 +153,18 @@ class RefundRelease(_Strict):
 
 class Ping(_Strict):
     """No parameters: the answer is the proof."""
+class StockLevels(_Strict):
+    """The calling store's own stock: the SKUs named, or every SKU it has a balance for."""
+
+    skus: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=500)
+    ] = []
+
+
+class PickupComplete(_Strict):
+    """The lane hands an online order over in its store: its held goods leave the stock."""
+
+    order_id: Annotated[str, Field(min_length=1, max_length=36)]
 
 
 PARAMS: dict[str, type[_Strict]] = {
@@ -166,4 +180,6 @@ PARAMS: dict[str, type[_Strict]] = {
     "refund.claim": RefundClaim,
     "refund.release": RefundRelease,
     "ping": Ping,
+    "stock.levels": StockLevels,
+    "pickup.complete": PickupComplete,
 }

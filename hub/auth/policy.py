@@ -20,7 +20,7 @@ from hub.accounts.roles import TECHNICIAN as TECH
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
-STORE_PARAMS = ("store_id",)
+STORE_PARAMS = ("store_id", "store")
 
 MKT, ANA, MGR = HQ_MARKETING, HQ_ANALYST, STORE_MANAGER
 HQ = (MKT, ANA)  # every HQ role (hq_admin is always in)
@@ -142,6 +142,34 @@ POLICY = _table(
     ("GET",    "/api/pricing/differences",                       (*HQ, MGR)),
     ("POST",   "/api/catalog/publish",                           (MKT,)),
     ("GET",    "/api/stores/{store_id}/snapshots",               (MGR, TECH)),
+    # stock, purchasing, pickup, notifications (a store manager only on routes naming a store)
+    ("GET",    "/api/stock/stores/{store}",                      (*HQ, MGR)),
+    ("GET",    "/api/stock/stores/{store}/skus/{sku}/moves",     (*HQ, MGR)),
+    ("GET",    "/api/stock/alerts",                              (*HQ,)),
+    ("GET",    "/api/stock/check",                               (ANA,)),
+    ("POST",   "/api/stock/stores/{store}/stocktakes",           (MGR,)),
+    ("GET",    "/api/stock/stocktakes/{count_id}",               (*HQ,)),
+    ("POST",   "/api/stock/stores/{store}/write-offs",           (MGR,)),
+    ("POST",   "/api/stock/transfers",                           ()),
+    ("POST",   "/api/stock/transfers/{transfer_id}/receive",     ()),
+    ("GET",    "/api/stock/transfers/{transfer_id}",             (*HQ,)),
+    ("GET",    "/api/stock/demand",                              (ANA,)),
+    ("POST",   "/api/stock/stores/{store}/skus/{sku}/subscriptions", (MKT, MGR)),
+    ("PUT",    "/api/suppliers/{supplier_id}",                   ()),
+    ("GET",    "/api/suppliers/{supplier_id}",                   (*HQ,)),
+    ("POST",   "/api/purchase-orders",                           ()),
+    ("GET",    "/api/purchase-orders/{po_id}",                   (*HQ,)),
+    ("POST",   "/api/purchase-orders/{po_id}/send",              ()),
+    ("POST",   "/api/purchase-orders/{po_id}/cancel",            ()),
+    ("POST",   "/api/purchase-orders/{po_id}/close",             ()),
+    ("POST",   "/api/receipts",                                  ()),
+    ("GET",    "/api/receipts/{receipt_id}",                     (*HQ,)),
+    ("POST",   "/api/pickups",                                   ()),
+    ("POST",   "/api/pickups/expire",                            ()),
+    ("GET",    "/api/pickups/{order_id}",                        (*HQ,)),
+    ("POST",   "/api/pickups/{order_id}/cancel",                 ()),
+    ("GET",    "/api/notifications",                             (*HQ,)),
+    ("POST",   "/api/notifications/dispatch",                    (MKT,)),
 )
 # fmt: on
 
