@@ -158,6 +158,8 @@ async def run_gateway(folder: Path) -> None:
 
     from edge.devices import discovery, lanes_io  # noqa: F401 - a gateway imports them all
     from edge.devices.registry import Devices
+    from edge.devices.scale import Scale
+    from edge.devices.scanner import Scanner
 
     before = rss_kib()
     ports = json.loads((folder / "ports.json").read_text())
@@ -175,10 +177,10 @@ async def run_gateway(folder: Path) -> None:
         ]
     (folder / "devices.toml").write_text("\n".join(lines) + "\n")
     ctx = Context(LaneBus(), folder)
-    devices = Devices(ctx)
+    devices = Devices(ctx, drivers=[Scale, Scanner])
     app = web.Application()
     app.add_routes(devices.routes())
-    app.add_routes(lanes_io.lane_routes(devices))
+    app.add_routes(lanes_io.routes(devices))
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from escpos import printer as escpos_printer
 from escpos.exceptions import Error as EscposError
 
-from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
+from edge.devices.base import Context, Device, DeviceError, DeviceSpec
 from edge.devices.payment_profiles import PrinterProfile, payment_profiles
 from edge.devices.print_queue import PrintQueue, now_iso, public
 from edge.fonts import cjk_font_path
@@ -146,7 +146,6 @@ def make_link(port: str, options: dict[str, Any], profile: PrinterProfile) -> Li
 PRINTERS: dict[tuple[int, str], Printer] = {}
 
 
-@driver
 class Printer(Device):
     kind = "printer"
     actions = ("status", "test-print", "open-drawer", "reprint", "preview", "jobs")
