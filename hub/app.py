@@ -15,12 +15,29 @@ from hub import http_errors
 from hub.auth.service import Tokens
 from hub.db import Database
 from hub.deps import require_token
+from hub.ingest.handlers import Handlers
 from hub.ingest.router import router as ingest_router
 from hub.ingest.worker import IngestWorker
 from hub.inputs import plain_params
+from hub.loyalty import ingest as loyalty_ingest
 from hub.loyalty import runtime as loyalty
+from hub.sales import service as sales
 from hub.sales.router import router as sales_router
 from hub.stores.router import router as stores_router
+
+
+def ingest_handlers() -> Handlers:
+    """Who applies each event type, in the order they run inside ingest's transaction: the
+    sales books first (what follows reads the booked sale), then loyalty (coupons, points,
+    tiers). A context joins with one line."""
+    return (
+        Handlers()
+        .add("sale.completed", sales.book_sales)
+        .add("sale.refunded", sales.book_refunds)
+        .add("shift.closed", sales.book_shift_closes)
+        .add("sale.completed", loyalty_ingest.sales_completed)
+        .add("sale.refunded", loyalty_ingest.sales_refunded)
+    )
 
 
 def create_app(
@@ -28,13 +45,14 @@ def create_app(
 ) -> FastAPI:
     data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(database_url or f"sqlite:///{data_dir / 'hub.db'}")
+    handlers = ingest_handlers()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.migrate()
         app.state.tokens.bootstrap(data_dir)
         if mqtt_url:
-            app.state.worker = IngestWorker(db, mqtt_url)
+            app.state.worker = IngestWorker(db, mqtt_url, handlers)
             loyalty.attach_worker(app, app.state.worker)
             await app.state.worker.start()
         await loyalty.start(app)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from hub.app import ingest_handlers
 from hub.db import Database
 from hub.ingest.service import Ingest
 from hub.sales import refunds
@@ -55,7 +56,7 @@ def books(db: Database, sale_id: str) -> dict:
 
 
 def test_refunds_before_their_sale_are_held_and_counted_when_it_arrives(db: Database):
-    ev, ingest = Stores(), Ingest(db)
+    ev, ingest = Stores(), Ingest(db, ingest_handlers())
     sale = ev.sale("sa")
     first = ev.refund(sale["id"], FULL, store="sb", at="2026-11-23T03:00:00Z")
     second = ev.refund(sale["id"], FULL, store="sc", at="2026-11-23T03:05:00Z")
@@ -77,7 +78,7 @@ def test_refunds_before_their_sale_are_held_and_counted_when_it_arrives(db: Data
 
 
 def test_a_line_refunded_twice_under_new_keys_is_booked_once(db: Database):
-    ev, ingest = Stores(), Ingest(db)
+    ev, ingest = Stores(), Ingest(db, ingest_handlers())
     sale = ev.sale("sa")
     once = ev.refund(sale["id"], LINE_B, store="sb")
     twice = ev.refund(sale["id"], LINE_B, store="sc")
@@ -92,7 +93,7 @@ def test_a_line_refunded_twice_under_new_keys_is_booked_once(db: Database):
 
 
 def test_a_refund_line_not_in_the_sale_is_refused(db: Database):
-    ev, ingest = Stores(), Ingest(db)
+    ev, ingest = Stores(), Ingest(db, ingest_handlers())
     sale = ev.sale("sa")
     stranger = ev.refund(sale["id"], [{"sku": "Z-99", "qty_milli": 1000, "amount_fen": 100}])
     wrong_line = ev.refund(
@@ -106,7 +107,7 @@ def test_a_refund_line_not_in_the_sale_is_refused(db: Database):
 
 
 def test_a_claim_holds_its_part_against_unchecked_refunds(db: Database):
-    ev, ingest = Stores(), Ingest(db)
+    ev, ingest = Stores(), Ingest(db, ingest_handlers())
     sale = ev.sale("sa")
     ingest.apply([message(sale)])
     cid = new_id()
@@ -129,7 +130,7 @@ def test_a_claim_holds_its_part_against_unchecked_refunds(db: Database):
 def test_concurrent_claims_for_one_sale_one_wins(db: Database):
     ev = Stores()
     sale = ev.sale("sa")
-    Ingest(db).apply([message(sale)])
+    Ingest(db, ingest_handlers()).apply([message(sale)])
     won: list[str] = []
     refused: list[int] = []
     start = threading.Barrier(8)
@@ -169,10 +170,10 @@ def test_a_sale_and_its_refund_in_concurrent_passes_always_meet(db: Database, ro
         ) -> None:
             start.wait()
             try:
-                Ingest(db).apply([msg])
+                Ingest(db, ingest_handlers()).apply([msg])
             except BaseException as err:  # a deadlock victim is retried by the worker: here too
                 errors.append(err)
-                Ingest(db).apply([msg])
+                Ingest(db, ingest_handlers()).apply([msg])
 
         threads = [
             threading.Thread(target=apply, args=(m,)) for m in (message(sale), message(refund))
