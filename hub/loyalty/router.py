@@ -1,32 +1,31 @@
+"""The points ledger's API: a member's balance and ledger, adjustments, reservations for API
+channels (lanes reserve over RPC), the books and liability, loyalty issues, settings and
+earning rules."""
+
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import Field, field_validator
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.deps import session
 from hub.inputs import INT32, In, Points, RowId, When, errors
-from hub.loyalty import mall
 from hub.loyalty.books import check_books, liability
 from hub.loyalty.models import (
     EarningRule,
     LedgerEntry,
     LoyaltyIssue,
-    MallItem,
     PointsAccount,
     PointsReservation,
 )
-from hub.loyalty.service import (
-    Ledger,
-    NotFound,
-    resolve,
-    settings,
-)
+from hub.loyalty.service import Ledger, NotFound, settings
 from hub.members.models import Member
+from hub.members.service import MemberNotFound
+from hub.members.survivors import resolve
 from protocols.envelope import new_id
 
 router = APIRouter(tags=["loyalty"], responses=errors(404, 409))
@@ -41,7 +40,7 @@ Count = Annotated[int, Field(ge=0, le=INT32[1])]
 def _owner(db: Session, member_id: str) -> str:
     owner = resolve(db, [member_id]).get(member_id)
     if owner is None:
-        raise NotFound(f"no member {member_id}")
+        raise MemberNotFound(f"no member {member_id}")
     return owner
 
 
@@ -244,15 +243,6 @@ def issues(
         }
 
 
-@router.post("/loyalty/jobs/{name}/run")
-def run_job(name: str, request: Request) -> dict[str, Any]:
-    """Run a scheduled job now: reservations, expiry, tiers, snapshots."""
-    try:
-        return {"job": name, "result": request.app.state.jobs.run(name)}
-    except KeyError as err:
-        raise HTTPException(404, str(err)) from None
-
-
 # --- settings and earning rules ------------------------------------------------------------
 class SettingsIn(_In):
     base_rate_milli: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
@@ -355,71 +345,3 @@ def put_rule(rule_id: RowId, body: RuleIn, db: Db) -> dict[str, Any]:
         for k, v in body.model_dump().items():
             setattr(r, k, v)
         return _rule(r)
-
-
-# --- points mall ---------------------------------------------------------------------------
-class ItemIn(_In):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: Literal["goods", "service", "perk"]
-    partner: Annotated[str, Field(max_length=200)] | None = None
-    points_price: Annotated[Points, Field(gt=0)]
-    stock: Annotated[Points, Field(ge=0)] | None = None
-    per_member_limit: Annotated[Count, Field(gt=0)] | None = None
-    coupon_template_id: Annotated[Count, Field(gt=0)] | None = None
-    active: bool = True
-
-
-class OrderIn(_In):
-    item_id: Annotated[Count, Field(gt=0)]
-    member_id: Id
-    order_id: Annotated[str, Field(min_length=8, max_length=64)] | None = None
-    channel: Literal["api", "mini_program", "lane"] = "api"
-
-
-@router.get("/mall/items")
-def items(db: Db) -> dict[str, Any]:
-    with db.begin():
-        return {
-            "items": [
-                mall.describe_item(i) for i in db.scalars(select(MallItem).order_by(MallItem.id))
-            ]
-        }
-
-
-@router.post("/mall/items", status_code=201)
-def add_item(body: ItemIn, db: Db) -> dict[str, Any]:
-    with db.begin():
-        i = MallItem(**body.model_dump())
-        db.add(i)
-        db.flush()
-        return mall.describe_item(i)
-
-
-@router.put("/mall/items/{item_id}")
-def put_item(item_id: RowId, body: ItemIn, db: Db) -> dict[str, Any]:
-    with db.begin():
-        i = db.get(MallItem, item_id, with_for_update=True)
-        if i is None:
-            raise NotFound(f"no mall item {item_id}")
-        for k, v in body.model_dump().items():
-            setattr(i, k, v)
-        return mall.describe_item(i)
-
-
-@router.post("/mall/orders", status_code=201)
-def order(body: OrderIn, db: Db) -> dict[str, Any]:
-    with db.begin():
-        o = mall.place(db, body.order_id or new_id(), body.item_id, body.member_id, body.channel)
-        return mall.describe_order(o)
-
-
-@router.post("/mall/orders/{order_id}/cancel")
-def cancel(order_id: str, db: Db) -> dict[str, Any]:
-    with db.begin():
-        return mall.describe_order(mall.cancel(db, order_id))
-
-
-@router.post("/mall/orders/{order_id}/fulfil")
-def fulfil(order_id: str, db: Db) -> dict[str, Any]:
-    with db.begin():
-        return mall.describe_order(mall.fulfil(db, order_id))

@@ -36,11 +36,11 @@ log = logging.getLogger(__name__)
 
 
 class MemberError(Exception):
-    status = 422
+    """A registration, search or change that cannot be done as asked."""
 
 
 class MemberNotFound(MemberError):
-    status = 404
+    """No member by that id, phone or card."""
 
 
 Tags = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)]

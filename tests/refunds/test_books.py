@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hub.app import ingest_handlers
 from hub.db import Database
+from hub.http_errors import status_of
 from hub.ingest.service import Ingest
 from hub.sales import refunds
 from hub.sales.models import Refund, RefundClaim, RefundIssue, Sale, SaleLine
@@ -116,7 +117,7 @@ def test_a_claim_holds_its_part_against_unchecked_refunds(db: Database):
     assert got["left_after"]["total_fen"] == SOLD - 2000
     with db.transaction() as s, pytest.raises(refunds.RefundError, match="exceeds") as err:
         refunds.claim(s, new_id(), sale["id"], LINE_B, store="sc", gateway="g1", lane="1")
-    assert err.value.status == 409
+    assert status_of(err.value) == 409
     unchecked = ev.refund(sale["id"], LINE_B, store="sc")  # an offline lane's, no claim
     claimed = ev.refund(sale["id"], LINE_B, store="sb", claim_id=cid)
     ingest.apply([message(unchecked), message(claimed)])
@@ -142,7 +143,7 @@ def test_concurrent_claims_for_one_sale_one_wins(db: Database):
                 refunds.claim(s, new_id(), sale["id"], FULL, store="sb", gateway="g1", lane="1")
             won.append("x")
         except refunds.RefundError as err:
-            refused.append(err.status)
+            refused.append(status_of(err))
 
     threads = [threading.Thread(target=claim) for _ in range(8)]
     for t in threads:
