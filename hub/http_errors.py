@@ -24,6 +24,7 @@ from hub.loyalty.service import NotFound, PointsError
 from hub.mall.service import MallError, MallNotFound
 from hub.members.service import MemberError, MemberNotFound
 from hub.sales.refunds import RefundError, RefundInvalid, SaleNotHere
+from hub.stores.service import StoreNotFound
 from hub.tiers.service import TierError
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ STATUS: dict[type[Exception], int] = {
     MallError: 409,
     MallNotFound: 404,
     NoSuchJob: 404,
+    StoreNotFound: 404,
 }
 
 
