@@ -21,6 +21,7 @@ from hub.coupons.holds import NotYourHold
 from hub.coupons.service import CouponError, CouponNotFound, CouponRequestInvalid
 from hub.jobs.scheduler import NoSuchJob
 from hub.loyalty.service import NotFound, PointsError
+from hub.loyalty.views import UnknownCursor
 from hub.mall.service import MallError, MallNotFound
 from hub.members.service import MemberError, MemberNotFound
 from hub.sales.refunds import RefundError, RefundInvalid, SaleNotHere
@@ -37,6 +38,7 @@ STATUS: dict[type[Exception], int] = {
     MemberNotFound: 404,
     PointsError: 409,
     NotFound: 404,
+    UnknownCursor: 422,
     CouponError: 409,
     CouponNotFound: 404,
     CouponRequestInvalid: 422,

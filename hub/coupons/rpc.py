@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from hub.coupons import holds
 from hub.coupons import service as coupons
 from hub.loyalty.service import settings
-from hub.members.service import MemberNotFound
+from hub.members.service import survivor
 from hub.members.survivors import resolve
 from hub.rpc import Caller, Method
 
@@ -23,9 +23,7 @@ def check(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
 
 
 def reserve(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
-    owner = resolve(s, [p.member_id]).get(p.member_id) if p.member_id else None
-    if p.member_id and owner is None:
-        raise MemberNotFound(f"no member {p.member_id}")
+    owner = survivor(s, p.member_id) if p.member_id else None
     hold = holds.reserve(
         s,
         p.reservation_id,

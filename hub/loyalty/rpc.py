@@ -9,15 +9,12 @@ from sqlalchemy.orm import Session
 
 from hub.loyalty.models import PointsReservation
 from hub.loyalty.service import Ledger
-from hub.members.service import MemberNotFound
-from hub.members.survivors import resolve
+from hub.members.service import survivor
 from hub.rpc import Caller, Method
 
 
 def reserve(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
-    owner = resolve(s, [p.member_id]).get(p.member_id)
-    if owner is None:
-        raise MemberNotFound(f"no member {p.member_id}")
+    owner = survivor(s, p.member_id)
     led = Ledger(s)
     r = led.reserve(
         p.reservation_id,

@@ -19,7 +19,7 @@ from hub.coupons import service as coupons
 from hub.db import utcnow
 from hub.loyalty.service import Ledger
 from hub.mall.models import MallItem, MallOrder
-from hub.members.service import MemberNotFound
+from hub.members.service import survivor
 from hub.members.survivors import resolve
 
 
@@ -44,9 +44,7 @@ def place(
     now: datetime | None = None,
 ) -> MallOrder:
     now = now or utcnow()
-    owner = resolve(s, [member_id]).get(member_id)
-    if owner is None:
-        raise MemberNotFound(f"no member {member_id}")
+    owner = survivor(s, member_id)
     led = Ledger(s, now)
     led.lock([owner])  # accounts before items: the order every transaction locks in
     existing = s.get(MallOrder, order_id)

@@ -9,8 +9,7 @@ from sqlalchemy.orm import Session
 
 from hub.deps import session
 from hub.inputs import INT32, Fen, In, Points, errors
-from hub.members.service import MemberNotFound
-from hub.members.survivors import resolve
+from hub.members.service import survivor
 from hub.tiers import service as tiers
 from hub.tiers.models import Tier, TierChange
 
@@ -102,17 +101,10 @@ def changes(
         return {"changes": rows, "next_after": rows[-1]["id"] if rows else after}
 
 
-def _owner(db: Session, member_id: str) -> str:
-    owner = resolve(db, [member_id]).get(member_id)
-    if owner is None:
-        raise MemberNotFound(f"no member {member_id}")
-    return owner
-
-
 @router.get("/members/{member_id}/tier")
 def member_tier(member_id: str, db: Db) -> dict[str, Any]:
     with db.begin():
-        owner = _owner(db, member_id)
+        owner = survivor(db, member_id)
         t = tiers.current(db, [owner]).get(owner)
         spend, pts = tiers.window(db, [owner], tiers.today(db))[owner]
         return {
@@ -125,7 +117,7 @@ def member_tier(member_id: str, db: Db) -> dict[str, Any]:
 @router.put("/members/{member_id}/tier")
 def set_member_tier(member_id: str, body: SetTierIn, db: Db) -> dict[str, Any]:
     with db.begin():
-        owner = _owner(db, member_id)
+        owner = survivor(db, member_id)
         ch = tiers.set_tier(db, owner, body.code, body.reason)
         return {"member_id": owner, "change": _change(ch) if ch else None}
 
@@ -133,5 +125,5 @@ def set_member_tier(member_id: str, body: SetTierIn, db: Db) -> dict[str, Any]:
 @router.post("/members/{member_id}/tier/evaluate")
 def evaluate(member_id: str, db: Db) -> dict[str, Any]:
     with db.begin():
-        owner = _owner(db, member_id)
+        owner = survivor(db, member_id)
         return {"changes": [_change(c) for c in tiers.evaluate(db, [owner], "manual")]}
