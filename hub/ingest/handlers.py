@@ -42,9 +42,6 @@ class Handlers:
     def of(self, type_: str) -> Sequence[Handler]:
         return self._by_type.get(type_, ())
 
-    def types(self) -> list[str]:
-        return list(self._by_type)
-
     def only(self, keep: Callable[[Handler], bool]) -> Handlers:
         """A copy with just the handlers `keep` accepts (benchmarks compare with and without)."""
         out = Handlers()
