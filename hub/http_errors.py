@@ -69,6 +69,7 @@ async def _refused(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
+
 # SQLSTATE → (status, what it means to the caller)
 _PG = {
     "23505": (409, "already taken"),
