@@ -20,8 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import batches
+from hub.app import ingest_handlers
 from hub.db import Database
-from hub.ingest.handlers import HANDLERS
+from hub.ingest.handlers import Handlers
 from hub.ingest.service import Ingest
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
@@ -125,16 +126,15 @@ def raw_pg(url: str, data: tuple) -> float:
         return time.perf_counter() - t
 
 
-def plain_handlers() -> None:
-    """Keep only the foundation's handlers (the sales books)."""
-    for type_, handlers in HANDLERS.items():
-        HANDLERS[type_] = [h for h in handlers if h.__module__ == "hub.sales.service"]
+def plain_handlers() -> Handlers:
+    """Only the foundation's handlers (the sales books)."""
+    return ingest_handlers().only(lambda h: h.__module__ == "hub.sales.service")
 
 
 def ours(url: str, msgs: list[tuple[str, bytes]]) -> float:
     db = Database(url)
     db.migrate()
-    ingest = Ingest(db)
+    ingest = Ingest(db, plain_handlers())
     t = time.perf_counter()
     for i in range(0, len(msgs), PER_PASS):
         ingest.apply(msgs[i : i + PER_PASS])
@@ -165,7 +165,6 @@ def report(engine: str, t_ours: float, t_raw: float) -> None:
 
 
 def main() -> None:
-    plain_handlers()
     msgs = batches(N, PER_MESSAGE)
     data = rows(msgs)
     print(f"{N} sales of 5 lines, {PER_MESSAGE} per message, {PER_PASS} messages per pass")

@@ -33,10 +33,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import mosquitto, pct, sale_envelope
+from hub.app import ingest_handlers
 from hub.coupons import service as coupons
 from hub.coupons.models import CouponTemplate
 from hub.db import Database
-from hub.ingest.handlers import HANDLERS
+from hub.ingest.handlers import Handlers
 from hub.ingest.service import Ingest
 from hub.loyalty.books import check_books
 from hub.loyalty.models import EarningRule
@@ -138,8 +139,8 @@ def loyalty_messages(ctx: dict[str, Any]) -> list[tuple[str, bytes]]:
     ]
 
 
-def apply_all(db: Database, msgs: list[tuple[str, bytes]]) -> float:
-    ingest = Ingest(db)
+def apply_all(db: Database, msgs: list[tuple[str, bytes]], handlers: Handlers) -> float:
+    ingest = Ingest(db, handlers)
     t = time.perf_counter()
     for i in range(0, len(msgs), PER_PASS):
         ingest.apply(msgs[i : i + PER_PASS])
@@ -193,25 +194,19 @@ class Engine:
 def ingest_rates(engine: Engine, rounds: int = 3) -> tuple[float, float]:
     """(plain sales/s, with loyalty sales/s): the same messages on fresh copies of the same
     database, alternating, the median of `rounds` runs each (the machine is shared)."""
-    everything = {t: list(h) for t, h in HANDLERS.items()}
-    plain_only = {
-        t: [h for h in hs if h.__module__ == "hub.sales.service"] for t, hs in everything.items()
-    }
+    everything = ingest_handlers()
+    plain_only = everything.only(lambda h: h.__module__ == "hub.sales.service")
     msgs = loyalty_messages(engine.ctx)
     plain, loyal = [], []
-    try:
-        for _ in range(rounds):
-            for handlers, out in ((plain_only, plain), (everything, loyal)):
-                HANDLERS.update({t: list(h) for t, h in handlers.items()})
-                db = engine.fresh()
-                out.append(apply_all(db, msgs))
-                if handlers is everything:
-                    with db.transaction() as s:
-                        problems = check_books(s)
-                    assert not problems, problems[:5]
-                db.engine.dispose()
-    finally:
-        HANDLERS.update(everything)
+    for _ in range(rounds):
+        for handlers, out in ((plain_only, plain), (everything, loyal)):
+            db = engine.fresh()
+            out.append(apply_all(db, msgs, handlers))
+            if handlers is everything:
+                with db.transaction() as s:
+                    problems = check_books(s)
+                assert not problems, problems[:5]
+            db.engine.dispose()
     return N / statistics.median(plain), N / statistics.median(loyal)
 
 
@@ -332,7 +327,7 @@ def main() -> None:
             )
         for e in engines:  # the 360° view over a database that has taken the sales above
             d = e.fresh()
-            apply_all(d, loyalty_messages(e.ctx))
+            apply_all(d, loyalty_messages(e.ctx), ingest_handlers())
             url = d.url
             d.engine.dispose()
             v = view_latency(url, work / e.kind, e.ctx["members"], e.key)

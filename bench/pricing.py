@@ -24,10 +24,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hub.app import ingest_handlers
 from hub.catalog import service as catalog
 from hub.catalog.models import Promotion
 from hub.db import Database
-from hub.ingest.handlers import HANDLERS
 from hub.ingest.service import Ingest
 from hub.pricing import recompute as pricing_job
 from hub.stores.models import Store
@@ -135,11 +135,8 @@ def _apply(d: str, docs: list, msgs: list, recompute: bool) -> tuple[float, floa
         s.flush()
         catalog.refresh(s, ["b1"])
     keep = ("hub.sales.service", "hub.pricing.recompute") if recompute else ("hub.sales.service",)
-    saved = {t: list(h) for t, h in HANDLERS.items()}
-    for t, hs in saved.items():
-        HANDLERS[t] = [h for h in hs if h.__module__ in keep]
     try:
-        ingest = Ingest(db)
+        ingest = Ingest(db, ingest_handlers().only(lambda h: h.__module__ in keep))
         t0 = time.perf_counter()
         for i in range(0, len(msgs), 64):
             ingest.apply(msgs[i : i + 64])
@@ -148,7 +145,6 @@ def _apply(d: str, docs: list, msgs: list, recompute: bool) -> tuple[float, floa
             assert pricing_job.run(db)["differences"] == 0
         return t1 - t0, time.perf_counter() - t1
     finally:
-        HANDLERS.update(saved)
         db.engine.dispose()
 
 

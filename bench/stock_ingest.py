@@ -20,26 +20,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import batches
 from bench.hub_apply import PER_MESSAGE, PER_PASS, pg_database
+from hub.app import ingest_handlers
 from hub.db import Database
-from hub.ingest.handlers import HANDLERS
+from hub.ingest.handlers import Handlers
 from hub.ingest.service import Ingest
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 STOCK = "hub.stock.ingest"
-EVERYTHING = {t: list(hs) for t, hs in HANDLERS.items()}
 
 
-def handlers(with_stock: bool) -> None:
-    for t, hs in EVERYTHING.items():
-        HANDLERS[t] = [h for h in hs if with_stock or h.__module__ != STOCK]
+def handlers(with_stock: bool) -> Handlers:
+    return ingest_handlers().only(lambda h: with_stock or h.__module__ != STOCK)
 
 
-def ours(url: str, msgs: list[tuple[str, bytes]]) -> tuple[float, float]:
+def ours(url: str, msgs: list[tuple[str, bytes]], with_stock: bool) -> tuple[float, float]:
     """Wall and CPU seconds to apply the messages (passes as the worker takes them)."""
     db = Database(url)
     db.migrate()
-    ingest = Ingest(db)
+    ingest = Ingest(db, handlers(with_stock))
     wall, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(msgs), PER_PASS):
         ingest.apply(msgs[i : i + PER_PASS])
@@ -54,10 +53,9 @@ def measure(engine: str, fresh_url: object) -> None:
     cpu: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(RUNS):
         for with_stock in (False, True):
-            handlers(with_stock)
             url, done = fresh_url()  # type: ignore[operator]
             try:
-                wall, used = ours(url, msgs)
+                wall, used = ours(url, msgs, with_stock)
                 times[with_stock].append(wall)
                 cpu[with_stock].append(used)
             finally:
@@ -72,7 +70,8 @@ def measure(engine: str, fresh_url: object) -> None:
 
 
 def main() -> None:
-    assert any(h.__module__ == STOCK for hs in HANDLERS.values() for h in hs), "no stock handler"
+    everything = handlers(True)
+    assert any(h.__module__ == STOCK for h in everything.of("sale.completed")), "no stock handler"
     print(f"{N} sales of 5 lines, {PER_MESSAGE} per message, {PER_PASS} messages per pass")
     with tempfile.TemporaryDirectory() as d:
         n = iter(range(10**6))

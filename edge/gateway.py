@@ -4,21 +4,25 @@ aiohttp server. `storegw edge` runs it."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import pkgutil
 import signal
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-import edge.devices
 from edge import admin, http_errors, metrics, openapi, token
 from edge.coupons import CouponClaims
-from edge.devices import receipt_routes
-from edge.devices.base import Context
+from edge.devices import lanes_io, receipt_routes
+from edge.devices.aggregator import Aggregator
+from edge.devices.base import Context, Device
+from edge.devices.discovery import Discovery
+from edge.devices.drawer import Drawer
+from edge.devices.printer import Printer
 from edge.devices.registry import Devices
+from edge.devices.scale import Scale
+from edge.devices.scanner import Scanner
+from edge.devices.terminal import Terminal
 from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
@@ -32,13 +36,8 @@ from transport import sd_notify
 
 log = logging.getLogger(__name__)
 
-
-def load_driver_modules() -> list[Any]:
-    """Import every module of edge.devices so each @driver registers its kind."""
-    return [
-        importlib.import_module(f"edge.devices.{m.name}")
-        for m in pkgutil.iter_modules(edge.devices.__path__)
-    ]
+# the driver of each kind of device the gateway runs (devices.toml's `kind`); a kind is a line
+DRIVERS: tuple[type[Device], ...] = (Scale, Scanner, Printer, Drawer, Terminal, Aggregator)
 
 
 class Gateway:
@@ -60,8 +59,9 @@ class Gateway:
         self.stock = StoreStock(self.uplink, self.hub_calls)  # before snapshots (config/+)
         self.snapshots = Snapshots(data_dir, store, self.uplink)  # hub config, held locally
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
-        modules = load_driver_modules()
-        self.devices = Devices(self.ctx)
+        self.devices = Devices(self.ctx, drivers=DRIVERS)
+        self.discovery = Discovery(busy=self.devices.port_in_use)  # USB, serial, HID by id
+        self.devices.sources.append(self.discovery)
         self.payments = Payments(self.ctx, self.devices)
         self.lanes = Lanes(self.journal, self.uplink, self.ctx, tz)
         self.lanes.returns.hub = self.hub_calls  # refunds claim online (edge/returns.py)
@@ -80,18 +80,22 @@ class Gateway:
                 token.middleware(self.token, open_paths, own_auth=(admin.PREFIX,)),
             ]
         )
-        app.add_routes([web.get("/health", self._health), *openapi.routes()])
-        app.add_routes(self.metrics.routes())
-        app.add_routes(self.lanes.routes())
-        app.add_routes(self.devices.routes())
-        app.add_routes(self.payments.routes())
-        app.add_routes(self.snapshots.routes() + self.hub_calls.routes())
-        app.add_routes(self.lanes.coupons.routes())
-        app.add_routes(self.stock.routes())
-        for module in modules:
-            if hasattr(module, "lane_routes"):
-                app.add_routes(module.lane_routes(self.devices))
-        app.add_routes(receipt_routes.routes(self.devices))  # e-receipts and reprints
+        # every route the gateway serves, by who provides it (one line each)
+        for routes in (
+            [web.get("/health", self._health), *openapi.routes()],
+            self.metrics.routes(),  # /metrics, its own tokens
+            self.lanes.routes(),  # sales, refunds, shift closes, the journal
+            self.devices.routes(),
+            self.payments.routes(),
+            self.snapshots.routes(),
+            self.hub_calls.routes(),  # members, points, coupon checks, through the hub
+            self.lanes.coupons.routes(),  # coupon claims
+            self.discovery.routes(),
+            lanes_io.routes(self.devices),  # the lane's scans, weights, weighed items
+            receipt_routes.routes(self.devices),  # e-receipts and reprints
+            self.stock.routes(),  # the store's own stock and alerts, pickups
+        ):
+            app.add_routes(routes)
         admin.Admin(self).mount(app)  # the technician's pages, /admin/ (edge/admin)
         self.app = app
         self._runner: web.AppRunner | None = None

@@ -1,6 +1,8 @@
-"""The hub's FastAPI app: one router per bounded context under /api (every route checked by
-hub/deps.py::authorize against hub/auth/policy.py), the HQ console's pages under /console, the
-ingest worker started and stopped with the app."""
+"""The hub's FastAPI app, assembled in one place: the contexts' routers under /api (each route
+checked by hub/deps.py::authorize against its row in hub/auth/policy.py), the HQ console's pages
+under /console, the ingest handlers in the order they run, the lanes' RPC methods and the
+snapshot reports on the ingest worker's connection, the scheduled jobs, and the one mapping
+from domain errors to HTTP answers (hub/http_errors.py)."""
 
 from __future__ import annotations
 
@@ -21,20 +23,91 @@ from hub.auth.gate import Gate
 from hub.auth.router import router as api_keys_router
 from hub.auth.service import Tokens
 from hub.auth.signing import Signer
+from hub.catalog.reports import HeldReports
+from hub.catalog.router import router as catalog_router
 from hub.console import router as console
+from hub.coupons import rpc as coupons_rpc
+from hub.coupons.router import router as coupons_router
 from hub.db import Database
 from hub.deps import authorize
+from hub.ingest.handlers import Handlers
 from hub.ingest.router import router as ingest_router
 from hub.ingest.worker import IngestWorker
 from hub.inputs import plain_params
-from hub.loyalty import runtime as loyalty
+from hub.jobs.router import router as jobs_router
+from hub.jobs.scheduler import Scheduler
+from hub.loyalty import ingest as loyalty_ingest
+from hub.loyalty import rpc as points_rpc
+from hub.loyalty.router import router as points_router
+from hub.mall.router import router as mall_router
+from hub.members import rpc as members_rpc
+from hub.members.reads import Reader
+from hub.members.router import router as members_router
+from hub.members.service import Members
+from hub.members.vault import Vault
 from hub.metrics import router as metrics_router
+from hub.pricing import recompute as pricing
 from hub.pricing.router import router as pricing_router
+from hub.rpc import Method, RpcServer, ping
+from hub.sales import rpc as refunds_rpc
+from hub.sales import service as sales
 from hub.sales.router import router as sales_router
+from hub.stock import ingest as stock_ingest
+from hub.stock import rpc as stock_rpc
 from hub.stock import runtime as stock
 from hub.stores.router import router as stores_router
+from hub.tiers.router import router as tiers_router
 from protocols import api_docs
 from transport import sd_notify
+
+# every context's routes, mounted under /api behind the access check (one line each)
+ROUTERS: tuple[APIRouter, ...] = (
+    accounts_router,
+    api_keys_router,
+    stores_router,
+    sales_router,
+    ingest_router,
+    members_router,
+    points_router,
+    jobs_router,
+    mall_router,
+    tiers_router,
+    coupons_router,
+    catalog_router,
+    pricing_router,
+    *stock.ROUTERS,  # stock, purchasing, pickup, notifications
+)
+
+
+def ingest_handlers() -> Handlers:
+    """Who applies each event type, in the order they run inside ingest's transaction: the
+    sales books first (what follows reads the booked sale), then loyalty (coupons, points,
+    tiers), stock, and the price check's queue. A context joins with one line."""
+    return (
+        Handlers()
+        .add("sale.completed", sales.book_sales)
+        .add("sale.refunded", sales.book_refunds)
+        .add("shift.closed", sales.book_shift_closes)
+        .add("sale.completed", loyalty_ingest.sales_completed)
+        .add("sale.refunded", loyalty_ingest.sales_refunded)
+        .add("sale.completed", stock_ingest.sales_move_stock)
+        .add("sale.refunded", stock_ingest.refunds_move_stock)
+        .add("stock.counted", stock_ingest.stocktakes)
+        .add("stock.received", stock_ingest.goods_received)
+        .add("sale.completed", pricing.queue_sales)
+    )
+
+
+def rpc_methods(members: Members) -> dict[str, Method]:
+    """The lanes' online calls (protocols/rpc.py), each answered by the context it belongs to."""
+    return {
+        **members_rpc.methods(members),  # member.lookup, member.register
+        **coupons_rpc.METHODS,  # coupon.check, coupon.reserve / commit / release
+        **points_rpc.METHODS,  # points.reserve / commit / release
+        **refunds_rpc.METHODS,  # refund.claim, refund.release
+        **stock_rpc.METHODS,  # stock.levels, pickup.complete
+        "ping": ping,  # the technician's network check (edge/admin)
+    }
 
 
 def create_app(
@@ -42,16 +115,20 @@ def create_app(
 ) -> FastAPI:
     data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(database_url or f"sqlite:///{data_dir / 'hub.db'}")
+    handlers = ingest_handlers()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.migrate()
         app.state.tokens.bootstrap(data_dir)
         if mqtt_url:
-            app.state.worker = IngestWorker(db, mqtt_url)
-            loyalty.attach_worker(app, app.state.worker)
-            await app.state.worker.start()
-        await loyalty.start(app)
+            worker = app.state.worker = IngestWorker(db, mqtt_url, handlers)
+            # other contexts share the worker's connection: subscribed before it starts
+            app.state.rpc.attach(worker)  # the lanes' online calls
+            HeldReports(db).attach(worker)  # which snapshots each gateway holds
+            app.state.jobs.worker = worker  # the snapshot job publishes through it
+            await worker.start()
+        app.state.jobs.start()
         await stock.start(app)
         # `storegw hub` bound its socket before the app started: ready means serving
         sd_notify.ready("hub serving")
@@ -60,9 +137,10 @@ def create_app(
         sd_notify.notify("STOPPING=1")
         watchdog.cancel()
         await stock.stop(app)
-        await loyalty.stop(app)
+        await app.state.jobs.stop()
         if app.state.worker:
             await app.state.worker.stop()
+        app.state.reader.dispose()
         db.engine.dispose()
 
     # FastAPI's /docs and /redoc load Swagger UI / ReDoc from a CDN; ours is served whole
@@ -73,9 +151,12 @@ def create_app(
     app.state.tokens = Tokens(db)
     app.state.gate = Gate(app.state.tokens, Signer.load(data_dir))
     app.state.worker = None
-    loyalty.install(app, db, data_dir)
-    stock.install(app)  # stock, purchasing, pickup, notifications (issue 14)
-    http_errors.install(app)  # database refusals → 409/422, every error JSON
+    app.state.members = Members(Vault.load(data_dir))
+    app.state.reader = Reader(db)  # the 360° view's reads, on the event loop
+    app.state.rpc = RpcServer(db, rpc_methods(app.state.members))
+    app.state.jobs = Scheduler(db)
+    stock.install(app)  # the notification channels (simulators by default)
+    http_errors.install(app)  # domain errors and database refusals → 4xx, every error JSON
 
     @app.get(
         "/health",
@@ -97,28 +178,19 @@ def create_app(
         return HTMLResponse(docs_page, headers={"Content-Security-Policy": api_docs.CSP})
 
     api = APIRouter(prefix="/api", dependencies=[Depends(authorize), Depends(plain_params)])
-    for r in (
-        accounts_router,
-        api_keys_router,
-        stores_router,
-        sales_router,
-        ingest_router,
-        pricing_router,
-        *loyalty.ROUTERS,
-        *stock.ROUTERS,
-    ):
+    for r in ROUTERS:
         api.include_router(r)
     app.include_router(api)
-    app.include_router(metrics_router)  # /metrics: HQ token, outside /api like /health
+    app.include_router(metrics_router)  # /metrics: outside /api like /health, same check
     console.install(app)
     _declare_bearer(app)
     return app
 
 
 def _declare_bearer(app: FastAPI) -> None:
-    """Declare the bearer token in the OpenAPI document, on every /api operation and /metrics,
-    so /docs' "Try it out" sends it. The check itself
-    stays hub/auth/gate.py's."""
+    """Declare the bearer token in the OpenAPI document on every operation that needs one (all
+    of /api but the policy's public rows, and /metrics), so /docs' "Try it out" sends it. The
+    check itself is hub/auth/gate.py's."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:

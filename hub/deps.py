@@ -13,6 +13,7 @@ def session(request: Request) -> Iterator[Session]:
         yield s
 
 
-def authorize(request: Request) -> None:
-    """Every /api route's check: the credential, then the route's row in hub/auth/policy.py."""
+async def authorize(request: Request) -> None:
+    """Every /api route's check: the credential, then the route's row in hub/auth/policy.py.
+    Async: a signature or a cached key look-up on the event loop, no thread hop per request."""
     request.app.state.gate.authorize(request)

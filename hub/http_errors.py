@@ -1,7 +1,10 @@
-"""The hub's error answers, in one place: what the database refuses becomes a 4xx with the
-reason, never a 500. A unique violation is a conflict (409: the rank, code or id is taken); a
-foreign key, check or NOT NULL violation, or a value the column cannot hold, is invalid input
-(422). The answer is FastAPI's shape, `{"detail": "<reason>"}` (docs/architecture.md)."""
+"""The hub's error answers, in one place. Each context raises its own domain errors, which
+know nothing of HTTP; `STATUS` says which status each class answers (the most specific class
+wins), for the API and for the lanes' RPC replies alike. What the database refuses becomes a
+4xx with the reason, never a 500: a unique violation is a conflict (409: the rank, code or id
+is taken); a foreign key, check or NOT NULL violation, or a value the column cannot hold, is
+invalid input (422). The answer is FastAPI's shape, `{"detail": "<reason>"}`
+(docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,61 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub.coupons.holds import NotYourHold
+from hub.coupons.service import CouponError, CouponNotFound, CouponRequestInvalid
+from hub.jobs.scheduler import NoSuchJob
+from hub.loyalty.service import NotFound, PointsError
+from hub.loyalty.views import UnknownCursor
+from hub.mall.service import MallError, MallNotFound
+from hub.members.service import MemberError, MemberNotFound
+from hub.sales.refunds import RefundError, RefundInvalid, SaleNotHere
+from hub.stock.ledger import StockError, StockInvalid, StockNotFound
+from hub.stores.service import StoreNotFound
+from hub.tiers.service import TierError
+
 log = logging.getLogger(__name__)
+
+# domain error → HTTP status; a subclass not listed answers as its nearest listed base.
+# A new context adds its errors here (one line each).
+STATUS: dict[type[Exception], int] = {
+    MemberError: 422,
+    MemberNotFound: 404,
+    PointsError: 409,
+    NotFound: 404,
+    UnknownCursor: 422,
+    CouponError: 409,
+    CouponNotFound: 404,
+    CouponRequestInvalid: 422,
+    NotYourHold: 403,
+    RefundError: 409,
+    SaleNotHere: 404,
+    RefundInvalid: 422,
+    TierError: 422,
+    MallError: 409,
+    MallNotFound: 404,
+    NoSuchJob: 404,
+    StoreNotFound: 404,
+    StockError: 409,
+    StockNotFound: 404,
+    StockInvalid: 422,
+}
+
+
+def status_of(err: BaseException) -> int | None:
+    """The status a domain error answers, or None when it is no domain error (a bug: 500)."""
+    for cls in type(err).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return None
+
+
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    status = status_of(exc)
+    assert status is not None  # installed for STATUS's classes only
+    log.warning("refused %s %s: %s", request.method, request.url.path, exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
 
 # SQLSTATE → (status, what it means to the caller)
 _PG = {
@@ -107,6 +164,8 @@ def template(app: FastAPI, method: str, path: str) -> str | None:
 
 
 def install(app: FastAPI) -> None:
+    for cls in STATUS:
+        app.add_exception_handler(cls, _refused)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DataError, _data)
     app.add_exception_handler(StarletteHTTPException, _http)

@@ -82,7 +82,7 @@ class In(BaseModel):
         return data
 
 
-def plain_params(request: Request) -> None:
+async def plain_params(request: Request) -> None:
     """Path and query values of every /api route: no NUL (PostgreSQL cannot compare with one,
     and no id or filter has one)."""
     for where, items in (

@@ -6,6 +6,7 @@ from hub.catalog import models as catalog_models  # noqa: F401
 from hub.coupons import models as coupons_models  # noqa: F401
 from hub.ingest import models as ingest_models  # noqa: F401
 from hub.loyalty import models as loyalty_models  # noqa: F401
+from hub.mall import models as mall_models  # noqa: F401
 from hub.members import models as members_models  # noqa: F401
 from hub.notify import models as notify_models  # noqa: F401
 from hub.pickup import models as pickup_models  # noqa: F401

@@ -31,6 +31,13 @@ class Refusal(ValueError):
         self.status = status
 
 
+class NoSuchLine(Refusal):
+    """The refund names a line or SKU the sale does not have (422)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, 422)
+
+
 @dataclass
 class SoldLine:
     n: int  # 1-based position in the sale
@@ -100,11 +107,11 @@ class Refundable:
             if n_named is not None:
                 pool = [x for x in self.lines if x.n == n_named]
                 if not pool or pool[0].sku != sku:
-                    raise Refusal(f"the sale has no line {n_named} with SKU {sku}", 422)
+                    raise NoSuchLine(f"the sale has no line {n_named} with SKU {sku}")
             else:
                 pool = [x for x in self.lines if x.sku == sku]
                 if not pool:
-                    raise Refusal(f"SKU {sku} is not in the sale", 422)
+                    raise NoSuchLine(f"SKU {sku} is not in the sale")
             have_q = sum(qty_left[x.n] for x in pool)
             have_f = sum(fen_left[x.n] for x in pool)
             if qty > have_q or fen > have_f:

@@ -21,6 +21,10 @@ ALLOWED = {
 }
 # protocols/ is pure: bytes and values in, bytes and values out; the sides do the I/O
 NO_IO_MODULES = {"os", "socket", "subprocess", "pathlib", "shutil", "tempfile", "ssl"}
+# HTTP is the routers' and the app's: a hub context's domain (service, models, its RPC methods)
+# raises its own errors, and hub/http_errors.py maps them to statuses
+HTTP_MODULES = {"fastapi", "starlette"}
+DOMAIN_MODULES = {"service", "models", "rpc"}  # hub/<context>/<these>.py
 # cycles tolerated for now (pairs of module groups); none: payments registers its device action
 KNOWN_CYCLES: list[set[str]] = []
 
@@ -114,6 +118,18 @@ def test_protocols_do_no_io() -> None:
                 found.append(f"{rel}:{node.lineno} reads the environment")
     why = "protocols/ takes values and returns values; I/O is the sides'"
     assert not found, why + ":\n" + "\n".join(found)
+
+
+def test_hub_domain_modules_know_nothing_of_http() -> None:
+    found = []
+    for name, (path, tree) in MODULES.items():
+        parts = name.split(".")
+        if parts[0] != "hub" or len(parts) != 3 or parts[2] not in DOMAIN_MODULES:
+            continue
+        for mod, line in imports(name, path, tree):
+            if mod.split(".")[0] in HTTP_MODULES:
+                found.append(f"{path.relative_to(ROOT)}:{line} imports {mod}")
+    assert not found, "domain code raises its own errors, not HTTP:\n" + "\n".join(found)
 
 
 def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:

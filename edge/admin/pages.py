@@ -411,7 +411,7 @@ class Admin:
                 settings.masked(e) | {"options_text": settings.options_text(e)} for e in entries
             ],
             "profiles": settings.profile_names(),
-            "kinds": sorted(settings.KINDS),
+            "kinds": sorted(self.gw.devices.drivers),
             "ports": settings.serial_ports(),
             "accounts": self.accounts.list(),
             "roles": ROLES,
@@ -453,7 +453,7 @@ class Admin:
 
         def change(entries: list[dict[str, Any]]) -> str:
             old = next((e for e in entries if e.get("id") == original), None)
-            entry = settings.entry_from_form(form, old)
+            entry = settings.entry_from_form(form, old, self.gw.devices.drivers)
             settings.upsert(entries, entry, original)
             return str(entry["id"])
 

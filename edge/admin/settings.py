@@ -12,10 +12,10 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from edge.devices.base import KINDS
 from edge.devices.payment_profiles import payment_profiles
 from edge.devices.profiles import profiles
 from edge.devices.registry import DeclarationError, load_declared
@@ -91,7 +91,10 @@ def render(entries: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
-def entry_from_form(form: dict[str, str], old: dict[str, Any] | None) -> dict[str, Any]:
+def entry_from_form(
+    form: dict[str, str], old: dict[str, Any] | None, kinds: Collection[str]
+) -> dict[str, Any]:
+    """`kinds`: the kinds the gateway has drivers for (edge/gateway.py's DRIVERS)."""
     """One device's declaration from the form, validated field by field."""
     device_id = form.get("id", "").strip()
     kind = form.get("kind", "").strip()
@@ -100,8 +103,8 @@ def entry_from_form(form: dict[str, str], old: dict[str, Any] | None) -> dict[st
     lane = form.get("lane", "").strip()
     if not DEVICE_ID.match(device_id):
         raise SettingsError("device id: 1-64 of A-Z a-z 0-9 _ . - (starting with a letter/digit)")
-    if kind not in KINDS:
-        raise SettingsError(f"kind must be one of {', '.join(sorted(KINDS))}")
+    if kind not in kinds:
+        raise SettingsError(f"kind must be one of {', '.join(sorted(kinds))}")
     known = profile_names().get(kind)
     if not profile or (known and profile not in known):
         raise SettingsError(

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
+from edge.devices.base import Context, Device, DeviceError, DeviceSpec
 from edge.devices.payment_profiles import payment_profiles
 from protocols import qrpay
 
@@ -28,7 +28,6 @@ class AggregatorUnreachable(DeviceError):
     """The connection could not be made: the request never left."""
 
 
-@driver
 class Aggregator(Device):
     kind = "aggregator"
     actions = ("status",)  # payments registers test-payment (edge/payments)

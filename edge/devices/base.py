@@ -151,11 +151,3 @@ class Device(ABC):
             "actions": list(self.actions),
         }
 
-
-KINDS: dict[str, type[Device]] = {}
-
-
-def driver(cls: type[Device]) -> type[Device]:
-    """Class decorator: make a driver available for its kind (and profiles' `driver` key)."""
-    KINDS[cls.kind] = cls
-    return cls

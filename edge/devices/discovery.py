@@ -173,7 +173,7 @@ def _matches(match: UsbMatch | None, usb: UsbInfo | None) -> bool:
 
 
 class Discovery:
-    """An async spec source for `Devices.sources`."""
+    """An async spec source for `Devices.sources` (the gateway adds it there)."""
 
     def __init__(
         self,
@@ -361,6 +361,14 @@ class Discovery:
     def report(self) -> list[dict[str, Any]]:
         return [s.describe() for s in self.seen.values()]
 
+    def routes(self) -> list[web.RouteDef]:
+        """Where the technician sees what discovery made of each port."""
+
+        async def seen(request: web.Request) -> web.Response:
+            return web.json_response({"seen": self.report()})
+
+        return [web.get("/api/discovery", seen)]
+
 
 def _uevent(path: Path) -> dict[str, str]:
     if not path.exists():
@@ -368,14 +376,3 @@ def _uevent(path: Path) -> dict[str, str]:
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return {k: v for k, v in pairs}
 
-
-def lane_routes(devices: Any) -> list[web.RouteDef]:
-    """The gateway calls this for every device module: it is where discovery joins the
-    registry as a source, and where the technician sees what discovery made of each port."""
-    discovery = Discovery(busy=devices.port_in_use)
-    devices.sources.append(discovery)
-
-    async def seen(request: web.Request) -> web.Response:
-        return web.json_response({"seen": discovery.report()})
-
-    return [web.get("/api/discovery", seen)]

@@ -11,14 +11,13 @@ from typing import Any
 
 import serial
 
-from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
+from edge.devices.base import Context, Device, DeviceError, DeviceSpec
 from edge.devices.printer import PRINTERS
 from protocols.escpos import commands
 
 log = logging.getLogger(__name__)
 
 
-@driver
 class Drawer(Device):
     kind = "drawer"
     actions = ("open-drawer", "status")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,6 +21,9 @@ from edge import http_errors
 from edge.devices.base import DeviceError
 from edge.devices.scale import Scale
 from protocols import pricing
+
+if TYPE_CHECKING:
+    from edge.devices.registry import Devices
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,8 @@ def sse_frame(kind: str, data: Any) -> bytes:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-def lane_routes(devices: Any) -> list[web.RouteDef]:
+def routes(devices: Devices) -> list[web.RouteDef]:
+    """The lane's device routes: its scans and weights as a stream, a weighed item priced."""
     lanes = devices.ctx.lanes
 
     async def events(request: web.Request) -> web.StreamResponse:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from escpos.exceptions import Error as EscposError  # a small module: no escpos.printer
 
 from edge.devices import escpos_lib
-from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
+from edge.devices.base import Context, Device, DeviceError, DeviceSpec
 from edge.devices.payment_profiles import PrinterProfile, payment_profiles
 from edge.devices.print_queue import PrintQueue, now_iso, public
 from edge.fonts import cjk_font_path
@@ -185,7 +185,6 @@ def make_link(port: str, options: dict[str, Any], profile: PrinterProfile, data_
 PRINTERS: dict[tuple[int, str], Printer] = {}
 
 
-@driver
 class Printer(Device):
     kind = "printer"
     actions = ("status", "test-print", "open-drawer", "reprint", "preview", "jobs")

@@ -9,14 +9,14 @@ import logging
 import os
 import time
 import tomllib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from edge import http_errors
-from edge.devices.base import KINDS, Context, Device, DeviceError, DeviceSpec
+from edge.devices.base import Context, Device, DeviceError, DeviceSpec
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,10 @@ class DeclarationError(ValueError):
     """devices.toml is wrong; the message names the file, the entry and the key."""
 
 
-def load_declared(path: Path) -> list[DeviceSpec]:
-    """Read `[[device]]` tables: id, kind, profile, port (or address), lane, plus driver options."""
+def load_declared(path: Path, kinds: Iterable[str]) -> list[DeviceSpec]:
+    """Read `[[device]]` tables: id, kind, profile, port (or address), lane, plus driver options.
+    A kind must be one of `kinds` (those the gateway has a driver for)."""
+    kinds = set(kinds)
     if not path.exists():
         return []
     try:
@@ -49,9 +51,9 @@ def load_declared(path: Path) -> list[DeviceSpec]:
         if entry["id"] in seen:
             raise DeclarationError(f"{where}: id {entry['id']!r} is declared twice")
         seen.add(entry["id"])
-        if entry["kind"] not in KINDS:
+        if entry["kind"] not in kinds:
             raise DeclarationError(
-                f"{where}: kind {entry['kind']!r} is unknown (known: {', '.join(sorted(KINDS))})"
+                f"{where}: kind {entry['kind']!r} is unknown (known: {', '.join(sorted(kinds))})"
             )
         port = entry.get("port", entry.get("address", ""))
         lane = entry.get("lane")
@@ -67,11 +69,21 @@ def load_declared(path: Path) -> list[DeviceSpec]:
 
 
 class Devices:
-    def __init__(self, ctx: Context, declared: Path | None = None) -> None:
+    """The devices the gateway runs, each by the driver of its kind. `drivers` is the list the
+    gateway assembles (edge/gateway.py `DRIVERS`); `sources` are the discovery sources it adds."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        drivers: Iterable[type[Device]],
+        declared: Path | None = None,
+    ) -> None:
         self.ctx = ctx
+        self.drivers: Mapping[str, type[Device]] = {d.kind: d for d in drivers}
         self.declared = declared or ctx.data_dir / "devices.toml"
         self.by_id: dict[str, Device] = {}
-        self.sources: list[SpecSource] = []  # discovery adds itself here
+        self.sources: list[SpecSource] = []  # the gateway adds discovery here
         self.rescan_interval = 2.0  # hot-plug is noticed within this many seconds
         self.forget_after = 30.0  # a discovered device gone this long is removed
         self._missing: dict[str, float] = {}
@@ -80,8 +92,8 @@ class Devices:
 
     def register_action(self, kind: str, name: str, handler: ActionHandler) -> None:
         """Offer `name` on every device of `kind`, run by `handler(device, params)`."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown device kind {kind!r}")
+        if kind not in self.drivers:
+            raise ValueError(f"no driver for device kind {kind!r}")
         self.extra_actions.setdefault(kind, {})[name] = handler
 
     def actions_of(self, device: Device) -> list[str]:
@@ -99,7 +111,7 @@ class Devices:
     def add(self, spec: DeviceSpec) -> Device:
         if spec.id in self.by_id:
             raise DeviceError(f"device {spec.id} already exists")
-        device = KINDS[spec.kind](spec, self.ctx)
+        device = self.drivers[spec.kind](spec, self.ctx)
         self.by_id[spec.id] = device
         device.start()
         return device
@@ -110,7 +122,7 @@ class Devices:
             await device.stop()
 
     async def start(self) -> None:
-        for spec in load_declared(self.declared):
+        for spec in load_declared(self.declared, self.drivers):
             self.add(spec)
         await self.rescan()
         if self.sources and self.rescan_interval > 0:
@@ -163,6 +175,9 @@ class Devices:
     def _offer(self, spec: DeviceSpec) -> None:
         # a declared device owns its id and its port; discovery never doubles it
         if spec.id in self.by_id or self.port_in_use(spec.port):
+            return
+        if spec.kind not in self.drivers:
+            log.debug("discovered %s on %s: no driver for %s here", spec.id, spec.port, spec.kind)
             return
         log.info("discovered %s %s (%s) on %s", spec.kind, spec.id, spec.profile, spec.port)
         self.add(spec)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from edge.devices.base import ConfigurationError, Context, Device, DeviceError, DeviceSpec, driver
+from edge.devices.base import ConfigurationError, Context, Device, DeviceError, DeviceSpec
 from edge.devices.profiles import ProfileError, ScaleProfile, SerialSettings, Weighing, profiles
 from edge.devices.serial_port import STRIP_BIT7, SerialPort
 from protocols.scales import (
@@ -56,7 +56,6 @@ def _parser(protocol: str, unit: str) -> FrameParser:
     return sics.SicsParser() if protocol == "sics" else cas.CasParser()
 
 
-@driver
 class Scale(Device):
     kind = "scale"
     actions = ("read", "zero", "tare", "clear-tare", "status", "identify")

@@ -20,7 +20,7 @@ import stat
 import time
 from typing import Any
 
-from edge.devices.base import ConfigurationError, Context, Device, DeviceError, DeviceSpec, driver
+from edge.devices.base import ConfigurationError, Context, Device, DeviceError, DeviceSpec
 from edge.devices.profiles import ProfileError, ScannerProfile, SerialSettings, profiles
 from edge.devices.serial_port import SerialPort
 from protocols.codes import PaymentScan, Scan, classify
@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 
 # --- the driver ---------------------------------------------------------------------------------
-@driver
 class Scanner(Device):
     kind = "scanner"
     actions = ("status",)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
+from edge.devices.base import Context, Device, DeviceError, DeviceSpec
 from edge.devices.payment_profiles import payment_profiles
 from protocols.zvt import commands as c
 from protocols.zvt import session as s
@@ -45,7 +45,6 @@ class Exchange:
         return self.outcome
 
 
-@driver
 class Terminal(Device):
     kind = "terminal"
     actions = ("status", "end-of-day")  # payments registers test-payment (edge/payments)

@@ -32,7 +32,7 @@ class HoldNotFound(CouponNotFound):
 
 
 class NotYourHold(CouponError):
-    status = 403
+    """Another gateway's hold: only the lane that claimed a coupon settles it."""
 
 
 @dataclass

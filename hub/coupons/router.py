@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,7 +11,8 @@ from hub.coupons import service as coupons
 from hub.coupons.models import Coupon, CouponEvent, CouponTemplate
 from hub.deps import session
 from hub.inputs import INT32, Fen, In, RowId, When, errors
-from hub.loyalty.service import resolve
+from hub.members.service import MemberNotFound
+from hub.members.survivors import resolve
 from protocols.coupons import BasketLine
 from protocols.envelope import new_id
 
@@ -130,7 +131,7 @@ def issue(template_id: RowId, body: IssueIn, db: Db) -> dict[str, Any]:
         owners = resolve(db, body.member_ids)
         unknown = [m for m in body.member_ids if m not in owners]
         if unknown:
-            raise HTTPException(404, f"unknown members: {', '.join(unknown[:10])}")
+            raise MemberNotFound(f"unknown members: {', '.join(unknown[:10])}")
         source = "manual" if len(body.member_ids) == 1 else "bulk"
         return coupons.issue_bulk(
             db, template_id, [owners[m] for m in body.member_ids], body.key or new_id(), source

@@ -21,11 +21,15 @@ log = logging.getLogger(__name__)
 
 
 class CouponError(Exception):
-    status = 409
+    """The coupon's state does not allow it (used, void, held, sold out, not applicable)."""
 
 
 class CouponNotFound(CouponError):
-    status = 404
+    """No such coupon, template or hold."""
+
+
+class CouponRequestInvalid(CouponError):
+    """The request lacks what it needs (e.g. a commit without its sale)."""
 
 
 @dataclass

@@ -37,11 +37,8 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session
 
-import hub.loyalty.ingest
-import hub.pricing.recompute  # pricing (issue 12): recompute each sale — the one wiring line
-import hub.sales.service  # noqa: F401 - registers the sales handlers
 from hub.db import Database, bulk_insert, utcnow
-from hub.ingest.handlers import HANDLERS, EventRejected
+from hub.ingest.handlers import EventRejected, Handlers
 from hub.ingest.models import AppliedEvent, IngestConflict, RejectedEvent
 from hub.stock import ingest as stock_ingest  # noqa: F401 - stock moves with the events (issue 14)
 from hub.stores.models import Gateway, Store
@@ -93,8 +90,9 @@ class PassResult:
 
 
 class Ingest:
-    def __init__(self, db: Database, max_buffered: int = 50_000) -> None:
+    def __init__(self, db: Database, handlers: Handlers, max_buffered: int = 50_000) -> None:
         self.db = db
+        self.handlers = handlers  # who applies each event type (hub.app.ingest_handlers)
         self.max_buffered = max_buffered
         self.buffered: dict[Key, dict[int, Item]] = defaultdict(dict)
 
@@ -291,7 +289,7 @@ class Ingest:
         for env in envs:
             by_type[env.type].append(env)
         for type_, group in by_type.items():
-            for handler in HANDLERS.get(type_, ()):
+            for handler in self.handlers.of(type_):
                 handler(s, group)
         if envs and record:
             now = utcnow()

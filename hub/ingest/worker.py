@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import update
 
 from hub.db import Database, utcnow
+from hub.ingest.handlers import Handlers
 from hub.ingest.service import Ingest, is_transient
 from hub.stores.models import Gateway
 from protocols import bounds, topics
@@ -32,6 +33,7 @@ class IngestWorker(Channel):
         self,
         db: Database,
         mqtt_url: str,
+        handlers: Handlers,
         *,
         shared: bool = True,
         max_messages_per_pass: int = 64,
@@ -39,7 +41,7 @@ class IngestWorker(Channel):
         stall_after_s: float | None = None,
     ) -> None:
         self.db = db
-        self.ingest = Ingest(db)
+        self.ingest = Ingest(db, handlers)
         self.shared = shared
         self.max_messages = max_messages_per_pass
         self.worker_id = worker_id or f"hub-ingest-{os.environ.get('STOREGW_HUB_WORKER', '1')}"

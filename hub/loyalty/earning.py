@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.loyalty.models import EarningRule, LoyaltySettings
+from hub.loyalty.service import NotFound
 
 NO_EARN_TENDERS = ("points", "coupon")
 
@@ -128,3 +129,20 @@ class Rules:
         if rules_used:
             detail["rules"] = sorted(rules_used)
         return Earn(num // den, paid, detail)
+
+
+# --- the rules HQ keeps (PUT/POST /api/points/rules) ------------------------------------------
+def add_rule(s: Session, fields: dict[str, Any]) -> EarningRule:
+    r = EarningRule(**fields)
+    s.add(r)
+    s.flush()
+    return r
+
+
+def change_rule(s: Session, rule_id: int, fields: dict[str, Any]) -> EarningRule:
+    r = s.get(EarningRule, rule_id)
+    if r is None:
+        raise NotFound(f"no earning rule {rule_id}")
+    for k, v in fields.items():
+        setattr(r, k, v)
+    return r

@@ -22,12 +22,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import hub.sales.service  # noqa: F401 - registered first: the sales books before loyalty reads them
 from hub.coupons import holds
 from hub.coupons import service as coupons
 from hub.coupons.models import CouponEvent
 from hub.db import bulk_insert, utcnow
-from hub.ingest.handlers import handles
 from hub.loyalty.earning import Rules
 from hub.loyalty.models import LedgerEntry, PointsReservation
 from hub.loyalty.service import Ledger, PointsError, issue
@@ -70,7 +68,6 @@ def _points_tender(body: dict[str, Any]) -> int:
     return sum(int(p["amount_fen"]) for p in body["payments"] if p["tender"] == "points")
 
 
-@handles("sale.completed")
 def sales_completed(s: Session, envs: list[Envelope]) -> None:
     todo = [
         e
@@ -211,7 +208,6 @@ def _refunds_booked(s: Session, sale_ids: list[str]) -> dict[str, list[Refund]]:
     return out
 
 
-@handles("sale.refunded")
 def sales_refunded(s: Session, envs: list[Envelope]) -> None:
     now = utcnow()
     by_sale: dict[str, list[Refund]] = defaultdict(list)

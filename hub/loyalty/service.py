@@ -39,14 +39,14 @@ from hub.loyalty.models import (
     PointsLot,
     PointsReservation,
 )
-from hub.members.models import Member
+from hub.members.survivors import resolve
 from protocols.envelope import new_id
 
 log = logging.getLogger(__name__)
 
 
 class PointsError(Exception):
-    status = 409
+    """The ledger refuses: the state does not allow it (a hold taken, a reservation spent)."""
 
 
 class InsufficientPoints(PointsError):
@@ -56,7 +56,7 @@ class InsufficientPoints(PointsError):
 
 
 class NotFound(PointsError):
-    status = 404
+    """No such member, reservation, rule or item."""
 
 
 def settings(s: Session) -> LoyaltySettings:
@@ -76,16 +76,6 @@ def points_value_fen(s: Session, points: int) -> int:
 def issue(s: Session, kind: str, detail: str, member_id: str | None, source_id: str | None) -> None:
     log.warning("loyalty issue %s (member %s, source %s): %s", kind, member_id, source_id, detail)
     s.add(LoyaltyIssue(kind=kind, member_id=member_id, source_id=source_id, detail=detail))
-
-
-def resolve(s: Session, member_ids: Iterable[str]) -> dict[str, str]:
-    """Each known member id → the id of the profile it lives on now (itself, or the survivor
-    it was merged into). Unknown ids are left out."""
-    ids = set(member_ids)
-    if not ids:
-        return {}
-    rows = s.execute(select(Member.id, Member.merged_into).where(Member.id.in_(ids))).all()
-    return {r.id: r.merged_into or r.id for r in rows}
 
 
 @dataclass

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from hub.coupons.models import Coupon, CouponTemplate
 from hub.db import utcnow
-from hub.loyalty.models import LedgerEntry, LoyaltySettings, MallOrder, PointsAccount, PointsLot
+from hub.loyalty.models import LedgerEntry, LoyaltySettings, PointsAccount, PointsLot
+from hub.mall.models import MallOrder
 from hub.members import identity
 from hub.members.models import Member
 from hub.members.service import MemberNotFound, Members

@@ -28,6 +28,7 @@ from hub.inputs import Day, In
 from hub.loyalty.service import Ledger, settings
 from hub.members import identity
 from hub.members.models import CHANNELS, Member, MemberHistory, MemberMerge
+from hub.members.survivors import resolve
 from hub.members.vault import Vault, VaultError
 from hub.tiers import service as tiers
 from protocols.envelope import new_id
@@ -36,11 +37,20 @@ log = logging.getLogger(__name__)
 
 
 class MemberError(Exception):
-    status = 422
+    """A registration, search or change that cannot be done as asked."""
 
 
 class MemberNotFound(MemberError):
-    status = 404
+    """No member by that id, phone or card."""
+
+
+def survivor(s: Session, member_id: str) -> str:
+    """The id of the profile `member_id` lives on now (itself, or the one it was merged into);
+    MemberNotFound when there is no such member."""
+    owner = resolve(s, [member_id]).get(member_id)
+    if owner is None:
+        raise MemberNotFound(f"no member {member_id}")
+    return owner
 
 
 Tags = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.pickup.models import PickupLine, PickupOrder
 from hub.stock import ledger
-from hub.stock.ledger import StockError
+from hub.stock.ledger import StockError, StockInvalid, StockNotFound
 from hub.stores.models import Store
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def reserve(
             raise StockError(f"order {order_id} already holds other goods")
         return view(s, order_id)  # a retry
     if s.get(Store, store) is None:
-        raise StockError(f"no store {store}", 422)
+        raise StockInvalid(f"no store {store}")
     expires = now + timedelta(seconds=hold_s if hold_s is not None else HOLD_HOURS * 3600)
     s.add(
         PickupOrder(
@@ -90,7 +90,7 @@ def complete(s: Session, order_id: str, store: str, now: datetime, by: str) -> d
     if not _end(s, order_id, "picked_up", now, by, store):
         o = s.get(PickupOrder, order_id)
         if o is None or o.store_id != store:
-            raise StockError(f"no pickup order {order_id} in {store}", 404)
+            raise StockNotFound(f"no pickup order {order_id} in {store}")
         if o.state == "picked_up":
             return view(s, order_id)  # the lane's retry
         raise StockError(f"order {order_id} is {o.state}")
@@ -125,7 +125,7 @@ def expire(s: Session, now: datetime, limit: int = 500) -> int:
 def view(s: Session, order_id: str) -> dict[str, Any]:
     o = s.get(PickupOrder, order_id)
     if o is None:
-        raise StockError(f"no pickup order {order_id}", 404)
+        raise StockNotFound(f"no pickup order {order_id}")
     return {
         "id": o.id,
         "store_id": o.store_id,

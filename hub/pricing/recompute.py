@@ -28,7 +28,6 @@ from hub.catalog.models import ConfigSnapshot
 from hub.coupons import service as coupon_service
 from hub.coupons.service import CouponError
 from hub.db import Database, bulk_insert, utcnow
-from hub.ingest.handlers import handles
 from hub.pricing.models import PriceCheck, PriceDifference
 from protocols import pricing
 from protocols.coupons import Terms
@@ -159,7 +158,6 @@ def _row(env: Booked, reason: str, expected: int | None, lines: list) -> dict[st
     }
 
 
-@handles("sale.completed")
 def queue_sales(s: Session, envs: list[Envelope]) -> None:
     """In ingest's transaction: queue each booked sale for its price check."""
     now = utcnow()

@@ -32,7 +32,7 @@ from hub.purchasing.models import (
     SupplierItem,
 )
 from hub.stock import ledger
-from hub.stock.ledger import Move, StockError
+from hub.stock.ledger import Move, StockError, StockInvalid, StockNotFound
 from hub.stores.models import Store
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def save_supplier(
     s.flush()
     skus = [i["sku"] for i in items]
     if len(set(skus)) != len(skus):
-        raise StockError("an item is listed twice", 422)
+        raise StockInvalid("an item is listed twice")
     s.execute(SupplierItem.__table__.delete().where(SupplierItem.supplier_id == supplier_id))
     if items:
         s.execute(insert(SupplierItem), [{"supplier_id": supplier_id, **i} for i in items])
@@ -66,7 +66,7 @@ def save_supplier(
 def supplier_view(s: Session, supplier_id: str) -> dict[str, Any]:
     sup = s.get(Supplier, supplier_id)
     if sup is None:
-        raise StockError(f"no supplier {supplier_id}", 404)
+        raise StockNotFound(f"no supplier {supplier_id}")
     items = s.scalars(
         select(SupplierItem)
         .where(SupplierItem.supplier_id == supplier_id)
@@ -101,9 +101,9 @@ def create_po(
     """A draft PO. Each line is a SKU the supplier sells, in whole packs, at least its
     minimum; the cost is the supplier's unless the line names one."""
     if s.get(Store, store_id) is None:
-        raise StockError(f"no store {store_id}", 422)
+        raise StockInvalid(f"no store {store_id}")
     if s.get(Supplier, supplier_id) is None:
-        raise StockError(f"no supplier {supplier_id}", 422)
+        raise StockInvalid(f"no supplier {supplier_id}")
     items = {
         i.sku: i
         for i in s.scalars(select(SupplierItem).where(SupplierItem.supplier_id == supplier_id))
@@ -112,12 +112,12 @@ def create_po(
     for ln in lines:
         item = items.get(ln["sku"])
         if item is None:
-            raise StockError(f"{supplier_id} does not sell {ln['sku']}", 422)
+            raise StockInvalid(f"{supplier_id} does not sell {ln['sku']}")
         qty = ln["qty_milli"]
         if qty % item.pack_milli:
-            raise StockError(f"{ln['sku']}: {qty} is not whole packs of {item.pack_milli}", 422)
+            raise StockInvalid(f"{ln['sku']}: {qty} is not whole packs of {item.pack_milli}")
         if qty < item.min_order_milli:
-            raise StockError(f"{ln['sku']}: {qty} is below the minimum {item.min_order_milli}", 422)
+            raise StockInvalid(f"{ln['sku']}: {qty} is below the minimum {item.min_order_milli}")
         cost = ln.get("cost_fen")
         rows.append(
             {
@@ -127,7 +127,7 @@ def create_po(
             }
         )
     if len({r["sku"] for r in rows}) != len(rows):
-        raise StockError("a SKU is listed twice", 422)
+        raise StockInvalid("a SKU is listed twice")
     po = PurchaseOrder(
         id=po_id or str(uuid.uuid4()),
         supplier_id=supplier_id,
@@ -153,10 +153,10 @@ def po_value_fen(s: Session, po_id: str) -> int:
 def move_po(s: Session, po_id: str, to: str, now: datetime) -> dict[str, Any]:
     """Send or cancel a PO (receiving moves it through `receive`)."""
     if to not in ("sent", "cancelled"):
-        raise StockError(f"a PO is not moved to {to!r} by hand", 422)
+        raise StockInvalid(f"a PO is not moved to {to!r} by hand")
     po = s.get(PurchaseOrder, po_id)
     if po is None:
-        raise StockError(f"no purchase order {po_id}", 404)
+        raise StockNotFound(f"no purchase order {po_id}")
     if to == "sent":
         sup = s.get(Supplier, po.supplier_id)
         value = po_value_fen(s, po_id)
@@ -200,7 +200,7 @@ def close_short(s: Session, po_id: str, now: datetime) -> dict[str, Any]:
 def _lock_po(s: Session, po_id: str) -> PurchaseOrder:
     po = s.scalars(select(PurchaseOrder).where(PurchaseOrder.id == po_id).with_for_update()).first()
     if po is None:
-        raise StockError(f"no purchase order {po_id}", 404)
+        raise StockNotFound(f"no purchase order {po_id}")
     return po
 
 
@@ -333,7 +333,7 @@ def _average(
 def po_view(s: Session, po_id: str) -> dict[str, Any]:
     po = s.get(PurchaseOrder, po_id)
     if po is None:
-        raise StockError(f"no purchase order {po_id}", 404)
+        raise StockNotFound(f"no purchase order {po_id}")
     lines = s.scalars(select(PoLine).where(PoLine.po_id == po_id).order_by(PoLine.sku))
     return {
         "id": po.id,
@@ -374,7 +374,7 @@ def discrepancies(
 def receipt_view(s: Session, receipt_id: str) -> dict[str, Any]:
     r = s.get(GoodsReceipt, receipt_id)
     if r is None:
-        raise StockError(f"no receipt {receipt_id}", 404)
+        raise StockNotFound(f"no receipt {receipt_id}")
     return {
         "id": r.id,
         "po_id": r.po_id,

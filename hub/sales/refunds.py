@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from hub.db import utcnow
 from hub.sales.models import Refund, RefundClaim, RefundIssue, Sale, SaleLine
 from protocols.envelope import Envelope
-from protocols.refunds import Refundable, Refusal, SoldLine, is_sale_id
+from protocols.refunds import NoSuchLine, Refundable, Refusal, SoldLine, is_sale_id
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,15 @@ CLAIM_TTL_S = 3600  # a lane commits right after its claim; this covers a crash 
 
 
 class RefundError(Exception):
-    """An online claim the hub refuses (status for the lane: 404, 409, 422)."""
+    """An online claim the hub refuses: it asks for more than is left, or its id is taken."""
 
-    def __init__(self, reason: str, status: int = 409) -> None:
-        super().__init__(reason)
-        self.status = status
+
+class SaleNotHere(RefundError):
+    """The sale is not at the hub (yet)."""
+
+
+class RefundInvalid(RefundError):
+    """The claim names no sale id, or a line or SKU the sale does not have."""
 
 
 def _lock_sale(s: Session, sale_id: str) -> Any:
@@ -211,21 +215,23 @@ def claim(
 ) -> dict[str, Any]:
     now = utcnow()
     if not is_sale_id(sale_id):
-        raise RefundError(f"{sale_id!r} is not a sale id", 422)
+        raise RefundInvalid(f"{sale_id!r} is not a sale id")
     sale = _lock_sale(s, sale_id)
     if sale is None:
-        raise RefundError(f"sale {sale_id} is not at the hub (yet)", 404)
+        raise SaleNotHere(f"sale {sale_id} is not at the hub (yet)")
     have = s.get(RefundClaim, claim_id)
     if have is not None:  # a retry: the same hold
         if have.sale_id != sale_id:
-            raise RefundError(f"claim {claim_id} is for another sale", 409)
+            raise RefundError(f"claim {claim_id} is for another sale")
         left = _refundable(s, sale, now, None)
         return _claimed(have, left)
     left = _refundable(s, sale, now, None)
     try:
         shares = left.take(lines)
+    except NoSuchLine as err:
+        raise RefundInvalid(err.reason) from None
     except Refusal as err:
-        raise RefundError(err.reason, err.status) from None
+        raise RefundError(err.reason) from None
     c = RefundClaim(
         id=claim_id,
         sale_id=sale_id,

@@ -10,13 +10,11 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from hub.db import bulk_insert
-from hub.ingest.handlers import handles
 from hub.sales import refunds
 from hub.sales.models import Sale, SaleLine, SalePayment, ShiftClose
 from protocols.envelope import Envelope
 
 
-@handles("sale.completed")
 def book_sales(session: Session, envs: list[Envelope]) -> None:
     sales: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
@@ -74,12 +72,10 @@ def book_sales(session: Session, envs: list[Envelope]) -> None:
     refunds.match_waiting(session, [env.id for env in envs])
 
 
-@handles("sale.refunded")
 def book_refunds(session: Session, envs: list[Envelope]) -> None:
     refunds.book(session, envs)
 
 
-@handles("shift.closed")
 def book_shift_closes(session: Session, envs: list[Envelope]) -> None:
     session.execute(
         insert(ShiftClose.__table__),

@@ -22,7 +22,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 import hub.sales.service  # noqa: F401 - registered first: the sale is booked, then its stock moves
-from hub.ingest.handlers import handles
 from hub.purchasing import service as purchasing
 from hub.stock import ledger, service
 from hub.stock.models import DailyDemand
@@ -30,7 +29,6 @@ from hub.stores.models import Store
 from protocols.envelope import Envelope
 
 
-@handles("sale.completed")
 def sales_move_stock(s: Session, envs: list[Envelope]) -> None:
     moves = []
     demand: dict[tuple[str, str, date], int] = defaultdict(int)
@@ -43,7 +41,6 @@ def sales_move_stock(s: Session, envs: list[Envelope]) -> None:
     _add_demand(s, {k: (q, 0) for k, q in demand.items()})
 
 
-@handles("sale.refunded")
 def refunds_move_stock(s: Session, envs: list[Envelope]) -> None:
     zones = dict(
         s.execute(select(Store.id, Store.tz).where(Store.id.in_({e.store for e in envs}))).all()
@@ -59,7 +56,6 @@ def refunds_move_stock(s: Session, envs: list[Envelope]) -> None:
     _add_demand(s, {k: (0, q) for k, q in demand.items()})
 
 
-@handles("stock.counted")
 def stocktakes(s: Session, envs: list[Envelope]) -> None:
     for env in envs:
         b = env.body
@@ -74,7 +70,6 @@ def stocktakes(s: Session, envs: list[Envelope]) -> None:
         )
 
 
-@handles("stock.received")
 def goods_received(s: Session, envs: list[Envelope]) -> None:
     for env in envs:
         b = env.body

@@ -32,11 +32,15 @@ RESTOCKING = frozenset({"received", "transfer_in"})  # moves that can bring a SK
 
 
 class StockError(Exception):
-    """A stock operation refused (status for the API: 404, 409, 422)."""
+    """A stock operation refused: it conflicts with what is booked (hub/http_errors.py: 409)."""
 
-    def __init__(self, reason: str, status: int = 409) -> None:
-        super().__init__(reason)
-        self.status = status
+
+class StockNotFound(StockError):
+    """What the operation names does not exist (404)."""
+
+
+class StockInvalid(StockError):
+    """The request itself is wrong (422)."""
 
 
 class Move(NamedTuple):  # a tuple: the ingest path makes one per sale line

@@ -10,14 +10,17 @@ from sqlalchemy.orm import Session
 
 from hub.db import utcnow
 from hub.pickup import service as pickup
+from hub.rpc import Caller, Method
 from hub.stock import reads
 
-METHODS = frozenset({"stock.levels", "pickup.complete"})
+
+def levels(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
+    return {"store_id": caller.store, "levels": reads.positions(s, caller.store, p.skus or None)}
 
 
-def call(
-    s: Session, method: str, p: Any, store: str, gateway: str, lane: str | None
-) -> dict[str, Any]:
-    if method == "stock.levels":
-        return {"store_id": store, "levels": reads.positions(s, store, p.skus or None)}
-    return pickup.complete(s, p.order_id, store, utcnow(), f"{store}/{gateway}/{lane or '-'}")
+def complete_pickup(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
+    by = f"{caller.store}/{caller.gateway}/{caller.lane or '-'}"
+    return pickup.complete(s, p.order_id, caller.store, utcnow(), by)
+
+
+METHODS: dict[str, Method] = {"stock.levels": levels, "pickup.complete": complete_pickup}

@@ -1,7 +1,7 @@
-"""How stock, purchasing, pickup and notifications join the hub app: their routers, their
-refusals as HTTP answers, and one job every few seconds (each step in its own transaction):
-release expired pickup holds, send the notification outbox's due notices, publish each store's
-open stock alerts (retained, on `storegw/v1/{store}/config/stock-alerts`) when they changed."""
+"""How stock, purchasing, pickup and notifications join the hub app: their routers, and one
+job every few seconds (each step in its own transaction): release expired pickup holds, send
+the notification outbox's due notices, publish each store's open stock alerts (retained, on
+`storegw/v1/{store}/config/stock-alerts`) when they changed."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import select, update
 
 from hub.db import Database, utcnow
@@ -25,7 +24,6 @@ from hub.pickup import service as pickup
 from hub.pickup.router import router as pickup_router
 from hub.purchasing.router import router as purchasing_router
 from hub.stock import ledger
-from hub.stock.ledger import StockError
 from hub.stock.models import StockAlert
 from hub.stock.router import router as stock_router
 from protocols import topics
@@ -35,15 +33,8 @@ ROUTERS: tuple[APIRouter, ...] = (stock_router, purchasing_router, pickup_router
 Publish = Callable[[str, bytes, int, bool], Any]
 
 
-async def _refused(request: Request, exc: Exception) -> JSONResponse:
-    status = int(getattr(exc, "status", 409))
-    log.warning("refused %s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse({"detail": str(exc)}, status_code=status)
-
-
 def install(app: FastAPI) -> None:
-    """At create_app: error answers and the notification channels (simulators by default)."""
-    app.add_exception_handler(StockError, _refused)
+    """At create_app: the notification channels (simulators by default)."""
     app.state.channels = simulators()
     app.state.stock_task = None
 

@@ -13,14 +13,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.stock import ledger
-from hub.stock.ledger import Move, StockError
+from hub.stock.ledger import Move, StockError, StockInvalid, StockNotFound
 from hub.stock.models import StockMove, StocktakeLine, Transfer, TransferLine
 from hub.stores.models import Store
 
 
 def require_store(s: Session, store: str) -> None:
     if s.get(Store, store) is None:
-        raise StockError(f"no store {store}", 422)
+        raise StockInvalid(f"no store {store}")
 
 
 def stocktake(
@@ -85,7 +85,7 @@ def write_off(
 ) -> dict[str, Any]:
     """Damage or loss: goods leave the stock without a sale (`ref` keys the write-off)."""
     if kind not in ("damage", "loss"):
-        raise StockError(f"a write-off is damage or loss, not {kind!r}", 422)
+        raise StockInvalid(f"a write-off is damage or loss, not {kind!r}")
     require_store(s, store)
     if s.scalar(select(StockMove.n).where(StockMove.ref == ref, StockMove.kind == kind).limit(1)):
         raise StockError(f"write-off {ref} is already booked")
@@ -105,7 +105,7 @@ def send_transfer(
     require_store(s, from_store)
     require_store(s, to_store)
     if from_store == to_store:
-        raise StockError("a transfer goes to another store", 422)
+        raise StockInvalid("a transfer goes to another store")
     tid = transfer_id or str(uuid.uuid4())
     if s.get(Transfer, tid) is not None:
         raise StockError(f"transfer {tid} already exists")
@@ -157,7 +157,7 @@ def receive_transfer(
 def transfer_view(s: Session, transfer_id: str) -> dict[str, Any]:
     t = s.get(Transfer, transfer_id)
     if t is None:
-        raise StockError(f"no transfer {transfer_id}", 404)
+        raise StockNotFound(f"no transfer {transfer_id}")
     lines = s.scalars(
         select(TransferLine)
         .where(TransferLine.transfer_id == transfer_id)

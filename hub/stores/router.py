@@ -1,3 +1,5 @@
+"""Stores and their gateways: list, create or change a store, see its gateways."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -5,13 +7,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import Field, field_validator
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.deps import session
 from hub.inputs import In, errors
-from hub.sales.models import Sale
-from hub.stores.models import Gateway, Store
+from hub.stores import service as stores
 from protocols import topics
 
 router = APIRouter(tags=["stores"], responses=errors(404))
@@ -38,13 +38,9 @@ class StoreIn(In):
         return v
 
 
-def _store(s: Store) -> dict[str, Any]:
-    return {"id": s.id, "name": s.name, "tz": s.tz, "created_at": s.created_at}
-
-
 @router.get("/stores")
 def list_stores(db: Db) -> dict[str, Any]:
-    return {"stores": [_store(s) for s in db.scalars(select(Store).order_by(Store.id))]}
+    return {"stores": [stores.describe(s) for s in stores.stores(db)]}
 
 
 @router.put("/stores/{store_id}")
@@ -53,41 +49,17 @@ def put_store(store_id: StoreId, body: StoreIn, db: Db) -> dict[str, Any]:
     if body.id is not None and body.id != store_id:
         raise HTTPException(422, "store id in the path and the body differ")
     with db.begin():
-        store = db.get(Store, store_id)
-        if store is None:
-            store = Store(id=store_id, name=body.name, tz=body.tz)
-            db.add(store)
-        else:
-            store.name, store.tz = body.name, body.tz
-    return _store(store)
+        store = stores.put(db, store_id, body.name, body.tz)
+    return stores.describe(store)
 
 
 @router.get("/stores/{store_id}")
 def get_store(store_id: str, db: Db) -> dict[str, Any]:
-    store = db.get(Store, store_id)
-    if store is None:
-        raise HTTPException(404, f"no store {store_id}")
-    count, total = db.execute(
-        select(func.count(Sale.id), func.coalesce(func.sum(Sale.total_fen), 0)).where(
-            Sale.store_id == store_id
-        )
-    ).one()
-    return {**_store(store), "sales_count": count, "sales_total_fen": int(total)}
+    store = stores.get(db, store_id)
+    count, total = stores.sales_so_far(db, store_id)
+    return {**stores.describe(store), "sales_count": count, "sales_total_fen": total}
 
 
 @router.get("/stores/{store_id}/gateways")
 def list_gateways(store_id: str, db: Db) -> dict[str, Any]:
-    rows = db.scalars(select(Gateway).where(Gateway.store_id == store_id).order_by(Gateway.id))
-    return {
-        "gateways": [
-            {
-                "id": g.id,
-                "store": g.store_id,
-                "last_seq": g.last_seq,
-                "status": g.status,
-                "status_at": g.status_at,
-                "last_applied_at": g.last_applied_at,
-            }
-            for g in rows
-        ]
-    }
+    return {"gateways": [stores.describe_gateway(g) for g in stores.gateways(db, store_id)]}

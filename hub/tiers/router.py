@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.deps import session
 from hub.inputs import INT32, Fen, In, Points, errors
-from hub.loyalty.service import NotFound, resolve
+from hub.members.service import survivor
 from hub.tiers import service as tiers
 from hub.tiers.models import Tier, TierChange
 
@@ -104,9 +104,7 @@ def changes(
 @router.get("/members/{member_id}/tier")
 def member_tier(member_id: str, db: Db) -> dict[str, Any]:
     with db.begin():
-        owner = resolve(db, [member_id]).get(member_id)
-        if owner is None:
-            raise NotFound(f"no member {member_id}")
+        owner = survivor(db, member_id)
         t = tiers.current(db, [owner]).get(owner)
         spend, pts = tiers.window(db, [owner], tiers.today(db))[owner]
         return {
@@ -119,20 +117,13 @@ def member_tier(member_id: str, db: Db) -> dict[str, Any]:
 @router.put("/members/{member_id}/tier")
 def set_member_tier(member_id: str, body: SetTierIn, db: Db) -> dict[str, Any]:
     with db.begin():
-        owner = resolve(db, [member_id]).get(member_id)
-        if owner is None:
-            raise NotFound(f"no member {member_id}")
-        try:
-            ch = tiers.set_tier(db, owner, body.code, body.reason)
-        except tiers.TierError as err:
-            raise HTTPException(422, str(err)) from None
+        owner = survivor(db, member_id)
+        ch = tiers.set_tier(db, owner, body.code, body.reason)
         return {"member_id": owner, "change": _change(ch) if ch else None}
 
 
 @router.post("/members/{member_id}/tier/evaluate")
 def evaluate(member_id: str, db: Db) -> dict[str, Any]:
     with db.begin():
-        owner = resolve(db, [member_id]).get(member_id)
-        if owner is None:
-            raise NotFound(f"no member {member_id}")
+        owner = survivor(db, member_id)
         return {"changes": [_change(c) for c in tiers.evaluate(db, [owner], "manual")]}

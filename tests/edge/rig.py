@@ -14,6 +14,7 @@ from aiohttp import web
 from edge.devices import receipt_routes
 from edge.devices.base import Context
 from edge.devices.registry import Devices
+from edge.gateway import DRIVERS
 from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
@@ -32,7 +33,7 @@ class Rig:
             (data_dir / "devices.toml").write_text(devices_toml, "utf-8")
         self.journal = Journal(data_dir / "journal.db", "S001", "G1")
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
-        self.devices = Devices(self.ctx)
+        self.devices = Devices(self.ctx, drivers=DRIVERS)
         self.lanes = Lanes(self.journal, None, self.ctx, "Asia/Shanghai")
         self.payments = Payments(self.ctx, self.devices)
         app = web.Application()

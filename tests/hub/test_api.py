@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.app import create_app
+from hub.app import create_app, ingest_handlers
 from hub.ingest.service import Ingest
 from rig.samples import sale_event
 
@@ -62,7 +62,7 @@ def test_sales_paging_and_time_filter(hub: TestClient):
         e = sale_event(i)
         e["occurred_at"] = f"2026-11-23T0{i}:00:00Z"
         envs.append(e)
-    Ingest(hub.app_state.db).apply(
+    Ingest(hub.app_state.db, ingest_handlers()).apply(
         [("storegw/v1/s9/g1/events", json.dumps({"v": 1, "events": envs}).encode())]
     )
     seen, after = [], None

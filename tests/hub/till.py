@@ -7,6 +7,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
+from hub.app import ingest_handlers
 from hub.db import Database
 from hub.ingest.service import Ingest, PassResult
 from hub.members.service import Members, Registration
@@ -36,7 +37,7 @@ class Till:
 
     def __init__(self, db: Database, store: str = "s1", gateway: str = "g1") -> None:
         self.db = db
-        self.ingest = Ingest(db)
+        self.ingest = Ingest(db, ingest_handlers())
         self.store, self.gateway = store, gateway
         self.seq = 0
         self.refund_left: dict[str, list[int]] = {}

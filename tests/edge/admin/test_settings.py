@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from edge.admin import settings
-from edge.devices import aggregator, printer  # noqa: F401 - the drivers register their kinds
 from edge.devices.base import Context
 from edge.devices.registry import Devices
+from edge.gateway import DRIVERS
 from edge.journal import JournalDb
 from edge.lane_bus import LaneBus
 from tests.edge.admin.conftest import run
+
+KINDS = {d.kind for d in DRIVERS}
 
 
 def form(**over: str) -> dict[str, str]:
@@ -38,7 +40,7 @@ def form(**over: str) -> dict[str, str]:
 )
 def test_a_bad_field_is_refused_with_its_reason(field: str, value: str, why: str) -> None:
     with pytest.raises(settings.SettingsError, match=why):
-        settings.entry_from_form(form(**{field: value}), None)
+        settings.entry_from_form(form(**{field: value}), None, KINDS)
 
 
 def test_a_secret_is_masked_on_the_page_and_kept_when_left_masked(tmp_path: Path) -> None:
@@ -48,24 +50,25 @@ def test_a_secret_is_masked_on_the_page_and_kept_when_left_masked(tmp_path: Path
     assert "sk-live-1" not in shown and f'api_key = "{settings.MASK}"' in shown
     entry = settings.entry_from_form(
         {"id": "agg", "kind": "aggregator", "profile": "generic", "port": "https://p",
-         "options": shown.replace('"M1"', '"M2"')}, old,
-    )  # fmt: skip
+         "options": shown.replace('"M1"', '"M2"')}, old, KINDS)  # fmt: skip
     assert entry["api_key"] == "sk-live-1" and entry["merchant_id"] == "M2"
     with pytest.raises(settings.SettingsError, match="no stored value"):
         settings.entry_from_form(
-            {"id": "agg2", "kind": "aggregator", "profile": "generic", "options": shown}, None
+            {"id": "agg2", "kind": "aggregator", "profile": "generic", "options": shown},
+            None,
+            KINDS,
         )
 
 
 def test_saved_atomically_and_read_back_as_the_gateway_reads_it(tmp_path: Path) -> None:
     path = tmp_path / "devices.toml"
     entries: list[dict[str, object]] = []
-    settings.upsert(entries, settings.entry_from_form(form(), None), None)
+    settings.upsert(entries, settings.entry_from_form(form(), None, KINDS), None)
     settings.save(path, entries)
     assert settings.read_entries(path) == entries
     assert path.stat().st_mode & 0o077 == 0  # it may hold api keys
     with pytest.raises(settings.SettingsError, match="already declared"):
-        settings.upsert(entries, settings.entry_from_form(form(), None), None)
+        settings.upsert(entries, settings.entry_from_form(form(), None, KINDS), None)
     before = path.read_text("utf-8")
     with pytest.raises(settings.SettingsError, match="no printer profile"):
         settings.save(path, [dict(entries[0], profile="gone")])
@@ -74,16 +77,16 @@ def test_saved_atomically_and_read_back_as_the_gateway_reads_it(tmp_path: Path) 
 
 def test_reload_restarts_only_the_changed_drivers(tmp_path: Path) -> None:
     path = tmp_path / "devices.toml"
-    a = settings.entry_from_form(form(id="p1"), None)
-    b = settings.entry_from_form(form(id="p2", lane="2"), None)
+    a = settings.entry_from_form(form(id="p1"), None, KINDS)
+    b = settings.entry_from_form(form(id="p2", lane="2"), None, KINDS)
     settings.save(path, [a, b])
     db = JournalDb(sqlite3.connect(tmp_path / "journal.db", check_same_thread=False))
 
     async def scenario() -> None:
-        devices = Devices(Context(LaneBus(), tmp_path, db=db))
+        devices = Devices(Context(LaneBus(), tmp_path, db=db), drivers=DRIVERS)
         await devices.start()
         p1, p2 = devices.by_id["p1"], devices.by_id["p2"]
-        c = settings.entry_from_form(form(id="p3", lane="3"), None)
+        c = settings.entry_from_form(form(id="p3", lane="3"), None, KINDS)
         settings.save(path, [a, dict(b, store_name="新店"), c])
         assert await devices.reload_declared() == ["p2", "p3"]
         assert devices.by_id["p1"] is p1  # untouched, not restarted

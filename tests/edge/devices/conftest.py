@@ -12,11 +12,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from edge.devices import discovery, lanes_io, scale, scanner  # noqa: F401 - drivers register
-from edge.devices.base import Context
+from edge.devices import lanes_io
+from edge.devices.base import Context, Device
 from edge.devices.registry import Devices
+from edge.devices.scale import Scale
+from edge.devices.scanner import Scanner
 from edge.journal import Journal
 from edge.lane_bus import LaneBus
+
+# the drivers these tests run (the gateway's list is edge.gateway.DRIVERS)
+DRIVERS: tuple[type[Device], ...] = (Scale, Scanner)
 
 # fast timings for simulators (the profiles keep the real ones)
 FAST = {
@@ -44,7 +49,7 @@ async def gateway(devices: Devices) -> AsyncIterator[TestClient]:
     """The gateway's device routes on a real socket, as the gateway mounts them."""
     app = web.Application()
     app.add_routes(devices.routes())
-    app.add_routes(lanes_io.lane_routes(devices))
+    app.add_routes(lanes_io.routes(devices))
     client = TestClient(TestServer(app, host="127.0.0.1", port=0))
     await client.start_server()
     try:

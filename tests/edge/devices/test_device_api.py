@@ -17,7 +17,7 @@ from edge.sim.scanners import SerialScannerSim
 from protocols import pricing
 from rig.waiting import until
 
-from .conftest import FAST, gateway
+from .conftest import DRIVERS, FAST, gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -54,7 +54,7 @@ async def test_declared_devices_listed_and_driven(ctx: Context, tmp_path: Path) 
             "lane": "1",
         },
     )
-    devices = Devices(ctx)
+    devices = Devices(ctx, drivers=DRIVERS)
     await devices.start()
     async with gateway(devices) as client:
         await until(lambda: all(d.state == "online" for d in devices.by_id.values()))
@@ -104,7 +104,7 @@ async def test_weigh_prices_a_stable_weight_per_kg(ctx: Context, tmp_path: Path)
             **FAST,
         },
     )
-    devices = Devices(ctx)
+    devices = Devices(ctx, drivers=DRIVERS)
     await devices.start()
     async with gateway(devices) as client:
         await until(lambda: devices.by_id["scale-2"].state == "online")
@@ -163,7 +163,7 @@ async def test_lane_events_stream_scans_and_masks_payment_codes(
             "lane": "5",
         },
     )
-    devices = Devices(ctx)
+    devices = Devices(ctx, drivers=DRIVERS)
     await devices.start()
     payment_module = ctx.lanes.subscribe("5")  # what the in-process payment module sees
     async with gateway(devices) as client:

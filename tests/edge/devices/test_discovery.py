@@ -15,11 +15,13 @@ from edge.devices import discovery as disc
 from edge.devices.base import Context
 from edge.devices.discovery import Discovery, UsbInfo, descriptor_is_pos_scanner
 from edge.devices.registry import Devices
+from edge.gateway import DRIVERS as ALL
+from edge.gateway import Gateway
 from edge.sim.scales import ScaleSim
 from edge.sim.scanners import EvdevReplay, HidrawReplay
 from rig.waiting import until
 
-from .conftest import gateway
+from .conftest import DRIVERS, gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -186,7 +188,7 @@ async def test_hid_pos_and_keyboard_scanners_found(tmp_path: Path, ctx: Context)
         dev_dir=dev,
         usb_lister=lambda: [zebra],
     )
-    devices = Devices(ctx)
+    devices = Devices(ctx, drivers=DRIVERS)
     devices.sources.append(discovery)
     devices.rescan_interval = 0
     await devices.start()
@@ -217,7 +219,7 @@ async def test_hot_plug_through_the_registry(tmp_path: Path, ctx: Context) -> No
         hidraw_class=tmp_path / "none",
         usb_lister=lambda: [usb] if sim.plugged else [],
     )
-    devices = Devices(ctx)
+    devices = Devices(ctx, drivers=DRIVERS)
     devices.sources.append(discovery)
     devices.rescan_interval = 0.1
     devices.forget_after = 0.6
@@ -264,7 +266,7 @@ async def test_a_declared_device_wins_over_discovery(tmp_path: Path, ctx: Contex
         '[[device]]\nid = "scale-front"\nkind = "scale"\n'
         f'profile = "mettler-toledo-8217"\nport = "{os.path.realpath(sim.port)}"\nlane = "1"\n'
     )
-    devices = Devices(ctx)
+    devices = Devices(ctx, drivers=DRIVERS)
     discovery = Discovery(
         serial_by_id=tmp_path / "serial-by-id",
         input_by_id=tmp_path / "none",
@@ -285,11 +287,18 @@ async def test_a_declared_device_wins_over_discovery(tmp_path: Path, ctx: Contex
 
 
 async def test_gateway_wiring_adds_discovery_and_its_report(ctx: Context) -> None:
-    devices = Devices(ctx)
-    routes = disc.lane_routes(devices)
-    assert len(devices.sources) == 1 and isinstance(devices.sources[0], Discovery)
+    """The gateway adds discovery to its registry's sources and serves its report."""
+    gw = Gateway("s1", "g1", ctx.data_dir / "gw", "mqtt://127.0.0.1:1")
+    try:
+        assert gw.devices.sources == [gw.discovery]
+        assert set(gw.devices.drivers) == {d.kind for d in ALL}
+        served = {r.resource.canonical for r in gw.app.router.routes() if r.resource}
+        assert "/api/discovery" in served
+    finally:
+        gw.journal.close()
+    discovery = Discovery(busy=Devices(ctx, drivers=DRIVERS).port_in_use)
     app = web.Application()
-    app.add_routes(routes)
+    app.add_routes(discovery.routes())
     client = TestClient(TestServer(app, host="127.0.0.1", port=0))
     await client.start_server()
     try:

@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-import edge.devices.aggregator
-import edge.devices.terminal  # noqa: F401 - registers the drivers
+from edge.devices.aggregator import Aggregator
 from edge.devices.base import Context
 from edge.devices.registry import Devices
+from edge.devices.terminal import Terminal
 from edge.journal import Journal
 from edge.lane_bus import LaneBus
 from edge.payments import Payments
@@ -26,7 +26,7 @@ async def main(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir)
     journal = Journal(data_dir / "journal.db", "S001", "G1")
     ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=journal.db)
-    devices = Devices(ctx)
+    devices = Devices(ctx, drivers=[Terminal, Aggregator])
     await devices.start()
     payments = Payments(ctx, devices)
     out: dict[str, object] = {}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from hub.app import ingest_handlers
 from hub.db import Database
 from hub.ingest.models import AppliedEvent, RejectedEvent
 from hub.ingest.service import Ingest
@@ -38,7 +39,7 @@ def count(db: Database, model: type) -> int:
 
 
 def test_in_order_duplicates_and_gaps(db: Database):
-    ingest = Ingest(db)
+    ingest = Ingest(db, ingest_handlers())
     e = [sale_event(i) for i in range(1, 8)]
     assert ingest.apply([msg(e[0], e[1])]).acks == {("s9", "g1"): 2}
     # 5 and 6 arrive before 3 and 4: they wait, the ack stays at 2
@@ -57,15 +58,18 @@ def test_in_order_duplicates_and_gaps(db: Database):
 
 def test_a_new_ingest_resumes_from_the_database(db: Database):
     e = [sale_event(i) for i in range(1, 4)]
-    Ingest(db).apply([msg(e[0])])
-    r = Ingest(db).apply([msg(*e)])  # a restarted hub: state comes from gateways.last_seq
+    Ingest(db, ingest_handlers()).apply([msg(e[0])])
+    # a restarted hub: state comes from gateways.last_seq
+    r = Ingest(db, ingest_handlers()).apply([msg(*e)])
     assert r.applied == 2 and r.duplicates == 1 and count(db, Sale) == 3
 
 
 def test_rejected_events_take_their_seq_and_are_kept(db: Database):
     bad = sale_event(2)
     bad["body"]["total_fen"] += 1
-    r = Ingest(db).apply([msg(sale_event(1), bad, sale_event(3, store="s8"), sale_event(4))])
+    r = Ingest(db, ingest_handlers()).apply(
+        [msg(sale_event(1), bad, sale_event(3, store="s8"), sale_event(4))]
+    )
     assert r.acks == {("s9", "g1"): 4} and r.rejected == 2
     with db.transaction() as s:
         rows = s.scalars(select(RejectedEvent).order_by(RejectedEvent.seq)).all()
@@ -77,7 +81,7 @@ def test_rejected_events_take_their_seq_and_are_kept(db: Database):
 def test_the_same_event_id_under_another_seq_is_refused(db: Database):
     first = sale_event(1)
     clone = {**sale_event(2), "id": first["id"]}
-    r = Ingest(db).apply([msg(first, clone, sale_event(3))])
+    r = Ingest(db, ingest_handlers()).apply([msg(first, clone, sale_event(3))])
     assert r.acks[("s9", "g1")] == 3 and r.rejected == 1
     assert count(db, Sale) == 2
     with db.transaction() as s:
@@ -114,7 +118,7 @@ def refund(seq: int, sale_id: str, amount: int, sold: list[dict] | None = None) 
 def test_refunds_are_bounded_by_their_sale(db: Database):
     sale = sale_event(1)
     total, sold = sale["body"]["total_fen"], sale["body"]["lines"]
-    r = Ingest(db).apply(
+    r = Ingest(db, ingest_handlers()).apply(
         [
             msg(
                 sale,
@@ -135,14 +139,14 @@ def test_refunds_are_bounded_by_their_sale(db: Database):
 
 def test_shift_close_is_booked(db: Database):
     shift = shift_event(1)
-    assert Ingest(db).apply([msg(shift)]).applied == 1
+    assert Ingest(db, ingest_handlers()).apply([msg(shift)]).applied == 1
     with db.transaction() as s:
         row = s.scalars(select(ShiftClose)).one()
         assert row.sales_fen == 4500 and row.opened_at.tzinfo is not None
 
 
 def test_garbage_topics_and_payloads_do_not_stop_a_pass(db: Database):
-    r = Ingest(db).apply(
+    r = Ingest(db, ingest_handlers()).apply(
         [
             ("storegw/v1/bad+id/g1/events", b"{}"),
             (TOPIC, b"\xff\xfe"),

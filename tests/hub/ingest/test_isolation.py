@@ -13,6 +13,7 @@ import msgspec
 import pytest
 from sqlalchemy import func, select
 
+from hub.app import ingest_handlers
 from hub.db import Database
 from hub.ingest.models import IngestConflict, RejectedEvent
 from hub.ingest.service import Ingest
@@ -68,7 +69,7 @@ def test_a_failing_event_is_split_out_of_its_pass(db: Database):
         type="t\x00" * 50,
     )
     evs[4] = garbage  # type: ignore[call-overload]
-    r = Ingest(db).apply_decoded({KEY: list(evs)}, [])
+    r = Ingest(db, ingest_handlers()).apply_decoded({KEY: list(evs)}, [])
     assert r.acks == {KEY: 10}
     failing = {3, 5} | ({7, 8} if db.engine.dialect.name == "postgresql" else set())
     assert sales(db) == set(range(1, 11)) - failing
@@ -78,11 +79,11 @@ def test_a_failing_event_is_split_out_of_its_pass(db: Database):
     assert rows[5].raw == "\\u0000\\ud800 raw" and rows[5].reason.startswith("bad\\u0000reason")
     assert len(rows[5].event_id) <= 64 and len(rows[5].type) <= 64
     # the next pass goes on from there
-    assert Ingest(db).apply_decoded({KEY: envelopes(11)}, []).acks == {KEY: 11}
+    assert Ingest(db, ingest_handlers()).apply_decoded({KEY: envelopes(11)}, []).acks == {KEY: 11}
 
 
 def test_a_forged_event_rejected_first_does_not_cost_the_real_sale(db: Database):
-    ingest = Ingest(db)
+    ingest = Ingest(db, ingest_handlers())
     real = envelopes(1, 2)
     forged = decode_batch(batch({**sale(2, "s9"), "type": "sale.teleported"}), *KEY)
     assert isinstance(forged[0], Rejection) and forged[0].seq == 2
@@ -107,7 +108,7 @@ def test_a_forged_event_rejected_first_does_not_cost_the_real_sale(db: Database)
 
 
 def test_a_forged_event_applied_first_does_not_cost_the_real_sale(db: Database):
-    ingest = Ingest(db)
+    ingest = Ingest(db, ingest_handlers())
     forged, real = envelopes(1)[0], envelopes(1)[0]
     assert ingest.apply_decoded({KEY: [forged]}, []).acks == {KEY: 1}
     r = ingest.apply_decoded({KEY: [real]}, [])
@@ -128,7 +129,7 @@ def test_a_forged_event_applied_first_does_not_cost_the_real_sale(db: Database):
 def test_rivals_for_one_seq_in_one_pass(db: Database):
     a, b = envelopes(1)[0], envelopes(1)[0]
     c = envelopes(2)[0]
-    r = Ingest(db).apply_decoded({KEY: [a, b, c]}, [])
+    r = Ingest(db, ingest_handlers()).apply_decoded({KEY: [a, b, c]}, [])
     assert r.acks == {KEY: 2} and r.conflicts == 1
     with db.transaction() as s:
         assert set(s.scalars(select(Sale.id))) == {a.id, b.id, c.id}
@@ -136,7 +137,7 @@ def test_rivals_for_one_seq_in_one_pass(db: Database):
 
 
 def test_a_conflicting_invalid_event_is_kept_not_booked(db: Database):
-    ingest = Ingest(db)
+    ingest = Ingest(db, ingest_handlers())
     ingest.apply_decoded({KEY: envelopes(1)}, [])
     bad = sale(1, "s9")
     bad["body"]["total_fen"] += 1
@@ -158,7 +159,7 @@ def _conflicts(db: Database) -> list[IngestConflict]:
 
 def test_a_large_resend_is_all_duplicates(db: Database):
     """A rewind resends thousands of applied events in one pass: plain duplicates."""
-    ingest = Ingest(db)
+    ingest = Ingest(db, ingest_handlers())
     evs = envelopes(*range(1, 3001))
     assert ingest.apply_decoded({KEY: evs}, []).acks == {KEY: 3000}
     r = ingest.apply_decoded({KEY: evs + envelopes(3001)}, [])

@@ -7,10 +7,11 @@ from sqlalchemy import select
 
 from hub.coupons.models import Coupon, CouponTemplate
 from hub.db import Database
-from hub.loyalty import books, mall
-from hub.loyalty import service as points
-from hub.loyalty.models import LedgerEntry, MallItem
+from hub.loyalty import books
+from hub.loyalty.models import LedgerEntry
 from hub.loyalty.service import InsufficientPoints, Ledger
+from hub.mall import service as mall
+from hub.mall.models import MallItem
 from hub.members.service import Members
 from tests.hub.till import register
 
@@ -94,7 +95,7 @@ def test_a_partner_perk_can_be_a_coupon(db: Database, members: Members):
         o = mall.place(s, "ord-00000005", 1, m)
         c = s.get(Coupon, o.coupon_code)
         assert c is not None and c.member_id == m and c.issue_source == "mall"
-    with pytest.raises(points.PointsError, match="limit of 1"), db.transaction() as s:
+    with pytest.raises(mall.MallError, match="limit of 1"), db.transaction() as s:
         mall.place(s, "ord-00000006", 1, m)
     with db.transaction() as s:
         mall.cancel(s, "ord-00000005")

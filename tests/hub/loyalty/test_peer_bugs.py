@@ -7,15 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from hub.app import rpc_methods
 from hub.coupons import service as coupons
 from hub.coupons.models import Coupon, CouponTemplate
 from hub.db import Database
-from hub.loyalty import books, mall
-from hub.loyalty.models import LedgerEntry, LoyaltyIssue, MallItem
-from hub.loyalty.rpc import RpcServer
+from hub.loyalty import books
+from hub.loyalty.models import LedgerEntry, LoyaltyIssue
 from hub.loyalty.service import Ledger
+from hub.mall import service as mall
+from hub.mall.models import MallItem
 from hub.members.overview import view360
 from hub.members.service import Changes, Members
+from hub.rpc import RpcServer
 from protocols import rpc
 from tests.hub.till import Till, line, register
 
@@ -222,7 +225,7 @@ def test_points_redeemed_in_another_store_are_deducted_exactly_once(db: Database
     m = register(db, members, "13900000010")
     a, b = Till(db, "s1", "g1"), Till(db, "s2", "g7")
     a.send(a.sale([line("A", 50000)], member=m))  # 500 points earned in s1
-    server = RpcServer(db, members)
+    server = RpcServer(db, rpc_methods(members))
 
     def call(method: str, params: dict) -> rpc.Reply:
         req = rpc.Request(id=f"c-{method}", method=method, params=params)  # type: ignore[arg-type]

@@ -17,12 +17,22 @@ from sqlalchemy.orm import Session
 
 from hub.coupons import service as coupons
 from hub.db import utcnow
-from hub.loyalty.models import MallItem, MallOrder
-from hub.loyalty.service import Ledger, NotFound, PointsError, resolve
+from hub.loyalty.service import Ledger
+from hub.mall.models import MallItem, MallOrder
+from hub.members.service import survivor
+from hub.members.survivors import resolve
 
 
-class SoldOut(PointsError):
-    pass
+class MallError(Exception):
+    """The order cannot be placed, cancelled or fulfilled as asked (its state, a limit)."""
+
+
+class MallNotFound(MallError):
+    """No such item on sale, or no such order."""
+
+
+class SoldOut(MallError):
+    """The item's stock is gone."""
 
 
 def place(
@@ -34,19 +44,17 @@ def place(
     now: datetime | None = None,
 ) -> MallOrder:
     now = now or utcnow()
-    owner = resolve(s, [member_id]).get(member_id)
-    if owner is None:
-        raise NotFound(f"no member {member_id}")
+    owner = survivor(s, member_id)
     led = Ledger(s, now)
     led.lock([owner])  # accounts before items: the order every transaction locks in
     existing = s.get(MallOrder, order_id)
     if existing is not None:
         if existing.member_id != owner or existing.item_id != item_id:
-            raise PointsError(f"order id {order_id} is taken by another order")
+            raise MallError(f"order id {order_id} is taken by another order")
         return existing
     item = s.get(MallItem, item_id)
     if item is None or not item.active:
-        raise NotFound(f"no mall item {item_id} on sale")
+        raise MallNotFound(f"no mall item {item_id} on sale")
     if item.per_member_limit is not None:
         had = s.execute(
             select(func.count())
@@ -58,7 +66,7 @@ def place(
             )
         ).scalar_one()
         if had >= item.per_member_limit:
-            raise PointsError(f"limit of {item.per_member_limit} per member reached")
+            raise MallError(f"limit of {item.per_member_limit} per member reached")
     if item.stock is not None:
         took = s.execute(
             update(MallItem)
@@ -107,7 +115,7 @@ def cancel(s: Session, order_id: str, now: datetime | None = None) -> MallOrder:
     now = now or utcnow()
     order = s.get(MallOrder, order_id)
     if order is None:
-        raise NotFound(f"no mall order {order_id}")
+        raise MallNotFound(f"no mall order {order_id}")
     owner = resolve(s, [order.member_id]).get(order.member_id, order.member_id)
     led = Ledger(s, now)
     led.lock([owner])
@@ -115,7 +123,7 @@ def cancel(s: Session, order_id: str, now: datetime | None = None) -> MallOrder:
     if order.status == "cancelled":
         return order
     if order.status == "fulfilled":
-        raise PointsError(f"order {order_id} is fulfilled; it cannot be cancelled")
+        raise MallError(f"order {order_id} is fulfilled; it cannot be cancelled")
     if order.coupon_code:
         coupons.void(s, order.coupon_code, f"mall order {order_id} cancelled")
     led.credit(
@@ -140,13 +148,33 @@ def cancel(s: Session, order_id: str, now: datetime | None = None) -> MallOrder:
 def fulfil(s: Session, order_id: str) -> MallOrder:
     order = s.get(MallOrder, order_id, with_for_update=True)
     if order is None:
-        raise NotFound(f"no mall order {order_id}")
+        raise MallNotFound(f"no mall order {order_id}")
     if order.status == "cancelled":
-        raise PointsError(f"order {order_id} was cancelled")
+        raise MallError(f"order {order_id} was cancelled")
     if order.status == "placed":
         order.status = "fulfilled"
         order.settled_at = utcnow()
     return order
+
+
+def items(s: Session) -> list[MallItem]:
+    return list(s.scalars(select(MallItem).order_by(MallItem.id)))
+
+
+def add_item(s: Session, fields: dict[str, Any]) -> MallItem:
+    item = MallItem(**fields)
+    s.add(item)
+    s.flush()
+    return item
+
+
+def change_item(s: Session, item_id: int, fields: dict[str, Any]) -> MallItem:
+    item = s.get(MallItem, item_id, with_for_update=True)
+    if item is None:
+        raise MallNotFound(f"no mall item {item_id}")
+    for k, v in fields.items():
+        setattr(item, k, v)
+    return item
 
 
 def describe_item(i: MallItem) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Scheduled loyalty work, run inside the hub process by one asyncio task (each job in a worker
-thread, in its own transactions) and callable by name through the API:
+"""Scheduled work of several contexts (points, coupons, tiers, catalog), run inside the hub
+process by one asyncio task (each job in a worker thread, in its own transactions) and callable
+by name through the API:
 
 reservations  release lane holds (points, coupons) past their timeout every 5 s
 expiry        expire points lots past their date                   every 10 min
@@ -25,6 +26,10 @@ from hub.pricing import recompute as pricing
 from hub.tiers import service as tiers
 
 log = logging.getLogger(__name__)
+
+
+class NoSuchJob(LookupError):
+    """A job name the scheduler does not know."""
 
 
 def run_reservations(db: Database) -> dict[str, Any]:
@@ -92,7 +97,7 @@ class Scheduler:
     def run(self, name: str) -> dict[str, Any]:
         job = self.jobs().get(name)
         if job is None:
-            raise KeyError(f"no job {name!r} (jobs: {', '.join(self.jobs())})")
+            raise NoSuchJob(f"no job {name!r} (jobs: {', '.join(self.jobs())})")
         result = job()
         self.runs[name] = {"at": time.time(), "result": result}
         return result

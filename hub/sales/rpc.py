@@ -1,0 +1,32 @@
+"""Refunds' methods for the lanes' online calls (hub/rpc.py): claim what a refund gives back
+before the lane pays it out, release a claim (hub/sales/refunds.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hub.rpc import Caller, Method
+from hub.sales import refunds
+
+
+def claim(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
+    lines = [x.model_dump() for x in p.lines]
+    return refunds.claim(
+        s,
+        p.claim_id,
+        p.sale_id,
+        lines,
+        store=caller.store,
+        gateway=caller.gateway,
+        lane=caller.lane,
+        ttl_s=p.ttl_s,
+    )
+
+
+def release(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
+    return refunds.release(s, p.claim_id)
+
+
+METHODS: dict[str, Method] = {"refund.claim": claim, "refund.release": release}
