@@ -135,6 +135,7 @@ class MqttLink:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._down_logged = False
+        self._last_reason = "connection closed"
         # a connection counts as up (and resets the backoff) only once it has lasted this long,
         # so a broker that drops us right after CONNACK is retried ever more slowly
         self._stable_after = stable_after_s
@@ -195,6 +196,7 @@ class MqttLink:
 
     def _disconnected(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self.connected = False
+        self._last_reason = str(rc)  # the broker's reason (MQTT 5) or the client's error
         if self._on_down:
             self._post(self._on_down)
 
@@ -263,7 +265,12 @@ class MqttLink:
                 if self._on_down:
                     self._post(self._on_down)
             if not self._down_logged:
-                log.warning("lost the broker %s:%s", self.address.host, self.address.port)
+                log.warning(
+                    "lost the broker %s:%s: %s",
+                    self.address.host,
+                    self.address.port,
+                    self._last_reason,
+                )
                 self._down_logged = True
             # full jitter: sleep uniformly in [min, delay], then double the ceiling
             self._stop.wait(random.uniform(self._backoff[0], delay))
