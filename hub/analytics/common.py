@@ -3,6 +3,7 @@ as a purchase, dates in SQL on both engines, and the record of each computation 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,8 +26,9 @@ NET = "(s.total_fen - s.refunded_fen)"
 def sql(source: str, dates: tuple[str, ...] = (), stamps: tuple[str, ...] = ()) -> TextClause:
     """A text query whose date and UTC timestamp parameters bind as their columns store them
     on either engine (SQLite keeps ISO strings and naive UTC)."""
-    binds = [bindparam(k, type_=Date) for k in dates]
-    binds += [bindparam(k, type_=UtcDateTime()) for k in stamps]
+    used = set(re.findall(r"(?<!:):(\w+)", source))
+    binds = [bindparam(k, type_=Date) for k in dates if k in used]
+    binds += [bindparam(k, type_=UtcDateTime()) for k in stamps if k in used]
     return text(source).bindparams(*binds) if binds else text(source)
 
 

@@ -37,6 +37,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session
 
+import hub.analytics.ingest  # analytics (issue 16): segments follow each batch
 import hub.loyalty.ingest
 import hub.sales.service  # noqa: F401 - registers the sales handlers
 from hub.db import Database, bulk_insert, utcnow
