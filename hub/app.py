@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from hub import http_errors
+from hub.analytics.jobs import AnalyticsJobs
+from hub.analytics.router import router as analytics_router
 from hub.auth.service import Tokens
 from hub.db import Database
 from hub.deps import require_token
@@ -38,7 +40,9 @@ def create_app(
             loyalty.attach_worker(app, app.state.worker)
             await app.state.worker.start()
         await loyalty.start(app)
+        app.state.analytics.start()
         yield
+        await app.state.analytics.stop()
         await loyalty.stop(app)
         if app.state.worker:
             await app.state.worker.stop()
@@ -49,6 +53,8 @@ def create_app(
     app.state.tokens = Tokens(db)
     app.state.worker = None
     loyalty.install(app, db, data_dir)
+    # analytics' daily and weekly jobs; churn warnings go out on loyalty's MQTT publisher
+    app.state.analytics = AnalyticsJobs(db, lambda: app.state.jobs.publisher())
     http_errors.install(app)  # database refusals → 409/422, every error JSON
 
     @app.get(
@@ -64,7 +70,7 @@ def create_app(
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_token), Depends(plain_params)])
-    for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS):
+    for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS, analytics_router):
         api.include_router(r)
     app.include_router(api)
     _declare_bearer(app)

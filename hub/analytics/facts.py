@@ -9,7 +9,7 @@ from collections.abc import Collection
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.analytics import common
@@ -63,7 +63,11 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
     if members is not None:
         stmt = stmt.bindparams(bindparam("ids", expanding=True))
         params["ids"] = list(members)
-    return s.execute(stmt, params).rowcount or 0
+    s.execute(stmt, params)
+    q = select(func.count()).select_from(MemberFacts)
+    if members is not None:
+        q = q.where(MemberFacts.member_id.in_(list(members)))
+    return int(s.scalar(q) or 0)
 
 
 def owners(s: Session, member_ids: Collection[str]) -> set[str]:
