@@ -17,6 +17,11 @@ from hub.analytics.models import MemberFacts
 from hub.db import utcnow
 
 WINDOW_DAYS = 365
+# the sales of these survivors: their own and their absorbed profiles' (members.merged_into
+# is indexed, so the ingest path's few members are looked up, not scanned)
+_ANY_OF_OWNERS = (
+    "s.member_id IN (SELECT x.id FROM members x WHERE x.id IN :ids OR x.merged_into IN :ids)"
+)
 METHOD = (
     "per surviving profile: purchases (sales not refunded in full) and net spend in the 365"
     " days up to as_of and ever, first and last purchase day"
@@ -27,22 +32,27 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
     """Rebuild the facts of `members` (surviving ids), or of every active member."""
     if members is not None and not members:
         return 0
-    only = "AND {col} IN :ids"
     q = delete(MemberFacts)
     if members is not None:
         q = q.where(MemberFacts.member_id.in_(list(members)))
     s.execute(q)
     stmt = common.sql(
         f"""
-        WITH p AS (
-            SELECT {common.OWNER} AS member_id,
+        WITH p0 AS (
+            SELECT s.member_id,
                    SUM(CASE WHEN s.business_day > :since THEN {common.NET} ELSE 0 END) AS spend_y,
                    SUM(CASE WHEN s.business_day > :since THEN 1 ELSE 0 END) AS visits_y,
                    SUM({common.NET}) AS spend, COUNT(*) AS visits,
                    MIN(s.business_day) AS first_day, MAX(s.business_day) AS last_day
-            FROM sales s JOIN members m ON m.id = s.member_id
+            FROM sales s
             WHERE {common.PURCHASE} AND s.business_day <= :as_of
-                  {only.format(col=common.OWNER) if members is not None else ""}
+                  {"AND " + _ANY_OF_OWNERS if members is not None else ""}
+            GROUP BY s.member_id
+        ), p AS (
+            SELECT {common.OWNER} AS member_id, SUM(spend_y) AS spend_y,
+                   SUM(visits_y) AS visits_y, SUM(spend) AS spend, SUM(visits) AS visits,
+                   MIN(first_day) AS first_day, MAX(last_day) AS last_day
+            FROM p0 JOIN members m ON m.id = p0.member_id
             GROUP BY {common.OWNER}
         )
         INSERT INTO member_facts (member_id, spend_365d_fen, visits_365d, spend_total_fen,
@@ -50,7 +60,7 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
         SELECT m.id, COALESCE(p.spend_y, 0), COALESCE(p.visits_y, 0), COALESCE(p.spend, 0),
                COALESCE(p.visits, 0), p.first_day, p.last_day, :as_of, :now
         FROM members m LEFT JOIN p ON p.member_id = m.id
-        WHERE m.merged_into IS NULL {only.format(col="m.id") if members is not None else ""}
+        WHERE m.merged_into IS NULL {"AND m.id IN :ids" if members is not None else ""}
         """,
         dates=("since", "as_of"),
         stamps=("now",),

@@ -58,12 +58,15 @@ def summaries(s: Session, calibration_end: date, as_of: date, period_days: int) 
     rows = s.execute(
         common.sql(
             f"""
-            WITH d AS (
-                SELECT {common.OWNER} AS member_id, s.business_day AS day,
-                       SUM({common.NET}) AS v
-                FROM sales s JOIN members m ON m.id = s.member_id
+            WITH d0 AS (
+                SELECT s.member_id, s.business_day AS day, SUM({common.NET}) AS v
+                FROM sales s
                 WHERE {common.PURCHASE} AND s.business_day <= :as_of
-                GROUP BY {common.OWNER}, s.business_day
+                GROUP BY s.member_id, s.business_day
+            ), d AS (
+                SELECT {common.OWNER} AS member_id, day, SUM(v) AS v
+                FROM d0 JOIN members m ON m.id = d0.member_id
+                GROUP BY {common.OWNER}, day
             ), a AS (
                 SELECT member_id, MIN(day) AS first_day, MAX(day) AS last_day,
                        COUNT(*) AS n, SUM(v) AS total

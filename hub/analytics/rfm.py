@@ -75,11 +75,16 @@ def compute(s: Session, as_of: date, window_days: int = 365) -> dict[str, Any]:
     s.execute(
         common.sql(
             f"""
-            WITH p AS (
-                SELECT {common.OWNER} AS member_id, MAX(s.business_day) AS last_day,
+            WITH p0 AS (
+                SELECT s.member_id, MAX(s.business_day) AS last_day,
                        COUNT(*) AS freq, SUM({common.NET}) AS spend
-                FROM sales s JOIN members m ON m.id = s.member_id
+                FROM sales s
                 WHERE s.business_day > :since AND s.business_day <= :as_of AND {common.PURCHASE}
+                GROUP BY s.member_id
+            ), p AS (
+                SELECT {common.OWNER} AS member_id, MAX(last_day) AS last_day,
+                       SUM(freq) AS freq, SUM(spend) AS spend
+                FROM p0 JOIN members m ON m.id = p0.member_id
                 GROUP BY {common.OWNER}
             ), scored AS (
                 SELECT member_id, last_day, freq, spend,

@@ -273,9 +273,30 @@ _MONTH = {
 }
 
 
-def compile_sql(node: Node, as_of: date, dialect: str) -> Compiled:
+def _has(fact: str, value: str, correlated: bool) -> str:
+    """`store has` / `category has`: bought there / that within 365 days. Correlated (for a
+    few members: their sales through the member_id index) or as one semi-join (everybody)."""
+    lines = " JOIN sale_lines line ON line.sale_id = s.id" if fact == "category" else ""
+    col = "s.store_id" if fact == "store" else "line.category"
+    bought = (
+        f"SELECT s.member_id FROM sales s{lines} WHERE {col} = {value}"
+        " AND s.business_day > :since AND s.refunded_fen < s.total_fen"
+    )
+    if correlated:
+        return (
+            f"EXISTS ({bought} AND s.member_id IN (SELECT x.id FROM members x"
+            " WHERE x.id = f.member_id OR x.merged_into = f.member_id))"
+        )
+    return (
+        "f.member_id IN (SELECT COALESCE(x.merged_into, x.id) FROM members x"
+        f" WHERE x.id IN ({bought}))"
+    )
+
+
+def compile_sql(node: Node, as_of: date, dialect: str, correlated: bool = True) -> Compiled:
     """The SQL condition of a parsed rule, over the aliases segments.py provides; values
-    only as bound parameters (p0, p1, …; `since` = as_of - 365 days)."""
+    only as bound parameters (p0, p1, …; `since` = as_of - 365 days). `correlated`: for a
+    few members (ingest) rather than everybody (the daily job)."""
     params: dict[str, Any] = {"since": as_of - timedelta(days=365)}
     joins: set[str] = set()
 
@@ -298,20 +319,7 @@ def compile_sql(node: Node, as_of: date, dialect: str) -> Compiled:
         if n.op == "notnull":
             return f"({col} IS NOT NULL)"
         if n.op == "has":
-            if n.fact == "store":
-                return (
-                    "EXISTS (SELECT 1 FROM sales s JOIN members sm ON sm.id = s.member_id"
-                    " WHERE COALESCE(sm.merged_into, sm.id) = f.member_id"
-                    f" AND s.store_id = {bind(n.values[0])} AND s.business_day > :since"
-                    " AND s.refunded_fen < s.total_fen)"
-                )
-            return (
-                "EXISTS (SELECT 1 FROM sales s JOIN members sm ON sm.id = s.member_id"
-                " JOIN sale_lines line ON line.sale_id = s.id"
-                " WHERE COALESCE(sm.merged_into, sm.id) = f.member_id"
-                f" AND line.category = {bind(n.values[0])} AND s.business_day > :since"
-                " AND s.refunded_fen < s.total_fen)"
-            )
+            return _has(n.fact, bind(n.values[0]), correlated)
         if fact.kind == "days":
             # days since D op N  ⇔  D (flipped op) as_of - N
             if n.op in ("in", "notin"):

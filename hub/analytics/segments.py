@@ -14,7 +14,7 @@ from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from hub.analytics import common, heat, rules
@@ -73,7 +73,9 @@ def get(s: Session, seg_id: int) -> Segment:
 
 
 def _matching(s: Session, seg: Segment, as_of: date, restricted: bool) -> tuple[str, dict]:
-    compiled = rules.compile_sql(check_rule(seg.rule), as_of, s.get_bind().dialect.name)
+    compiled = rules.compile_sql(
+        check_rule(seg.rule), as_of, s.get_bind().dialect.name, correlated=restricted
+    )
     joins = " ".join(_JOINS[j] for j in sorted(compiled.joins))
     params = dict(compiled.params)
     if "h" in compiled.joins:
@@ -99,21 +101,39 @@ def refresh(
     now = now or utcnow()
     out: dict[str, dict[str, int]] = {}
     restricted = members is not None
-    for seg in s.scalars(select(Segment).where(Segment.active).order_by(Segment.id)):
+    pg = s.get_bind().dialect.name == "postgresql"
+    if not restricted:
+        # everybody: who matches goes to a keyed scratch table first, so closing and opening
+        # stays are two anti-joins (a NOT IN over a million ids would not fit work_mem)
+        s.execute(text("DROP TABLE IF EXISTS segment_match"))
+        s.execute(text("CREATE TEMPORARY TABLE segment_match (member_id VARCHAR(36) PRIMARY KEY)"))
+    for seg in s.scalars(select(Segment).where(Segment.active).order_by(Segment.id)).all():
         match, params = _matching(s, seg, as_of, restricted)
         params.update(sid=seg.id, now=now)
         dates = tuple(k for k, v in params.items() if isinstance(v, date))
-        only = "AND member_id IN :ids" if restricted else ""
+        if restricted:
+            matching = f"({match})"
+            unmatched = f"member_id IN :ids AND member_id NOT IN {matching}"
+        else:
+            s.execute(
+                common.sql(f"INSERT INTO segment_match (member_id) {match}", dates=dates), params
+            )
+            if pg:
+                s.execute(text("ANALYZE segment_match"))
+            matching = "(SELECT member_id FROM segment_match)"
+            unmatched = (
+                "NOT EXISTS (SELECT 1 FROM segment_match x"
+                " WHERE x.member_id = segment_memberships.member_id)"
+            )
         left = common.sql(
             f"UPDATE segment_memberships SET left_at = :now"
-            f" WHERE segment_id = :sid AND left_at IS NULL {only}"
-            f" AND member_id NOT IN ({match})",
+            f" WHERE segment_id = :sid AND left_at IS NULL AND {unmatched}",
             dates=dates,
             stamps=("now",),
         )
         entered = common.sql(
             f"INSERT INTO segment_memberships (segment_id, member_id, entered_at)"
-            f" SELECT :sid, q.member_id, :now FROM ({match}) q"
+            f" SELECT :sid, q.member_id, :now FROM {matching} q"
             f" WHERE NOT EXISTS (SELECT 1 FROM segment_memberships x WHERE x.segment_id = :sid"
             f" AND x.member_id = q.member_id AND x.left_at IS NULL)"
             # two ingest workers deciding one member at once: the open-stay key keeps one
@@ -128,6 +148,10 @@ def refresh(
         n_left = s.execute(left, params).rowcount or 0
         n_in = s.execute(entered, params).rowcount or 0
         out[seg.name] = {"entered": n_in, "left": n_left}
+        if not restricted:
+            s.execute(text("DELETE FROM segment_match"))
+    if not restricted:
+        s.execute(text("DROP TABLE segment_match"))
     return out
 
 

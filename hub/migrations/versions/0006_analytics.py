@@ -71,9 +71,6 @@ def upgrade() -> None:
         sa.Column("heats", sa.JSON(), nullable=False),
         sa.Column("created_at", hub.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("pushed_at", hub.db.UtcDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_churn_warnings_member_id_members")
-        ),
         sa.PrimaryKeyConstraint("member_id", "week", name=op.f("pk_churn_warnings")),
     )
     op.create_index(op.f("ix_churn_warnings_week"), "churn_warnings", ["week"], unique=False)
@@ -89,9 +86,6 @@ def upgrade() -> None:
         sa.Column("last_purchase", sa.Date(), nullable=True),
         sa.Column("as_of", sa.Date(), nullable=False),
         sa.Column("computed_at", hub.db.UtcDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_member_facts_member_id_members")
-        ),
         sa.PrimaryKeyConstraint("member_id", name=op.f("pk_member_facts")),
     )
     op.create_table(
@@ -105,9 +99,6 @@ def upgrade() -> None:
         sa.Column("coupons", sa.Integer(), nullable=False),
         sa.Column("computed_at", hub.db.UtcDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("heat BETWEEN 0 AND 100", name=op.f("ck_member_heat_heat_in_range")),
-        sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_member_heat_member_id_members")
-        ),
         sa.PrimaryKeyConstraint("member_id", "week", name=op.f("pk_member_heat")),
     )
     op.create_index(op.f("ix_member_heat_week"), "member_heat", ["week", "heat"], unique=False)
@@ -152,9 +143,6 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "score BETWEEN 0 AND 100", name=op.f("ck_member_intimacy_score_in_range")
         ),
-        sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_member_intimacy_member_id_members")
-        ),
         sa.PrimaryKeyConstraint("member_id", name=op.f("pk_member_intimacy")),
     )
     op.create_table(
@@ -170,12 +158,6 @@ def upgrade() -> None:
         sa.Column("horizon_days", sa.Integer(), nullable=False),
         sa.Column("first_purchase", sa.Date(), nullable=False),
         sa.Column("computed_at", hub.db.UtcDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["fit_id"], ["ltv_fits.id"], name=op.f("fk_member_ltv_fit_id_ltv_fits")
-        ),
-        sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_member_ltv_member_id_members")
-        ),
         sa.PrimaryKeyConstraint("member_id", name=op.f("pk_member_ltv")),
     )
     op.create_table(
@@ -192,9 +174,6 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "r BETWEEN 1 AND 5 AND f BETWEEN 1 AND 5 AND m BETWEEN 1 AND 5",
             name=op.f("ck_member_rfm_scores"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_member_rfm_member_id_members")
         ),
         sa.PrimaryKeyConstraint("member_id", name=op.f("pk_member_rfm")),
     )
@@ -215,9 +194,6 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "left_at IS NULL OR left_at >= entered_at",
             name=op.f("ck_segment_memberships_left_after_entered"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["member_id"], ["members.id"], name=op.f("fk_segment_memberships_member_id_members")
         ),
         sa.ForeignKeyConstraint(
             ["segment_id"],
