@@ -32,6 +32,8 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
     """Rebuild the facts of `members` (surviving ids), or of every active member."""
     if members is not None and not members:
         return 0
+    if members is None:
+        common.roomy(s)
     q = delete(MemberFacts)
     if members is not None:
         q = q.where(MemberFacts.member_id.in_(list(members)))

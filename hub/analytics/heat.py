@@ -49,6 +49,7 @@ def compute_week(s: Session, week: date) -> dict[str, Any]:
     tz = common.zone(s)
     first, last = week - timedelta(days=21), week + timedelta(days=6)
     start, end = common.day_start(first, tz), common.day_start(last + timedelta(days=1), tz)
+    common.roomy(s)
     now = utcnow()
     s.execute(delete(MemberHeat).where(MemberHeat.week == week))
     owner = common.OWNER

@@ -36,6 +36,7 @@ def compute(s: Session, as_of: date) -> dict[str, Any]:
     tz = common.zone(s)
     start = common.day_start(as_of - timedelta(days=364), tz)
     end = common.day_start(as_of + timedelta(days=1), tz)
+    common.roomy(s)
     now = utcnow()
     s.execute(delete(MemberIntimacy))
     owner = common.OWNER

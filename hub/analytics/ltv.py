@@ -115,6 +115,7 @@ def compute(
         raise ValueError("horizon_days must be 1..3650 and holdout_days 0..3650")
     pdays = PERIOD_DAYS[period]
     cal = as_of - timedelta(days=holdout_days)
+    common.roomy(s)
     summ = summaries(s, cal, as_of, pdays)
     everyone = np.ones(len(summ.ids), dtype=bool)
     if len(summ.ids) < MIN_CUSTOMERS:

@@ -69,6 +69,7 @@ def compute(s: Session, as_of: date, window_days: int = 365) -> dict[str, Any]:
     """Score every member who bought in the window; replaces the previous scores."""
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
+    common.roomy(s)
     now = utcnow()
     cells = " ".join(f"WHEN {c.when} THEN '{c.key}'" for c in CELLS)
     s.execute(delete(MemberRfm))

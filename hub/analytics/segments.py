@@ -103,6 +103,7 @@ def refresh(
     restricted = members is not None
     pg = s.get_bind().dialect.name == "postgresql"
     if not restricted:
+        common.roomy(s)
         # everybody: who matches goes to a keyed scratch table first, so closing and opening
         # stays are two anti-joins (a NOT IN over a million ids would not fit work_mem)
         s.execute(text("DROP TABLE IF EXISTS segment_match"))
