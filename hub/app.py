@@ -1,5 +1,6 @@
-"""The hub's FastAPI app: one router per bounded context under /api (bearer token required),
-the ingest worker started and stopped with the app."""
+"""The hub's FastAPI app: one router per bounded context under /api (every route checked by
+hub/deps.py::authorize against hub/auth/policy.py), the HQ console's pages under /console, the
+ingest worker started and stopped with the app."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from hub import http_errors
+from hub.accounts.router import router as accounts_router
 from hub.analytics.jobs import AnalyticsJobs
 from hub.analytics.router import router as analytics_router
+from hub.auth import policy
+from hub.auth.gate import Gate
+from hub.auth.router import router as api_keys_router
 from hub.auth.service import Tokens
+from hub.auth.signing import Signer
+from hub.console import router as console
 from hub.db import Database
-from hub.deps import require_token
+from hub.deps import authorize
 from hub.ingest.router import router as ingest_router
 from hub.ingest.worker import IngestWorker
 from hub.inputs import plain_params
@@ -51,6 +58,7 @@ def create_app(
     app = FastAPI(title="storegw hub", version="0.1.0", lifespan=lifespan)
     app.state.db = db
     app.state.tokens = Tokens(db)
+    app.state.gate = Gate(app.state.tokens, Signer.load(data_dir))
     app.state.worker = None
     loyalty.install(app, db, data_dir)
     # analytics' daily and weekly jobs; churn warnings go out on loyalty's MQTT publisher
@@ -69,10 +77,19 @@ def create_app(
             body["ok"], body["ingest"] = w.health()
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
-    api = APIRouter(prefix="/api", dependencies=[Depends(require_token), Depends(plain_params)])
-    for r in (stores_router, sales_router, ingest_router, *loyalty.ROUTERS, analytics_router):
+    api = APIRouter(prefix="/api", dependencies=[Depends(authorize), Depends(plain_params)])
+    for r in (
+        accounts_router,
+        api_keys_router,
+        stores_router,
+        sales_router,
+        ingest_router,
+        *loyalty.ROUTERS,
+        analytics_router,
+    ):
         api.include_router(r)
     app.include_router(api)
+    console.install(app)
     _declare_bearer(app)
     return app
 
@@ -80,7 +97,7 @@ def create_app(
 def _declare_bearer(app: FastAPI) -> None:
     """Declare the bearer token in the OpenAPI document, on every /api operation (the 360° view
     is mounted outside the /api router), so /docs' "Try it out" sends it. The check itself
-    stays require_token's."""
+    stays hub/auth/gate.py's."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -89,11 +106,13 @@ def _declare_bearer(app: FastAPI) -> None:
         schemes["bearer"] = {
             "type": "http",
             "scheme": "bearer",
-            "description": "an HQ token: STOREGW_HUB_TOKEN or <data dir>/admin-token",
+            "description": "an access token from /api/auth/token, an API key, or the first"
+            " HQ token (STOREGW_HUB_TOKEN or <data dir>/admin-token)",
         }
         for path, item in spec["paths"].items():
-            if path.startswith("/api/"):
-                for op in item.values():
+            for method, op in item.items():
+                row = policy.rule(method, path)
+                if path.startswith("/api/") and not (row and row.public):
                     op["security"] = [{"bearer": []}]
         return spec
 

@@ -1,4 +1,4 @@
-"""What routers get from the running hub: a database session per request, the ingest worker."""
+"""What routers get from the running hub: a database session per request, the access check."""
 
 from __future__ import annotations
 
@@ -13,5 +13,6 @@ def session(request: Request) -> Iterator[Session]:
         yield s
 
 
-def require_token(request: Request) -> None:
-    request.app.state.tokens.check(request)
+def authorize(request: Request) -> None:
+    """Every /api route's check: the credential, then the route's row in hub/auth/policy.py."""
+    request.app.state.gate.authorize(request)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -68,23 +69,41 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
 
-def _methods(app: FastAPI, path: str) -> list[str]:
-    """The methods the OpenAPI lists for `path`: those of its most specific template (fewest
-    parameters, so /api/tiers/changes is that path's and not /api/tiers/{code}'s)."""
-    table = getattr(app.state, "allowed_methods", None)
+def _routes(app: FastAPI) -> list[tuple[int, re.Pattern[str], str, dict[str, Any]]]:
+    """The OpenAPI's path templates as (parameter count, regex, template, operations), built
+    once per app."""
+    table = getattr(app.state, "route_templates", None)
     if table is None:
         table = [
             (
                 p.count("{"),
                 re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(p)) + "$"),
+                p,
                 ops,
             )
             for p, ops in app.openapi()["paths"].items()
         ]
-        app.state.allowed_methods = table
-    matches = [(n, ops) for n, rx, ops in table if rx.match(path)]
+        app.state.route_templates = table
+    return table
+
+
+def _methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI lists for `path`: those of its most specific template (fewest
+    parameters, so /api/tiers/changes is that path's and not /api/tiers/{code}'s)."""
+    matches = [(n, ops) for n, rx, _, ops in _routes(app) if rx.match(path)]
     fewest = min((n for n, _ in matches), default=0)
     return sorted({m.upper() for n, ops in matches if n == fewest for m in ops})
+
+
+def template(app: FastAPI, method: str, path: str) -> str | None:
+    """The OpenAPI path template `method path` was routed by (the most specific one serving
+    the method), e.g. /api/stores/{store_id} for GET /api/stores/sh1."""
+    method = method.lower()
+    best = min(
+        ((n, t) for n, rx, t, ops in _routes(app) if method in ops and rx.match(path)),
+        default=None,
+    )
+    return best[1] if best else None
 
 
 def install(app: FastAPI) -> None:

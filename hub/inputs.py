@@ -105,8 +105,9 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     what = {
         400: "the body is not JSON",
         401: "missing or wrong bearer token",
+        403: "the credential's role or scope may not call this route (hub/auth/policy.py)",
         404: "no such resource",
         409: "conflicts with the current state (taken, used up, already done)",
         422: "invalid input, or refers to something that does not exist",
     }
-    return {s: {"model": Problem, "description": what[s]} for s in (400, 401, 422, *statuses)}
+    return {s: {"model": Problem, "description": what[s]} for s in (400, 401, 403, 422, *statuses)}

@@ -1,4 +1,6 @@
-"""API tokens, stored as SHA-256 hashes: a leaked database does not leak a usable token."""
+"""API keys for integrations (and the first HQ token), stored as SHA-256 hashes: a leaked
+database does not leak a usable key. A key carries scopes (`members:read`, `sales:read`, …, or
+`*` for all, which the first HQ token has); hub/auth/policy.py names each route's scope."""
 
 from __future__ import annotations
 
@@ -16,5 +18,9 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(200))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(32), default="hq")
+    # space-separated scopes; "*" is every scope
+    scopes: Mapped[str] = mapped_column(String(1000), default="*", server_default="*")
+    # the key's first characters, to tell keys apart in a list without storing the key
+    hint: Mapped[str] = mapped_column(String(12), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

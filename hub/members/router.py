@@ -85,7 +85,7 @@ def renew(member_id: str, body: RenewIn, db: Db, svc: Svc) -> dict[str, Any]:
 
 
 # The 360° view is the service desk's and the mini-program's hot path. It is mounted on the
-# app ahead of the /api router (hub/loyalty/runtime.py) and checks the bearer token inline:
+# app ahead of the /api router (hub/loyalty/runtime.py) and checks access inline:
 # the router's synchronous dependency costs a thread hop per request, and the route is
 # matched before the hundred others.
 views = APIRouter(tags=["members"], responses=errors(404))
@@ -95,7 +95,7 @@ views = APIRouter(tags=["members"], responses=errors(404))
 async def member_360(member_id: str, request: Request) -> Response:
     """Profile, card, tier, points, coupons, purchases across stores and channels."""
     app = request.app
-    app.state.tokens.check(request)
+    app.state.gate.authorize(request)  # hub/auth/policy.py's row, as every /api route
     # Built right here on the event loop: six reads of a few hundred microseconds each
     # (SQLite file, or PostgreSQL beside the hub). Handing them to a worker thread cost more
     # in GIL hand-offs than they take — at 200 req/s, p50 105 ms and saturation through a
