@@ -1,8 +1,8 @@
 """analytics: RFM, heat (weekly) and churn warnings, intimacy, member facts, segments with
 membership history, LTV fits and per-member predictions (issue 16)
 
-Revision ID: 0006_analytics
-Revises: 0005_ingest_conflicts
+Revision ID: 0007_analytics
+Revises: 0006_accounts
 Create Date: 2026-11-28 12:15:00
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 
 import hub.db
 
-revision = "0006_analytics"
-down_revision = "0005_ingest_conflicts"
+revision = "0007_analytics"
+down_revision = "0006_accounts"
 branch_labels = None
 depends_on = None
 
