@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from hub import http_errors
 from hub.accounts.router import router as accounts_router
 from hub.analytics.jobs import AnalyticsJobs
+from hub.analytics.pages import router as analytics_pages
 from hub.analytics.router import router as analytics_router
 from hub.auth import policy
 from hub.auth.gate import Gate
@@ -90,6 +91,7 @@ def create_app(
         api.include_router(r)
     app.include_router(api)
     console.install(app)
+    app.include_router(analytics_pages)  # the console's analytics pages
     _declare_bearer(app)
     return app
 

@@ -123,10 +123,16 @@ def expected_purchases(m: BgNbd, t: float, x: object, t_x: object, T: object) ->
     rx = m.r + x
     z = t / (m.alpha + T + t)
     head = (m.a + m.b + x - 1) / (m.a - 1)
-    tail = 1.0 - np.exp(rx * (np.log(m.alpha + T) - np.log(m.alpha + T + t))) * hyp2f1(
-        rx, m.b + x, m.a + m.b + x - 1, z
-    )
-    return head * tail * p_alive(m, x, t_x, T)
+    with np.errstate(all="ignore"):
+        tail = 1.0 - np.exp(rx * (np.log(m.alpha + T) - np.log(m.alpha + T + t))) * hyp2f1(
+            rx, m.b + x, m.a + m.b + x - 1, z
+        )
+        alive = p_alive(m, x, t_x, T)
+        exact = head * tail * alive
+    # a ≈ 1 or ₂F₁ near its singularity: the closed form is 0/0; there, the alive customer's
+    # expected rate (r+x)/(α+T) over t, times P(alive) (an upper bound: no drop-out in t)
+    rough = alive * t * rx / (m.alpha + T)
+    return np.where(np.isfinite(exact) & (exact >= 0), exact, rough)
 
 
 def gamma_gamma_loglik_each(p: float, q: float, v: float, x: object, mx: object) -> np.ndarray:
