@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from hub.analytics import common, facts, heat, intimacy, ltv, rfm, segments
@@ -128,3 +129,32 @@ class AnalyticsJobs:
             with self.db.transaction() as s:
                 heat.push(s, self._unpushed, publish)
             self._unpushed = None
+
+
+_FOR_360 = text(
+    """
+    SELECT r.cell, i.score, l.p_alive, l.expected_value_fen, l.horizon_days,
+           (SELECT h.heat FROM member_heat h WHERE h.member_id = x.id
+            ORDER BY h.week DESC LIMIT 1) AS heat,
+           (SELECT MAX(h.week) FROM member_heat h WHERE h.member_id = x.id) AS week
+    FROM (SELECT CAST(:id AS VARCHAR(36)) AS id) x
+    LEFT JOIN member_rfm r ON r.member_id = x.id
+    LEFT JOIN member_intimacy i ON i.member_id = x.id
+    LEFT JOIN member_ltv l ON l.member_id = x.id
+    """
+)
+
+
+def for_360(conn: Connection, member_id: str) -> dict[str, Any]:
+    """The 360° view's analytics line: the newest heat, predicted value over the horizon,
+    P(alive), RFM cell and intimacy (one primary-key look-up each; the view is a hot path)."""
+    row = conn.execute(_FOR_360, {"id": member_id}).one()
+    return {
+        "heat": row.heat,
+        "heat_week": str(row.week) if row.week is not None else None,
+        "predicted_value_fen": row.expected_value_fen,
+        "horizon_days": row.horizon_days,
+        "p_alive": None if row.p_alive is None else round(row.p_alive, 4),
+        "rfm_cell": row.cell,
+        "intimacy": row.score,
+    }

@@ -46,6 +46,8 @@ router = APIRouter(prefix="/analytics", tags=["analytics"], responses=errors(404
 Db = Annotated[Session, Depends(session)]
 Format = Annotated[Literal["json", "csv"], Query(alias="format")]
 Limit = Annotated[int, Query(ge=1, le=100000)]
+# a business day the books can hold (year 1 minus a window would not be a date at all)
+Day = Annotated[date, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 After = Annotated[str | None, Query(max_length=36)]
 
 
@@ -92,9 +94,9 @@ def run_job(
     name: Literal["facts", "rfm", "heat", "intimacy", "segments", "ltv", "daily"],
     db: Db,
     request: Request,
-    as_of: date | None = None,
+    as_of: Day | None = None,
     window_days: Annotated[int, Query(ge=1, le=3650)] = 365,
-    week: date | None = None,
+    week: Day | None = None,
     period: Literal["day", "week"] = "week",
     horizon_days: Annotated[int, Query(ge=1, le=3650)] = 365,
     holdout_days: Annotated[int, Query(ge=0, le=3650)] = 0,
@@ -180,7 +182,7 @@ def _week(db: Session, week: date | None) -> date | None:
 
 
 @router.get("/heat")
-def heat_distribution(db: Db, week: date | None = None, fmt: Format = "json") -> Any:
+def heat_distribution(db: Db, week: Day | None = None, fmt: Format = "json") -> Any:
     """Members per heat band of 10 in a week (default: the newest computed)."""
     with db.begin():
         w = _week(db, week)
@@ -198,7 +200,7 @@ def heat_distribution(db: Db, week: date | None = None, fmt: Format = "json") ->
 @router.get("/heat/members")
 def heat_members(
     db: Db,
-    week: date | None = None,
+    week: Day | None = None,
     limit: Limit = 1000,
     after: After = None,
     fmt: Format = "json",
@@ -229,7 +231,7 @@ def heat_members(
 
 
 @router.get("/churn")
-def churn_warnings(db: Db, week: date | None = None, fmt: Format = "json") -> Any:
+def churn_warnings(db: Db, week: Day | None = None, fmt: Format = "json") -> Any:
     """The week's churn warnings: heat fell two weeks in a row (default: the newest week)."""
     with db.begin():
         w = _week(db, week)
@@ -264,6 +266,8 @@ def add_interaction(body: InteractionIn, db: Db, response: Response) -> dict[str
     same report (200)."""
     if body.at.tzinfo is None:
         raise HTTPException(422, "at needs a UTC offset")
+    if not 2000 <= body.at.year <= 2100:
+        raise HTTPException(422, "at must lie between the years 2000 and 2100")
     with _answer("interaction"), db.begin():
         row, created = interactions.record(
             db, body.member_id, body.kind, body.at, body.source, body.key
@@ -362,7 +366,7 @@ def change_segment(seg_id: int, body: SegmentChange, db: Db) -> dict[str, Any]:
 def segment_members(
     seg_id: int,
     db: Db,
-    entered_since: date | None = None,
+    entered_since: Day | None = None,
     limit: Limit = 1000,
     after: After = None,
     fmt: Format = "json",
@@ -400,8 +404,8 @@ def segment_members(
 def segment_sizes(
     seg_id: int,
     db: Db,
-    first: date | None = None,
-    last: date | None = None,
+    first: Day | None = None,
+    last: Day | None = None,
     fmt: Format = "json",
 ) -> Any:
     """Members at the end of each store-local day (default: the last 30 days)."""

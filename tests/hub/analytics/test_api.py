@@ -106,6 +106,10 @@ def test_daily_job_and_every_list(api: TestClient, till) -> None:
     assert card["ltv"]["horizon_days"] == 365
     assert card["intimacy"]["score"] >= 0
 
+    view = api.get(f"/api/members/{ids[0]}/360").json()["analytics"]  # on the 360° view
+    assert view["predicted_value_fen"] == card["ltv"]["expected_value_fen"]
+    assert view["rfm_cell"] == card["rfm"]["cell"] and view["intimacy"] == card["intimacy"]["score"]
+
     week = api.post("/api/analytics/jobs/heat").json()
     assert week["members"] >= 0 and "week" in week
     dist = api.get("/api/analytics/heat").json()
