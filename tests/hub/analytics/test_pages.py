@@ -1,17 +1,21 @@
 """The console's analytics pages in headless Chromium against a real hub process: the RFM
 grid, the heat distribution and the week's churn warnings, segment sizes, predicted value by
 acquisition month, one member's card; Chinese and English; on a 360 px phone; nothing
-fetched from outside the hub; and who may see them."""
+fetched from outside the hub; who may see them; and the churn warning at the home store."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+import paho.mqtt.client as mqtt
 import pytest
 
 from hub.analytics import common
 from hub.db import Database
+from protocols import topics
 from rig.browser import PHONE, outside_requests, screenshot
+from rig.waiting import wait_until
 from tests.hub.console.conftest import ConsoleHub, console, sign_in  # noqa: F401 - fixture
 from tests.hub.till import Till
 
@@ -119,3 +123,25 @@ def test_who_may_see_it(page, console: ConsoleHub, role: str, status: int) -> No
     assert ("会员分析" in page.inner_text("nav")) == (status == 200)
     response = page.goto(f"{console.base}/console/analytics")
     assert response is not None and response.status == status
+
+
+def test_churn_warning_reaches_the_home_store(console: ConsoleHub, chain) -> None:  # noqa: F811
+    """The heat job pushed the week's warnings over the real broker, retained: a gateway that
+    subscribes now still gets them."""
+    url = console.hub.args[console.hub.args.index("--mqtt-url") + 1]
+    host, port = url.removeprefix("mqtt://").split(":")
+    got: list[dict] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.on_message = lambda c, u, msg: got.append(
+        {"retain": msg.retain, **json.loads(msg.payload)}
+    )
+    client.connect(host, int(port))
+    client.subscribe(topics.notices("sh1", "churn"), qos=1)
+    client.loop_start()
+    try:
+        wait_until(lambda: got, 10, what="the retained churn notice")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert got[0]["retain"] is True and got[0]["store"] == "sh1"
+    assert [m["member_id"] for m in got[0]["members"]] == [chain["falling"]]
