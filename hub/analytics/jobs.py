@@ -89,6 +89,7 @@ class AnalyticsJobs:
         self._day: date | None = None
         self._week: date | None = None
         self._unpushed: date | None = None
+        self._quiet_until = 0.0  # after a failure: the next try in 10 minutes, not 30 s
         self.runs: dict[str, dict[str, Any]] = {}
 
     def start(self) -> None:
@@ -104,12 +105,14 @@ class AnalyticsJobs:
 
     async def _loop(self) -> None:
         while True:
-            try:
-                await asyncio.to_thread(self.tick)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("analytics job failed; retrying at the next tick")
+            if time.monotonic() >= self._quiet_until:
+                try:
+                    await asyncio.to_thread(self.tick)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("analytics job failed; trying again in 10 minutes")
+                    self._quiet_until = time.monotonic() + 600
             await asyncio.sleep(30.0)
 
     def tick(self) -> None:
