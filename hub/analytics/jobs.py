@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def daily(s: Session, as_of: date, window_days: int = 365) -> dict[str, Any]:
     out: dict[str, Any] = {"facts": facts.refresh(s, as_of)}
-    out["rfm"] = rfm.compute(s, as_of, window_days)
+    out["rfm"] = rfm.compute(s, as_of, window_days, from_facts=True)
     out["intimacy"] = intimacy.compute(s, as_of)
     out["segments"] = segments.full(s, as_of)
     try:

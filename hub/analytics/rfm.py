@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from hub.analytics import common
+from hub.analytics import common, facts
 from hub.analytics.models import MemberRfm
 from hub.db import utcnow
 
@@ -65,17 +65,32 @@ def _score(expr: str) -> str:
     return f"1 + (5 * (RANK() OVER (ORDER BY {expr}) - 1)) / COUNT(*) OVER ()"
 
 
-def compute(s: Session, as_of: date, window_days: int = 365) -> dict[str, Any]:
-    """Score every member who bought in the window; replaces the previous scores."""
+# The member facts of the same day already hold the 365-day purchases, spend and last day:
+# read them instead of another pass over the sales (the daily job rebuilds them just before).
+_FROM_FACTS = """
+            WITH p AS (
+                SELECT member_id, last_purchase AS last_day, visits_365d AS freq,
+                       spend_365d_fen AS spend
+                FROM member_facts WHERE visits_365d > 0 AND as_of = :as_of
+            ), scored AS ("""
+
+
+def compute(
+    s: Session, as_of: date, window_days: int = 365, from_facts: bool = False
+) -> dict[str, Any]:
+    """Score every member who bought in the window; replaces the previous scores.
+    `from_facts`: member_facts was just rebuilt for `as_of` (and the window is its 365 days)."""
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
+    from_facts = from_facts and window_days == facts.WINDOW_DAYS
     common.roomy(s)
     now = utcnow()
     cells = " ".join(f"WHEN {c.when} THEN '{c.key}'" for c in CELLS)
     s.execute(delete(MemberRfm))
-    s.execute(
-        common.sql(
-            f"""
+    source = (
+        _FROM_FACTS
+        if from_facts
+        else f"""
             WITH p0 AS (
                 SELECT s.member_id, MAX(s.business_day) AS last_day,
                        COUNT(*) AS freq, SUM({common.NET}) AS spend
@@ -87,7 +102,12 @@ def compute(s: Session, as_of: date, window_days: int = 365) -> dict[str, Any]:
                        SUM(freq) AS freq, SUM(spend) AS spend
                 FROM p0 JOIN members m ON m.id = p0.member_id
                 GROUP BY {common.OWNER}
-            ), scored AS (
+            ), scored AS ("""
+    )
+    s.execute(
+        common.sql(
+            source
+            + f"""
                 SELECT member_id, last_day, freq, spend,
                        {_score("last_day")} AS r, {_score("freq")} AS f, {_score("spend")} AS m
                 FROM p
@@ -104,7 +124,7 @@ def compute(s: Session, as_of: date, window_days: int = 365) -> dict[str, Any]:
         {"since": as_of - timedelta(days=window_days), "as_of": as_of, "now": now},
     )
     sizes = dict(s.execute(select(MemberRfm.cell, func.count()).group_by(MemberRfm.cell)).all())
-    params = {"as_of": as_of.isoformat(), "window_days": window_days}
+    params = {"as_of": as_of.isoformat(), "window_days": window_days, "from_facts": from_facts}
     common.record(s, "rfm", METHOD, params, {"cells": sizes, "members": sum(sizes.values())}, now)
     return {**params, "cells": sizes}
 

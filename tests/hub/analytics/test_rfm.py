@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
-from hub.analytics import rfm
+from hub.analytics import facts, rfm
 from hub.analytics.models import MemberRfm
 from hub.db import Database
 from hub.members.service import Members, Registration
@@ -35,7 +36,10 @@ def _book(db: Database, till, member: str, day: date, fen: int) -> None:
     )
 
 
-def test_quintiles_and_cells_by_hand(db: Database, members: Members, till) -> None:
+@pytest.mark.parametrize("from_facts", [False, True], ids=["from-sales", "from-facts"])
+def test_quintiles_and_cells_by_hand(
+    db: Database, members: Members, till, from_facts: bool
+) -> None:
     ids = []
     for i in range(10):
         with db.transaction() as s:
@@ -52,7 +56,10 @@ def test_quintiles_and_cells_by_hand(db: Database, members: Members, till) -> No
     till.send(till.refund(sale))
 
     with db.transaction() as s:
-        out = rfm.compute(s, AS_OF, window_days=365)
+        if from_facts:  # the daily job's way: facts first, RFM read from them
+            facts.refresh(s, AS_OF)
+        out = rfm.compute(s, AS_OF, window_days=365, from_facts=from_facts)
+    assert out["from_facts"] is from_facts
     with db.transaction() as s:
         got = {r.member_id: r for r in s.scalars(select(MemberRfm))}
     assert len(got) == 10
