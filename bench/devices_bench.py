@@ -3,21 +3,19 @@
 1. scale read rate: weight requests answered per second by the Scale driver through a pty to the
    simulator, vs raw request/reply round trips per second through a pty (same event loop style);
 2. scan-to-lane latency: simulator writes a scan → lane bus subscriber has the event, vs the raw
-   one-way pty latency;
-3. memory: RSS of a gateway-like process (registry + HTTP routes) with six devices attached
-   (3 scales, 3 scanners; the simulators run in another process), vs the same process before.
+   one-way pty latency.
+
+The gateway's memory is measured on the real `storegw edge` process by bench/gateway_memory.py
+(this script's stand-in process, registry and routes only, measured none of the gateway's own).
 
 Run: python bench/devices_bench.py"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import tty
 from pathlib import Path
@@ -33,13 +31,6 @@ from edge.sim.scanners import SerialScannerSim
 
 FAST = {"poll_interval_ms": 60000, "command_gap_ms": 0, "reply_timeout_ms": 1000}
 ROUNDS = 1000
-
-
-def rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 async def raw_round_trips(n: int, reply: bytes) -> float:
@@ -140,72 +131,6 @@ def ms(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if q < 100 else max(values) * 1000
 
 
-# --- memory: two processes -----------------------------------------------------------------------
-async def run_sims(folder: Path) -> None:
-    sims = [ScaleSim(p, weight="1.000") for p in ("toledo", "sics", "cas")]
-    sims += [SerialScannerSim() for _ in range(3)]
-    for sim in sims:
-        await sim.start()
-    (folder / "ports.json").write_text(json.dumps([s.path for s in sims]))
-    while not (folder / "done").exists():
-        await asyncio.sleep(0.05)
-        for sim in sims[3:]:
-            sim.scan("6901234567892")
-
-
-async def run_gateway(folder: Path) -> None:
-    from aiohttp import web
-
-    from edge.devices import discovery, lanes_io  # noqa: F401 - a gateway imports them all
-    from edge.devices.registry import Devices
-
-    before = rss_kib()
-    ports = json.loads((folder / "ports.json").read_text())
-    profiles = ["mettler-toledo-8217", "mettler-toledo-sics", "cas-pd2"] + ["newland-cdc"] * 3
-    lines = []
-    for i, (port, profile) in enumerate(zip(ports, profiles, strict=True)):
-        kind = "scale" if i < 3 else "scanner"
-        lines += [
-            "[[device]]",
-            f'id = "{kind}-{i}"',
-            f'kind = "{kind}"',
-            f'profile = "{profile}"',
-            f'port = "{port}"',
-            f'lane = "{i % 3 + 1}"',
-        ]
-    (folder / "devices.toml").write_text("\n".join(lines) + "\n")
-    ctx = Context(LaneBus(), folder)
-    devices = Devices(ctx)
-    app = web.Application()
-    app.add_routes(devices.routes())
-    app.add_routes(lanes_io.lane_routes(devices))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    await devices.start()
-    while any(d.state != "online" for d in devices.by_id.values()):
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(3)  # polling and scanning for a while
-    print(json.dumps({"before_kib": before, "after_kib": rss_kib(), "devices": len(devices.by_id)}))
-    await devices.stop()
-    await runner.cleanup()
-
-
-def memory() -> dict[str, int]:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        me = str(Path(__file__).resolve())
-        sims = subprocess.Popen([sys.executable, me, "--sims", tmp])
-        while not (folder / "ports.json").exists():
-            time.sleep(0.05)
-        out = subprocess.run(
-            [sys.executable, me, "--gateway", tmp], capture_output=True, text=True, check=True
-        )
-        (folder / "done").write_text("")
-        sims.wait(10)
-        return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 async def main() -> None:
     raw = await raw_round_trips(ROUNDS, b"S S      1.250 kg\r\n")
     print(f"raw pty round trip:          {raw:8.0f} /s")
@@ -228,19 +153,7 @@ async def main() -> None:
         f"scan-to-lane latency:        p50 {scan_p50:.3f} ms   p99 {ms(lat, 99):.3f} ms   "
         f"ratio to raw (p50) {scan_p50 / raw_p50:.2f}"
     )
-    mem = memory()
-    print(
-        f"gateway-like process RSS:    {mem['before_kib'] / 1024:.1f} MiB before, "
-        f"{mem['after_kib'] / 1024:.1f} MiB with {mem['devices']} devices "
-        f"(+{(mem['after_kib'] - mem['before_kib']) / 1024:.1f} MiB, "
-        f"ratio {mem['after_kib'] / mem['before_kib']:.2f})"
-    )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--sims":
-        asyncio.run(run_sims(Path(sys.argv[2])))
-    elif len(sys.argv) == 3 and sys.argv[1] == "--gateway":
-        asyncio.run(run_gateway(Path(sys.argv[2])))
-    else:
-        asyncio.run(main())
+    asyncio.run(main())

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 import edge.devices
-from edge import http_errors, openapi, token
+from edge import admin, http_errors, metrics, openapi, token
 from edge.coupons import CouponClaims
 from edge.devices import receipt_routes
 from edge.devices.base import Context
@@ -22,10 +22,13 @@ from edge.devices.registry import Devices
 from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
+from edge.metrics import GatewayMetrics
 from edge.payments.service import Payments
 from edge.rpc import HubCalls
 from edge.snapshots import Snapshots
+from edge.stock import StoreStock
 from edge.uplink import Uplink
+from transport import sd_notify
 
 log = logging.getLogger(__name__)
 
@@ -53,31 +56,43 @@ class Gateway:
         self.data_dir = data_dir
         self.journal = Journal(data_dir / "journal.db", store, gateway)
         self.uplink = Uplink(self.journal, mqtt_url, **(uplink_options or {}))
-        self.snapshots = Snapshots(data_dir, store, self.uplink)  # hub config, held locally
         self.hub_calls = HubCalls(self.uplink)  # lanes' online loyalty calls
+        self.stock = StoreStock(self.uplink, self.hub_calls)  # before snapshots (config/+)
+        self.snapshots = Snapshots(data_dir, store, self.uplink)  # hub config, held locally
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
         modules = load_driver_modules()
         self.devices = Devices(self.ctx)
         self.payments = Payments(self.ctx, self.devices)
         self.lanes = Lanes(self.journal, self.uplink, self.ctx, tz)
         self.lanes.returns.hub = self.hub_calls  # refunds claim online (edge/returns.py)
+        self.stock.lanes = self.lanes  # counts and receipts are journaled as the lanes' events
         self.lanes.coupons = CouponClaims(self.journal.conn, self.hub_calls, data_dir, self.ctx)
         self.token = token.load_or_create(data_dir, "STOREGW_EDGE_TOKEN", "edge-token")
-        # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py)
-        open_paths = frozenset({"/health"}) | openapi.OPEN_PATHS
+        self.metrics = GatewayMetrics(
+            self.journal, self.uplink, self.devices, self.ctx, data_dir, self.token
+        )
+        # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py);
+        # /metrics checks its own tokens (edge/metrics.py)
+        open_paths = frozenset({"/health", metrics.PATH}) | openapi.OPEN_PATHS
         app = web.Application(
-            middlewares=[http_errors.json_errors, token.middleware(self.token, open_paths)]
+            middlewares=[
+                http_errors.json_errors,
+                token.middleware(self.token, open_paths, own_auth=(admin.PREFIX,)),
+            ]
         )
         app.add_routes([web.get("/health", self._health), *openapi.routes()])
+        app.add_routes(self.metrics.routes())
         app.add_routes(self.lanes.routes())
         app.add_routes(self.devices.routes())
         app.add_routes(self.payments.routes())
         app.add_routes(self.snapshots.routes() + self.hub_calls.routes())
         app.add_routes(self.lanes.coupons.routes())
+        app.add_routes(self.stock.routes())
         for module in modules:
             if hasattr(module, "lane_routes"):
                 app.add_routes(module.lane_routes(self.devices))
         app.add_routes(receipt_routes.routes(self.devices))  # e-receipts and reprints
+        admin.Admin(self).mount(app)  # the technician's pages, /admin/ (edge/admin)
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -106,6 +121,7 @@ class Gateway:
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         self._tasks.append(asyncio.create_task(self._housekeeping()))
+        self._tasks.append(asyncio.create_task(self.metrics.sample()))
         bound = self._runner.addresses[0][1]
         log.info(
             "gateway %s/%s listening on %s:%s",
@@ -143,9 +159,13 @@ async def serve(args: Any) -> None:
         tmp = Path(f"{args.port_file}.tmp")
         tmp.write_text(f"{bound}\n")
         tmp.replace(args.port_file)
+    sd_notify.ready(f"gateway {args.store}/{args.gateway} listening on port {bound}")
+    watchdog = asyncio.create_task(sd_notify.keep_alive())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    sd_notify.notify("STOPPING=1")
+    watchdog.cancel()
     await gw.stop()

@@ -1,10 +1,10 @@
 """The gateway's lane and device API as an OpenAPI 3.1 document, generated from the types that
 validate the bodies (msgspec structs for sales, refunds and shift closes; pydantic models for
 the lanes' loyalty calls and weighing), served at `/openapi.json`, with a self-contained docs
-page at `/docs` (edge/api_docs.html: no script, font or style from the internet — a store may
-have none). A page of our own rather than Swagger UI from a package: swagger-ui-bundle 1.1.0
-would do it offline, but ships Swagger UI 4.15 (8 MiB unpacked, plus Jinja2) to every Pi-class
-gateway for what ~150 lines of inline HTML and script do here.
+page at `/docs` (protocols/api_docs.html, the hub's too: no script, font or style from the
+internet — a store may have none). A page of our own rather than Swagger UI from a package:
+swagger-ui-bundle 1.1.0 would do it offline, but ships Swagger UI 4.15 (8 MiB unpacked, plus
+Jinja2) to every Pi-class gateway for what ~150 lines of inline HTML and script do here.
 
 Both are reachable without a token: they describe the API's shape, which is the same on every
 gateway and public in this repository, and hold no data, no store name, no token. A lane
@@ -14,6 +14,7 @@ data still needs one."""
 from __future__ import annotations
 
 import re
+from functools import cache
 from importlib import resources
 from typing import Any, Literal, NamedTuple
 
@@ -23,7 +24,8 @@ from pydantic import BaseModel
 
 from edge.devices.lanes_io import WeighIn
 from edge.lane import RefundIn, SaleIn, ShiftIn
-from protocols import events, rpc
+from edge.stock import CountIn, ReceiptIn
+from protocols import api_docs, events, rpc
 
 REF = "#/components/schemas/{name}"
 OPEN_PATHS = frozenset({"/openapi.json", "/docs"})
@@ -99,6 +101,13 @@ SHIFT_EXAMPLE = {
     "tenders": [{"tender": "cash", "expected_fen": 1800, "counted_fen": 1800}],
 }
 
+COUNT_EXAMPLE = {"counted_by": "李娜", "lines": [{"sku": "6901028075015", "counted_milli": 46000}]}
+RECEIPT_EXAMPLE = {
+    "received_by": "王强",
+    "po_id": "0193f1e2-…-the PO id (or none)",
+    "lines": [{"sku": "2000101", "qty_milli": 20000, "damaged_milli": 500}],
+}
+
 OPS: tuple[Op, ...] = (
     Op("post", "/api/lanes/{lane}/sales", "lanes", "Commit a sale (durable when answered)",
        SaleIn, (201, Booked), (400, 507), example=SALE_EXAMPLE),
@@ -156,6 +165,17 @@ OPS: tuple[Op, ...] = (
        errors=(400, 404, 409)),
     Op("get", "/api/discovery", "devices", "What device discovery sees", errors=()),
     Op("get", "/api/snapshots", "store", "The hub's snapshots this gateway holds", errors=()),
+    Op("get", "/api/stock", "store", "The store's own stock per SKU (asks the hub)",
+       errors=(400, 503, 504), query=("sku",)),
+    Op("get", "/api/stock/alerts", "store", "The store's open stock alerts (as last published)",
+       errors=()),
+    Op("post", "/api/lanes/{lane}/pickups/{order_id}/complete", "store",
+       "Hand an online order over (its held goods leave the stock)", errors=(404, 409, 503, 504)),
+    Op("post", "/api/lanes/{lane}/stock/counts", "lanes", "Book a stocktake (stock.counted)",
+       CountIn, (201, Booked), (400, 422, 507), example=COUNT_EXAMPLE),
+    Op("post", "/api/lanes/{lane}/stock/receipts", "lanes",
+       "Book goods received, against a purchase order or not (stock.received)",
+       ReceiptIn, (201, Booked), (400, 422, 507), example=RECEIPT_EXAMPLE),
 )  # fmt: skip
 
 QUERY_DOC = {
@@ -165,6 +185,7 @@ QUERY_DOC = {
     "phone": "the member's mobile number",
     "card_no": "the member's card number",
     "member_id": "the member's id",
+    "sku": "a SKU to show (repeat for several; none: every SKU the store has)",
 }
 
 
@@ -273,6 +294,17 @@ def document() -> dict[str, Any]:
         paths.setdefault(op.path, {})[op.method] = _operation(op)
     open_op = {"security": [], "responses": {"200": {"description": "ok"}}}
     paths["/health"] = {"get": {**open_op, "tags": ["ops"], "summary": "Is the gateway up"}}
+    paths["/metrics"] = {"get": {
+        "tags": ["ops"],
+        "summary": "Prometheus metrics: sales, journal backlog and drain rate, uplink, devices",
+        "description": "the API token or the metrics token (STOREGW_METRICS_TOKEN or "
+                       "<data dir>/metrics-token); text format 0.0.4",
+        "responses": {
+            "200": {"description": "the metrics", "content": {"text/plain": {"schema": {
+                "type": "string"}}}},
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+        },
+    }}  # fmt: skip
     return {
         "openapi": "3.1.0",
         "info": {
@@ -306,21 +338,22 @@ def document() -> dict[str, Any]:
     }
 
 
+@cache
+def _spec() -> bytes:
+    """Built once, at the first request (not at start: the document and the pydantic JSON
+    schemas it is made from are garbage a gateway nobody asks for its API keeps resident)."""
+    return msgspec.json.encode(document())
+
+
 def routes() -> list[web.RouteDef]:
-    spec = msgspec.json.encode(document())  # built once: the API does not change at run time
-    page = resources.files("edge").joinpath("api_docs.html").read_text("utf-8")
+    page = resources.files("protocols").joinpath(api_docs.PAGE).read_text("utf-8")
 
     async def openapi(request: web.Request) -> web.Response:
-        return web.Response(body=spec, content_type="application/json")
+        return web.Response(body=_spec(), content_type="application/json")
 
     async def docs(request: web.Request) -> web.Response:
-        # the page may load nothing from elsewhere: its script and style are inline
-        csp = (
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-            "connect-src 'self'"
-        )
         return web.Response(
-            text=page, content_type="text/html", headers={"Content-Security-Policy": csp}
+            text=page, content_type="text/html", headers={"Content-Security-Policy": api_docs.CSP}
         )
 
     return [web.get("/openapi.json", openapi), web.get("/docs", docs)]

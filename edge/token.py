@@ -12,12 +12,21 @@ from transport.token_file import bearer_ok, load_or_create
 __all__ = ["bearer_ok", "load_or_create", "middleware"]
 
 
-def middleware(token: str, open_paths: frozenset[str] = frozenset({"/health"})) -> Callable:
+def middleware(
+    token: str,
+    open_paths: frozenset[str] = frozenset({"/health"}),
+    own_auth: tuple[str, ...] = (),  # path prefixes that authenticate by themselves (/admin/)
+) -> Callable:
     @web.middleware
     async def require_token(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if request.path in open_paths or bearer_ok(request.headers.get("Authorization"), token):
+        path = request.path
+        if (
+            path in open_paths
+            or (own_auth and path.startswith(own_auth))
+            or bearer_ok(request.headers.get("Authorization"), token)
+        ):
             return await handler(request)
         return web.json_response(
             {"error": "missing or wrong bearer token"},

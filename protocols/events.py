@@ -43,6 +43,7 @@ class Line(_Strict):
     discount_fen: Fen = 0
     weighed: bool = False
     category: Text | None = None
+    cost_fen: Fen | None = None  # per unit, as the lane priced with it (the margin floor)
 
     def __post_init__(self) -> None:
         gross = pricing.extend(self.qty_milli, self.unit_price_fen)
@@ -73,6 +74,34 @@ class MemberSummary(_Strict):
     points_balance: Points | None = None
 
 
+class Saved(_Strict):
+    """One saving on the receipt, as the pricing engine gave it (protocols.pricing.Saving)."""
+
+    kind: Text
+    ref: Text
+    saved_fen: Fen
+    name: OptText = ""
+
+
+class PricedWith(_Strict):
+    """How the lane priced the sale: the engine's inputs beyond the lines and coupons, and
+    the savings it gave. The hub recomputes the sale from these (hub/pricing) and flags any
+    difference; a sale without them is recomputed with the hub's current promotions."""
+
+    promotions_version: Annotated[int, msgspec.Meta(ge=1, le=bounds.MAX_COUNT)] | None = None
+    at: datetime | None = None  # the pricing time (default: the event's occurred_at)
+    tier: Annotated[str, msgspec.Meta(max_length=bounds.ID_LEN)] | None = None
+    tier_discount_pct: Annotated[int, msgspec.Meta(ge=1, le=100)] = 100
+    member_prices: Annotated[dict[Text, Fen], msgspec.Meta(max_length=bounds.MAX_LINES)] = {}
+    min_margin_bp: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+    override: bool = False  # a manager let lines go below the margin floor
+    savings: Annotated[list[Saved], msgspec.Meta(max_length=bounds.MAX_DISCOUNTS)] = []
+
+    def __post_init__(self) -> None:
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("pricing.at must carry a UTC offset")
+
+
 class SaleCompleted(_Strict):
     sale_id: Uuid
     lane: Text
@@ -93,6 +122,7 @@ class SaleCompleted(_Strict):
     coupon_holds: Annotated[dict[Coupon, Uuid], msgspec.Meta(max_length=bounds.MAX_COUPONS)] = {}
     # coupons granted while the hub was unreachable, by store policy (the hub reconciles)
     coupons_offline: Annotated[list[Coupon], msgspec.Meta(max_length=bounds.MAX_COUPONS)] = []
+    pricing: PricedWith | None = None  # optional: lanes before the pricing engine omit it
 
     def __post_init__(self) -> None:
         goods = sum(line.total_fen for line in self.lines)
@@ -158,10 +188,62 @@ class ShiftClosed(_Strict):
                 raise ValueError("shift times must carry a UTC offset")
 
 
+# --- stock (hub/stock, hub/purchasing): what a store counted and what it took in ---------------
+CountMilli = Annotated[int, msgspec.Meta(ge=0, le=bounds.MAX_QTY_MILLI)]
+
+
+def _one_line_per_sku(lines: list[Any]) -> None:
+    seen: set[str] = set()
+    for x in lines:
+        if x.sku in seen:
+            raise ValueError(f"sku {x.sku} is listed twice")
+        seen.add(x.sku)
+
+
+class CountedLine(_Strict):
+    sku: Text
+    counted_milli: CountMilli  # what is on the shelf and in the back room (grams if weighed)
+
+
+class StockCounted(_Strict):
+    """A stocktake: each listed SKU's on-hand becomes what was counted (SKUs not listed keep
+    theirs); the difference is booked as a stocktake move and kept in a variance report."""
+
+    count_id: Uuid
+    counted_by: Text
+    lines: Annotated[list[CountedLine], msgspec.Meta(min_length=1, max_length=bounds.MAX_LINES)]
+    note: Reason = ""
+
+    def __post_init__(self) -> None:
+        _one_line_per_sku(self.lines)
+
+
+class ReceivedLine(_Strict):
+    sku: Text
+    qty_milli: CountMilli  # accepted into stock
+    damaged_milli: CountMilli = 0  # delivered but refused (recorded as a discrepancy)
+    unit_cost_fen: Fen | None = None  # per piece / per kg; the PO's cost when absent
+
+
+class StockReceived(_Strict):
+    """Goods taken in at the back door, against a purchase order (`po_id`) or without one."""
+
+    receipt_id: Uuid
+    received_by: Text
+    lines: Annotated[list[ReceivedLine], msgspec.Meta(min_length=1, max_length=bounds.MAX_LINES)]
+    po_id: Uuid | None = None
+    note: Reason = ""
+
+    def __post_init__(self) -> None:
+        _one_line_per_sku(self.lines)
+
+
 SCHEMAS: dict[tuple[str, int], type[msgspec.Struct]] = {
     ("sale.completed", 1): SaleCompleted,
     ("sale.refunded", 1): SaleRefunded,
     ("shift.closed", 1): ShiftClosed,
+    ("stock.counted", 1): StockCounted,
+    ("stock.received", 1): StockReceived,
 }
 
 

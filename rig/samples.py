@@ -91,6 +91,31 @@ def sale_event(seq: int, store: str = "s9", gateway: str = "g1", **over: object)
     return env
 
 
+def shift_event(seq: int, store: str = "s9", gateway: str = "g1", **body: object) -> dict:
+    """A shift.closed envelope as the hub ingests it (three sales, 45.00, 1.00 short in cash);
+    `body` replaces body fields, e.g. shift_id=... for a bad one."""
+    return {
+        "id": new_id(),
+        "seq": seq,
+        "store": store,
+        "gateway": gateway,
+        "type": "shift.closed",
+        "v": 1,
+        "occurred_at": "2026-11-23T12:00:00Z",
+        "body": {
+            "shift_id": "sh1",
+            "lane": "1",
+            "cashier": "c",
+            "opened_at": "2026-11-23T01:00:00Z",
+            "closed_at": "2026-11-23T12:00:00Z",
+            "sales_count": 3,
+            "sales_fen": 4500,
+            "tenders": [{"tender": "cash", "expected_fen": 4500, "counted_fen": 4400}],
+            **body,
+        },
+    }
+
+
 # a sale.completed with what a receipt shows: a weighed line with a long name, a discount,
 # split tender with change, a member
 RECEIPT_ENVELOPE: dict[str, Any] = {

@@ -8,6 +8,7 @@ storegw sim
 storegw demo
 storegw analytics ltv-fit --transactions FILE.csv --calibration-end YYYY-MM-DD
                           [--period day|week] [--holdout-end YYYY-MM-DD]
+storegw udev-rules [--profiles DIR] [--group G]   (deploy/provision-pi.sh installs them)
 """
 
 from __future__ import annotations
@@ -83,7 +84,10 @@ def run_hub(args: argparse.Namespace) -> None:
 
 
 def run_edge(args: argparse.Namespace) -> None:
+    from edge.allocator import unmap_big_buffers
     from edge.gateway import serve
+
+    unmap_big_buffers()  # the uplink's batches go back to the system when freed
 
     args.mqtt_url = _mqtt_url(args)
     asyncio.run(serve(args))
@@ -125,6 +129,13 @@ def main(argv: list[str] | None = None) -> None:
     sim = sub.add_parser("sim", help="start device simulators and print their paths")
     sim.add_argument("rest", nargs=argparse.REMAINDER)
     sim.set_defaults(run=lambda a: __import__("edge.sim.cli", fromlist=["main"]).main(a.rest))
+
+    udev = sub.add_parser(
+        "udev-rules", help="print udev rules for the gateway's USB devices, from the profiles"
+    )
+    udev.add_argument("--profiles", help="a firmware_config directory (default: the installed)")
+    udev.add_argument("--group", default="storegw", help="the group that may open the devices")
+    udev.set_defaults(run=lambda a: __import__("edge.devices.udev", fromlist=["main"]).main(a))
 
     demo = sub.add_parser("demo", help="a small chain on this machine, nothing to configure")
     demo.add_argument("--stores", type=int, default=3)

@@ -70,9 +70,11 @@ def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
     return request.getfixturevalue("pg_url")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium per test worker (Debian's chromium through Playwright)."""
+    """One headless Chromium per test module (Debian's chromium through Playwright). Not per
+    session: while Playwright's sync API is open it keeps an event loop running in the test
+    thread, and asyncio.run / anyio tests of later modules in the same worker would fail."""
     from playwright.sync_api import sync_playwright
 
     from rig.browser import CHROMIUM_ARGS, chromium_path

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from edge.lane_bus import LaneBus
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from edge.journal import JournalDb
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class DeviceSpec:
     source: str = "declared"  # declared | discovered
 
 
-SaleTxnHook = Callable[["sqlite_utils.Database", dict[str, Any]], None]
+SaleTxnHook = Callable[["JournalDb", dict[str, Any]], None]
 SaleHook = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -53,7 +53,7 @@ class Context:
     data_dir: Path
     # The gateway's SQLite (the journal's file) for device state that must survive a crash:
     # print queue, payment attempts. Used from the event loop thread only.
-    db: sqlite_utils.Database | None = None
+    db: JournalDb | None = None
     # run inside the transaction that journals a sale (e.g. enqueue its receipt atomically)
     sale_txn_hooks: list[SaleTxnHook] = field(default_factory=list)
     # run after a sale is durable (e.g. wake the printer); the envelope as a dict
@@ -75,6 +75,7 @@ class Device(ABC):
         self.lanes = ctx.lanes
         self.state = "starting"  # starting | online | unavailable | stopped
         self.last_error: str | None = None
+        self.failures = 0  # failed connects and lost links since start (/metrics)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -110,6 +111,7 @@ class Device(ABC):
 
     def _went(self, err: BaseException) -> None:
         self.last_error = str(err) or type(err).__name__
+        self.failures += 1
         if self.state != "unavailable":
             log.warning("device %s (%s) unavailable: %s", self.spec.id, self.kind, self.last_error)
         self.state = "unavailable"

@@ -45,6 +45,11 @@ def for_the_page(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def sse_frame(kind: str, data: Any) -> bytes:
+    """One server-sent event (the lane's stream and the admin pages' use it)."""
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
 def lane_routes(devices: Any) -> list[web.RouteDef]:
     lanes = devices.ctx.lanes
 
@@ -63,9 +68,8 @@ def lane_routes(devices: Any) -> list[web.RouteDef]:
                 except TimeoutError:
                     await response.write(b": keep-alive\n\n")
                     continue
-                data = json.dumps(for_the_page(event), ensure_ascii=False)
                 await response.write(
-                    f"event: {event.get('type', 'message')}\ndata: {data}\n\n".encode()
+                    sse_frame(event.get("type", "message"), for_the_page(event))
                 )
         except ConnectionResetError:
             pass

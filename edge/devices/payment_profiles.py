@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from edge.devices.profiles import Strict, UsbMatch, _get, load_dir, profile_dir
-
-if TYPE_CHECKING:
-    from protocols.escpos.receipt import Paper
+from protocols.escpos.receipt import Paper
 
 
 class PrinterProfile(Strict):
@@ -43,8 +41,6 @@ class PrinterProfile(Strict):
         return self
 
     def paper(self) -> Paper:
-        from protocols.escpos.receipt import Paper  # python-escpos is slow to import
-
         return Paper(
             columns=self.columns,
             dots=self.dots,

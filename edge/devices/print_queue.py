@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from edge.journal import JournalDb
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS print_jobs (
@@ -52,7 +52,7 @@ class PrintQueue:
     """The `print_jobs` table. Writes commit at once unless they run inside a sale's
     transaction (the hook), which commits with the sale."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: JournalDb) -> None:
         self.db = db
         self.conn = db.conn
         self.conn.executescript(SCHEMA)

@@ -1,4 +1,4 @@
-"""Receipt printers (ESC/POS through python-escpos: network 9100, serial, USB, file).
+"""Receipt printers (ESC/POS: network 9100 on a socket; serial, USB, file via python-escpos).
 
 Every receipt is a job in the print queue (edge/devices/print_queue.py); each prints once:
 
@@ -21,13 +21,14 @@ import base64
 import contextlib
 import json
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from escpos import printer as escpos_printer
-from escpos.exceptions import Error as EscposError
+from escpos.exceptions import Error as EscposError  # a small module: no escpos.printer
 
+from edge.devices import escpos_lib
 from edge.devices.base import Context, Device, DeviceError, DeviceSpec, driver
 from edge.devices.payment_profiles import PrinterProfile, payment_profiles
 from edge.devices.print_queue import PrintQueue, now_iso, public
@@ -37,18 +38,55 @@ from protocols.escpos import status as st
 from protocols.escpos.receipt import Document, Store, render_sale, render_test_page
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from pathlib import Path
+
+    from escpos import printer as escpos_printer
+
+    from edge.journal import JournalDb
 
 log = logging.getLogger(__name__)
 
 
 # --- links: python-escpos transports, used from a worker thread ------------------------------
+class TcpPort:
+    """A network printer's raw port (9100): what the link used of python-escpos's Network
+    printer (open, _raw, _read, close, device), without loading python-escpos for a socket."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.device: socket.socket | None = None
+
+    def open(self) -> None:
+        self.close()
+        try:
+            self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as err:
+            raise OSError(f"Could not open socket for {self.host}:{self.port}: {err}") from err
+
+    def _raw(self, data: bytes) -> None:
+        if self.device is None:
+            raise OSError("printer connection is not open")
+        self.device.sendall(data)
+
+    def _read(self) -> bytes:
+        if self.device is None:
+            raise OSError("printer connection is not open")
+        return self.device.recv(16)
+
+    def close(self) -> None:
+        if self.device is not None:
+            with contextlib.suppress(OSError):
+                self.device.shutdown(socket.SHUT_RDWR)
+            self.device.close()
+            self.device = None
+
+
 @dataclass
 class Link:
-    """One python-escpos printer object, plus what it can't do: drain stale input and read
-    exactly the four DLE EOT replies."""
+    """One printer port (python-escpos's printer object, or TcpPort), plus what it can't do:
+    drain stale input and read exactly the four DLE EOT replies."""
 
-    impl: escpos_printer.Escpos
+    impl: escpos_printer.Escpos | TcpPort
     kind: str  # network | serial | usb | file
     timeout: float = 2.0
 
@@ -108,11 +146,18 @@ class Link:
             raise OSError(f"garbled status: {err}") from err
 
 
-def make_link(port: str, options: dict[str, Any], profile: PrinterProfile) -> Link:
+def make_link(port: str, options: dict[str, Any], profile: PrinterProfile, data_dir: Path) -> Link:
     """`host:port` or `tcp://host:port` (network, 9100 by default), `/dev/…` or `serial:/dev/…`,
-    `usb:VID:PID` (or `usb:` for the profile's ids), `file:/path`."""
+    `usb:VID:PID` (or `usb:` for the profile's ids), `file:/path`. python-escpos loads for the
+    serial, USB and file links, its cache in `data_dir` (edge/devices/escpos_lib.py)."""
     timeout = float(options.get("timeout_s", 2.0))
     escpos_profile = profile.escpos_profile
+    if not port.startswith(("file:", "usb:", "serial:", "/dev/")):
+        host, _, num = port.removeprefix("tcp://").rpartition(":")
+        if not host:
+            host, num = num, "9100"
+        return Link(TcpPort(host, int(num), timeout), "network", timeout)
+    escpos_printer = escpos_lib.printers(data_dir)
     if port.startswith("file:"):
         return Link(escpos_printer.File(port[5:], profile=escpos_profile), "file", timeout)
     if port.startswith("usb:"):
@@ -125,20 +170,14 @@ def make_link(port: str, options: dict[str, Any], profile: PrinterProfile) -> Li
             in_ep=int(options.get("in_ep", 0x82)), out_ep=int(options.get("out_ep", 0x01)),
         )  # fmt: skip
         return Link(impl, "usb", timeout)
-    if port.startswith(("serial:", "/dev/")):
-        impl = escpos_printer.Serial(
-            port.removeprefix("serial:"),
-            baudrate=int(options.get("baudrate", 9600)),
-            timeout=timeout,
-            dsrdtr=bool(options.get("dsrdtr", False)),
-            profile=escpos_profile,
-        )
-        return Link(impl, "serial", timeout)
-    host, _, num = port.removeprefix("tcp://").rpartition(":")
-    if not host:
-        host, num = num, "9100"
-    impl = escpos_printer.Network(host, int(num), timeout=timeout, profile=escpos_profile)
-    return Link(impl, "network", timeout)
+    impl = escpos_printer.Serial(
+        port.removeprefix("serial:"),
+        baudrate=int(options.get("baudrate", 9600)),
+        timeout=timeout,
+        dsrdtr=bool(options.get("dsrdtr", False)),
+        profile=escpos_profile,
+    )
+    return Link(impl, "serial", timeout)
 
 
 # --- the driver --------------------------------------------------------------------------------
@@ -168,8 +207,9 @@ class Printer(Device):
         )
         self.poll_s = float(opts.get("poll_interval_s", 2.0))
         self.drawer_enabled = bool(opts.get("drawer", bool(self.profile.drawer_pins)))
-        self.link = make_link(spec.port, opts, self.profile)
+        self.link = make_link(spec.port, opts, self.profile, ctx.data_dir)
         self.queue = PrintQueue(ctx.db)
+        self.print_failures = 0  # jobs failed or interrupted since start (/metrics)
         self.printer_status: st.PrinterStatus | None = None
         self._io = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -181,7 +221,7 @@ class Printer(Device):
         PRINTERS[(id(ctx), spec.id)] = self
 
     # --- sale hooks ------------------------------------------------------------------------
-    def _enqueue_sale(self, db: sqlite_utils.Database, envelope: dict[str, Any]) -> None:
+    def _enqueue_sale(self, db: JournalDb, envelope: dict[str, Any]) -> None:
         body = envelope.get("body", {})
         if envelope.get("type") != "sale.completed" or body.get("lane") != self.spec.lane:
             return
@@ -251,6 +291,8 @@ class Printer(Device):
 
     def _publish_job(self, job: dict[str, Any], state: str, error: str | None = None) -> None:
         self._done.set()
+        if state in ("failed", "interrupted"):
+            self.print_failures += 1
         if self.spec.lane:
             self.lanes.publish(
                 self.spec.lane,

@@ -116,6 +116,34 @@ class Devices:
         if self.sources and self.rescan_interval > 0:
             self._watcher = asyncio.create_task(self._watch(), name="devices:rescan")
 
+    async def reload_declared(self) -> list[str]:
+        """Re-read devices.toml and restart only the declared devices whose declaration changed
+        (or that were added or removed), without restarting the gateway. Returns their ids."""
+        new = {spec.id: spec for spec in load_declared(self.declared)}
+        changed: list[str] = []
+        for device_id, device in list(self.by_id.items()):
+            declared_now = new.get(device_id)
+            if device.spec.source == "declared" and declared_now == device.spec:
+                continue
+            if device.spec.source == "declared" or declared_now is not None:
+                await self.remove(device_id)  # changed, undeclared, or a declaration takes it over
+                changed.append(device_id)
+        for spec in new.values():
+            if spec.id in self.by_id:
+                continue
+            real = os.path.realpath(spec.port) if spec.port else ""
+            for other in list(self.by_id.values()):
+                if other.spec.source == "discovered" and real and other.spec.port and (
+                    os.path.realpath(other.spec.port) == real
+                ):
+                    await self.remove(other.spec.id)  # the declaration owns the port now
+            self.add(spec)
+            if spec.id not in changed:
+                changed.append(spec.id)
+        if changed:
+            log.info("devices.toml reloaded: restarted %s", ", ".join(changed))
+        return changed
+
     def refresh(self) -> None:
         """Add what synchronous sources see now; declared devices win over discovered ones."""
         for source in self.sources:

@@ -11,9 +11,10 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:
+    from edge.journal import JournalDb
 
 STATES = (
     "started",
@@ -150,7 +151,7 @@ def mask(auth_code: str) -> str:
 
 
 class AttemptStore:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: JournalDb) -> None:
         self.conn: sqlite3.Connection = db.conn
         self.conn.executescript(SCHEMA)
 

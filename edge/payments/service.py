@@ -27,9 +27,8 @@ from edge.payments.attempts import OPEN, Attempt, AttemptConflict, AttemptStore,
 from protocols import qrpay
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from edge.devices.registry import Devices
+    from edge.journal import JournalDb
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,7 @@ class Payments:
         if self._claim in self.ctx.sale_txn_hooks:
             self.ctx.sale_txn_hooks.remove(self._claim)
 
-    def _claim(self, db: sqlite_utils.Database, envelope: dict[str, Any]) -> None:
+    def _claim(self, db: JournalDb, envelope: dict[str, Any]) -> None:
         """Inside the sale's journal transaction: the sale takes up every payment it names, or
         is refused (journal.Refused → 409, nothing booked). A card / QR tender must name, as
         `ref`, an approved payment taken through this gateway that no sale has taken yet,

@@ -144,6 +144,7 @@ def change(
     password: str | None = None,
 ) -> Account:
     u = _user(db, user_id)
+    ends_sessions = bool(disabled) or password is not None or (role not in (None, u.role))
     if role is not None:
         _check_role(role)
         u.role = role
@@ -157,7 +158,7 @@ def change(
         u.disabled = disabled
     if stores is not None:
         _set_stores(db, u, stores)
-    if disabled or password is not None or role is not None:
+    if ends_sessions:
         # whoever held this account's sessions must sign in again under the new terms
         revoke_all(db, user_id)
     log.info("account %s changed", u.username)

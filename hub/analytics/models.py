@@ -1,4 +1,4 @@
-"""What member analytics computes and keeps (migration 0007_analytics). Every score table says
+"""What member analytics computes and keeps (migration 0009_analytics). Every score table says
 when it was computed; `analytics_runs` says how (the method and its parameters), so each list
 the API gives carries `computed_at` and `method`.
 

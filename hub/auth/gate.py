@@ -24,6 +24,9 @@ class Gate:
     def __init__(self, tokens: Tokens, signer: Signer) -> None:
         self.tokens = tokens
         self.signer = signer
+        # (method, the matched route's own path) → its OpenAPI template: one regex scan per
+        # route, then a dict lookup (the 360° view is the hot path)
+        self._templates: dict[tuple[str, str], str] = {}
 
     def principal(self, request: Request) -> Principal | None:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
@@ -42,8 +45,7 @@ class Gate:
         return self.tokens.principal(value)
 
     def authorize(self, request: Request) -> Principal | None:
-        path = http_errors.template(request.app, request.method, request.url.path)
-        path = path or request.url.path
+        path = self.template(request)
         rule = policy.rule(request.method, path)
         if rule is not None and rule.public:
             return None
@@ -63,6 +65,17 @@ class Gate:
             raise HTTPException(status.HTTP_403_FORBIDDEN, reason)
         request.state.principal = who
         return who
+
+    def template(self, request: Request) -> str:
+        route_path = getattr(request.scope.get("route"), "path", None)
+        key = (request.method, route_path or "")
+        found = self._templates.get(key) if route_path else None
+        if found is None:
+            found = http_errors.template(request.app, request.method, request.url.path)
+            found = found or request.url.path
+            if route_path:
+                self._templates[key] = found
+        return found
 
     @staticmethod
     def refusal(

@@ -17,9 +17,11 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(32), default="hq")
-    # space-separated scopes; "*" is every scope
-    scopes: Mapped[str] = mapped_column(String(1000), default="*", server_default="*")
+    # "hq" marks the first HQ token (hub/auth/service.py: FIRST), "api" every other key
+    role: Mapped[str] = mapped_column(String(32), default="api")
+    # space-separated scopes; "*" is every scope. A new row has none unless given; the
+    # server default is for the rows before migration 0006 (all were full HQ tokens)
+    scopes: Mapped[str] = mapped_column(String(1000), default="", server_default="*")
     # the key's first characters, to tell keys apart in a list without storing the key
     hint: Mapped[str] = mapped_column(String(12), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -20,7 +20,7 @@ from hub.accounts.roles import TECHNICIAN as TECH
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
-STORE_PARAMS = ("store_id",)
+STORE_PARAMS = ("store_id", "store")
 
 MKT, ANA, MGR = HQ_MARKETING, HQ_ANALYST, STORE_MANAGER
 HQ = (MKT, ANA)  # every HQ role (hq_admin is always in)
@@ -38,7 +38,7 @@ class Rule:
 
 
 def _scope(method: str, path: str) -> str:
-    area = path.removeprefix("/api/").split("/", 1)[0] or "api"
+    area = path.removeprefix("/api/").lstrip("/").split("/", 1)[0] or "api"
     return f"{area}:{'read' if method == 'GET' else 'write'}"
 
 
@@ -58,6 +58,7 @@ def _table(*rows: tuple[str, str, tuple[str, ...]]) -> dict[tuple[str, str], Rul
 # fmt: off
 POLICY = _table(
     ("GET",    "/health",                                        (PUBLIC,)),
+    ("GET",    "/metrics",                                       (ANA, TECH)),
     # accounts, sessions, API keys (hub/accounts, hub/auth)
     ("POST",   "/api/auth/token",                                (PUBLIC,)),
     ("POST",   "/api/auth/revoke",                               (PUBLIC,)),
@@ -137,6 +138,8 @@ POLICY = _table(
     ("PUT",    "/api/stores/{store_id}/prices/{sku}",            (MKT, MGR)),
     ("POST",   "/api/promotions",                                (MKT,)),
     ("PUT",    "/api/promotions/{promotion_id}",                 (MKT,)),
+    ("GET",    "/api/promotions",                                (*HQ, MGR)),
+    ("GET",    "/api/pricing/differences",                       (*HQ, MGR)),
     ("POST",   "/api/catalog/publish",                           (MKT,)),
     ("GET",    "/api/stores/{store_id}/snapshots",               (MGR, TECH)),
     # member analytics (hub/analytics; issue 16)
@@ -158,6 +161,34 @@ POLICY = _table(
     ("GET",    "/api/analytics/ltv/members",                     (*HQ,)),
     ("GET",    "/api/analytics/ltv/acquisition",                 (*HQ,)),
     ("GET",    "/api/analytics/members/{member_id}",             (MKT, ANA, MGR)),
+    # stock, purchasing, pickup, notifications (a store manager only on routes naming a store)
+    ("GET",    "/api/stock/stores/{store}",                      (*HQ, MGR)),
+    ("GET",    "/api/stock/stores/{store}/skus/{sku}/moves",     (*HQ, MGR)),
+    ("GET",    "/api/stock/alerts",                              (*HQ,)),
+    ("GET",    "/api/stock/check",                               (ANA,)),
+    ("POST",   "/api/stock/stores/{store}/stocktakes",           (MGR,)),
+    ("GET",    "/api/stock/stocktakes/{count_id}",               (*HQ,)),
+    ("POST",   "/api/stock/stores/{store}/write-offs",           (MGR,)),
+    ("POST",   "/api/stock/transfers",                           ()),
+    ("POST",   "/api/stock/transfers/{transfer_id}/receive",     ()),
+    ("GET",    "/api/stock/transfers/{transfer_id}",             (*HQ,)),
+    ("GET",    "/api/stock/demand",                              (ANA,)),
+    ("POST",   "/api/stock/stores/{store}/skus/{sku}/subscriptions", (MKT, MGR)),
+    ("PUT",    "/api/suppliers/{supplier_id}",                   ()),
+    ("GET",    "/api/suppliers/{supplier_id}",                   (*HQ,)),
+    ("POST",   "/api/purchase-orders",                           ()),
+    ("GET",    "/api/purchase-orders/{po_id}",                   (*HQ,)),
+    ("POST",   "/api/purchase-orders/{po_id}/send",              ()),
+    ("POST",   "/api/purchase-orders/{po_id}/cancel",            ()),
+    ("POST",   "/api/purchase-orders/{po_id}/close",             ()),
+    ("POST",   "/api/receipts",                                  ()),
+    ("GET",    "/api/receipts/{receipt_id}",                     (*HQ,)),
+    ("POST",   "/api/pickups",                                   ()),
+    ("POST",   "/api/pickups/expire",                            ()),
+    ("GET",    "/api/pickups/{order_id}",                        (*HQ,)),
+    ("POST",   "/api/pickups/{order_id}/cancel",                 ()),
+    ("GET",    "/api/notifications",                             (*HQ,)),
+    ("POST",   "/api/notifications/dispatch",                    (MKT,)),
 )
 # fmt: on
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from hub.auth.service import KeyError_, Tokens
+from hub.auth.service import KeyRefused, Tokens
 from hub.deps import session
 from hub.inputs import In, RowId, errors
 
@@ -52,7 +52,7 @@ def rotate_key(request: Request, key_id: RowId, db: Db) -> dict[str, Any]:
     try:
         with db.begin():
             view, key = _tokens(request).rotate(db, key_id)
-    except KeyError_ as err:
+    except KeyRefused as err:
         raise HTTPException(err.status, str(err)) from None
     return _issued(request, view, key)
 
@@ -62,7 +62,7 @@ def revoke_key(request: Request, key_id: RowId, db: Db) -> dict[str, Any]:
     try:
         with db.begin():
             view = _tokens(request).revoke(db, key_id)
-    except KeyError_ as err:
+    except KeyRefused as err:
         raise HTTPException(err.status, str(err)) from None
     _tokens(request).reload()
     return view

@@ -25,13 +25,14 @@ from transport import token_file
 log = logging.getLogger(__name__)
 RELOAD_EVERY = 5.0
 KEY_PREFIX = "sgk_"
+FIRST = "hq"  # the role column of the first HQ token's row; other keys have "api"
 
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class KeyError_(Exception):
+class KeyRefused(Exception):
     """A refused key operation (HTTP status in `status`)."""
 
     def __init__(self, reason: str, status: int = 404) -> None:
@@ -72,7 +73,7 @@ class Tokens:
             ):
                 s.add(
                     ApiToken(
-                        name="first HQ token", token_sha256=digest(first), role="hq", scopes="*"
+                        name="first HQ token", token_sha256=digest(first), role=FIRST, scopes="*"
                     )
                 )
         self.reload()
@@ -116,13 +117,13 @@ class Tokens:
         transaction (only one caller can revoke it: a second rotation is a 409)."""
         old = s.get(ApiToken, key_id)
         if old is None:
-            raise KeyError_(f"no API key {key_id}")
+            raise KeyRefused(f"no API key {key_id}")
         self._revoke(s, key_id)
         return self.create(s, old.name, old.scopes.split())
 
     def revoke(self, s: Session, key_id: int) -> dict[str, Any]:
         if s.get(ApiToken, key_id) is None:
-            raise KeyError_(f"no API key {key_id}")
+            raise KeyRefused(f"no API key {key_id}")
         self._revoke(s, key_id)
         row = s.get(ApiToken, key_id)
         assert row is not None
@@ -130,11 +131,20 @@ class Tokens:
         return _view(row)
 
     def _revoke(self, s: Session, key_id: int) -> None:
+        row = s.get(ApiToken, key_id)
+        if row is not None and row.role == FIRST:
+            # its value lives in STOREGW_HUB_TOKEN or the admin-token file, which the API
+            # cannot change: revoked here, the next start would not bring it back either
+            raise KeyRefused(
+                "the first HQ token is managed by STOREGW_HUB_TOKEN or <data dir>/admin-token"
+                " and cannot be revoked or rotated here",
+                409,
+            )
         done = s.execute(
             update(ApiToken)
             .where(ApiToken.id == key_id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         ).rowcount
         if done != 1:
-            raise KeyError_(f"API key {key_id} is already revoked", 409)
+            raise KeyRefused(f"API key {key_id} is already revoked", 409)
         log.info("API key %d revoked", key_id)

@@ -9,7 +9,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
@@ -22,9 +22,11 @@ from hub.console.web import (
     BASE,
     CSRF_COOKIE,
     SESSION_COOKIE,
+    PageRefused,
     check_csrf,
     current_account,
     page_user,
+    refused_page,
     render,
     set_cookie,
 )
@@ -43,6 +45,7 @@ def install(app: FastAPI) -> None:
     static = Path(__file__).parent / "static"
     app.mount(f"{BASE}/static", StaticFiles(directory=static), name="console-static")
     app.include_router(router)
+    app.add_exception_handler(PageRefused, refused_page)
 
 
 def _see_other(path: str) -> RedirectResponse:
@@ -171,7 +174,7 @@ def change_account(
             accounts.change(db, user_id, role=role, disabled=disabled, stores=_stores(stores))
     except accounts.AccountError as refused:
         if refused.status == 404:
-            raise HTTPException(404, str(refused)) from None
+            raise PageRefused(404, "error.not_found", str(refused)) from None
         return _accounts_refused(request, db, str(refused))
     except IntegrityError as err:
         return _accounts_refused(request, db, integrity(err)[1])

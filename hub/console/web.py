@@ -56,12 +56,26 @@ def csrf_token(request: Request) -> str:
     return request.app.state.gate.signer.mac("csrf", csrf_seed(request))
 
 
+class PageRefused(Exception):
+    """A console request refused: answered with the error page (HTML, in the reader's
+    language), not the API's JSON. `message` is a catalog key."""
+
+    def __init__(self, status: int, message: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.message = status, message
+
+
 def check_csrf(request: Request, token: str | None) -> None:
     seed = request.cookies.get(CSRF_COOKIE)
     expected = request.app.state.gate.signer.mac("csrf", seed) if seed else ""
     if not seed or not token or not hmac.compare_digest(token, expected):
         log.warning("refused %s %s: missing or wrong CSRF token", request.method, request.url.path)
-        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
+        raise PageRefused(403, "error.csrf", "missing or wrong CSRF token")
+
+
+async def refused_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageRefused)
+    return render(request, "error.html", status_code=exc.status, message=exc.message)
 
 
 def lang(request: Request) -> str:
@@ -87,7 +101,8 @@ def page_user(path: str) -> Callable[..., accounts.Account]:
             raise HTTPException(303, "sign in first", headers={"Location": f"{BASE}/login"})
         if account.role != HQ_ADMIN and account.role not in entry.roles:
             log.warning("refused %s to %s (%s)", path, account.username, account.role)
-            raise HTTPException(403, f"the role {account.role} may not see this page")
+            request.state.account = account  # the error page keeps their menu
+            raise PageRefused(403, "error.forbidden", f"the role {account.role} may not")
         request.state.account = account
         return account
 

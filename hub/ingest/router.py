@@ -48,61 +48,48 @@ def ingest_status(request: Request, db: Db) -> dict[str, Any]:
     }
 
 
-@router.get("/ingest/rejected")
-def rejected(
-    db: Db,
-    store: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
-    q = select(RejectedEvent).order_by(RejectedEvent.id.desc()).limit(limit)
+# what a quarantined event shows, rejected or conflicting alike: JSON name -> column
+QUARANTINED = {
+    "id": "id",
+    "store": "store_id",
+    "gateway": "gateway_id",
+    "seq": "seq",
+    "event_id": "event_id",
+    "type": "type",
+    "reason": "reason",
+    "raw": "raw",
+}
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def newest(
+    db: Session, model: type[RejectedEvent | IngestConflict], store: str | None, limit: int,
+    fields: dict[str, str],
+) -> list[dict[str, Any]]:
+    """A quarantine table's newest rows (of one store, if given) with the named columns."""
+    q = select(model).order_by(model.id.desc()).limit(limit)
     if store:
-        q = q.where(RejectedEvent.store_id == store)
-    return {
-        "rejected": [
-            {
-                "id": r.id,
-                "store": r.store_id,
-                "gateway": r.gateway_id,
-                "seq": r.seq,
-                "event_id": r.event_id,
-                "type": r.type,
-                "reason": r.reason,
-                "raw": r.raw,
-                "received_at": r.received_at,
-            }
-            for r in db.scalars(q)
-        ]
-    }
+        q = q.where(model.store_id == store)
+    return [{name: getattr(row, col) for name, col in fields.items()} for row in db.scalars(q)]
+
+
+@router.get("/ingest/rejected")
+def rejected(db: Db, store: str | None = None, limit: Limit = 100) -> dict[str, Any]:
+    """Events the hub refused (newest first), with the reason and the event as it arrived."""
+    fields = {**QUARANTINED, "received_at": "received_at"}
+    return {"rejected": newest(db, RejectedEvent, store, limit, fields)}
 
 
 @router.get("/ingest/conflicts")
-def conflicts(
-    db: Db,
-    store: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
+def conflicts(db: Db, store: str | None = None, limit: Limit = 100) -> dict[str, Any]:
     """Events that claimed a seq another event id holds (newest first): the seq, both event
     ids, what became of the first (`occupant`) and of this one (`outcome`: applied = booked
     under its own id), and the event as it arrived."""
-    q = select(IngestConflict).order_by(IngestConflict.id.desc()).limit(limit)
-    if store:
-        q = q.where(IngestConflict.store_id == store)
-    return {
-        "conflicts": [
-            {
-                "id": c.id,
-                "store": c.store_id,
-                "gateway": c.gateway_id,
-                "seq": c.seq,
-                "event_id": c.event_id,
-                "type": c.type,
-                "occupant": c.occupant,
-                "occupant_id": c.occupant_id,
-                "outcome": c.outcome,
-                "reason": c.reason,
-                "raw": c.raw,
-                "detected_at": c.detected_at,
-            }
-            for c in db.scalars(q)
-        ]
+    fields = {
+        **QUARANTINED,
+        "occupant": "occupant",
+        "occupant_id": "occupant_id",
+        "outcome": "outcome",
+        "detected_at": "detected_at",
     }
+    return {"conflicts": newest(db, IngestConflict, store, limit, fields)}

@@ -10,9 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from biip import ParseConfig, ParseError
-from biip.gs1_messages import GS1Message
-
 GS = "\x1d"
 
 
@@ -45,6 +42,10 @@ def _grams(ai: str, value: Decimal) -> int | None:
 def parse(text: str, separators: tuple[str, ...] = (GS,)) -> Gs1Data:
     """An element string as scanned (FNC1 sent as GS or a configured substitute), or in human
     readable form `(01)…(17)…`."""
+    # biip loads the whole GS1 prefix table (~22 MiB resident): only once a GS1 code is scanned
+    from biip import ParseConfig, ParseError
+    from biip.gs1_messages import GS1Message
+
     config = ParseConfig(separator_chars=list(separators))
     try:
         if text.startswith("("):

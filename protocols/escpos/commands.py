@@ -1,9 +1,58 @@
-"""ESC/POS commands a driver sends outside a rendered receipt (receipt.py builds those), as
-bytes: the driver only writes them."""
+"""ESC/POS commands as bytes: those a driver sends outside a rendered receipt, and the few a
+receipt needs besides its text (style, CODE128 barcode, native QR code, cut), which python-escpos
+wrote before: the same bytes, without loading python-escpos and the image stack it imports
+(~15 MiB) in the gateway to format a dozen bytes. tests/printing/test_commands.py checks them
+against python-escpos."""
 
 from __future__ import annotations
 
-DLE, DC4, ESC = 0x10, 0x14, 0x1B
+DLE, DC4, ESC, GS = 0x10, 0x14, 0x1B, 0x1D
+ALIGN = {"left": 0, "center": 1, "right": 2}
+
+
+def style(align: str = "left", *, bold: bool = False, tall: bool = False) -> bytes:
+    """ESC ! (double height or normal), ESC E (bold), ESC a (alignment). The size is always set,
+    so a line after a tall one is normal again."""
+    return bytes((ESC, 0x21, 0x10 if tall else 0, ESC, 0x45, int(bold), ESC, 0x61, ALIGN[align]))
+
+
+def code128(data: str, *, height: int = 60, width: int = 2) -> bytes:
+    """A centred CODE128 (code set B) barcode printed by the printer (GS k 73), its text below in
+    font A."""
+    payload = ("{B" + data).encode("ascii", "strict")
+    if len(payload) > 255 or not all(32 <= b < 127 for b in payload[2:]):
+        raise ValueError(f"not a CODE128-B barcode: {data!r}")
+    return (
+        bytes((ESC, 0x61, 1, GS, 0x68, height, GS, 0x77, width, GS, 0x66, 0, GS, 0x48, 2))
+        + bytes((GS, 0x6B, 73, len(payload)))
+        + payload
+    )
+
+
+def _qr_function(fn: int, data: bytes) -> bytes:
+    n = len(data) + 2  # cn fn
+    return bytes((GS, 0x28, 0x6B, n & 0xFF, n >> 8, 0x31, fn)) + data
+
+
+def qr(data: str, *, size: int = 5) -> bytes:
+    """A QR code drawn by the printer (GS ( k): model 2, module size, error correction L, store
+    the data (UTF-8), print."""
+    content = data.encode("utf-8")
+    if len(content) > 7089:
+        raise ValueError("QR data too long")
+    return (
+        _qr_function(0x41, bytes((0x32, 0)))
+        + _qr_function(0x43, bytes((size,)))
+        + _qr_function(0x45, b"0")
+        + _qr_function(0x50, b"0" + content)
+        + _qr_function(0x51, b"0")
+    )
+
+
+def cut(*, full: bool = False) -> bytes:
+    """Feed six lines past the cutter (ESC d 6), then a full or partial cut (GS V)."""
+    return bytes((ESC, 0x64, 6, GS, 0x56, 0 if full else 1))
+
 
 # DLE DC4 8 (fn 8, the fixed "clear" key 1 3 20 1 6 2 8): the printer drops what it holds but has
 # not printed, so a job sent again after a fault is not printed twice

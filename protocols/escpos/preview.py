@@ -10,9 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from functools import cache
-
-from PIL import Image as PILImage
-from PIL import ImageDraw, ImageFont
+from typing import TYPE_CHECKING
 
 from protocols.escpos import text as tx
 from protocols.escpos.decoder import (
@@ -26,6 +24,13 @@ from protocols.escpos.decoder import (
     QRCode,
     decode,
 )
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+    from PIL import ImageFont
+
+# Pillow is imported in the functions that draw: a gateway that never draws a preview never
+# loads it (the text preview and the receipt split need none of it).
 
 TEAR_FEED = 6  # our receipts end with ESC d 6 where there is no cutter
 
@@ -90,6 +95,8 @@ def text_preview(data: bytes, columns: int, *, hanzi_default: bool = False) -> s
 # --- PNG ---------------------------------------------------------------------------------
 @cache
 def _font(size: int, path: str | None) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    from PIL import ImageFont
+
     if path:
         return ImageFont.truetype(path, size)
     return ImageFont.load_default(size)
@@ -99,6 +106,9 @@ def _line_image(
     item: Line, dots: int, columns: int, font_path: str | None = None
 ) -> PILImage.Image:
     """Draw at font A size (12 x 24 dots a column), then stretch for double width / height."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
     cell = dots // columns
     scale_w, scale_h = (2 if item.style.wide else 1), (2 if item.style.tall else 1)
     cols = columns // scale_w
@@ -130,6 +140,8 @@ def _line_image(
 
 def _barcode_image(item: Barcode, dots: int, font_path: str | None) -> PILImage.Image:
     import barcode as pybarcode  # python-escpos brings python-barcode
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
 
     try:
         pattern = pybarcode.get(item.symbology.lower().replace("-", ""), item.data).build()[0]
@@ -150,6 +162,8 @@ def _barcode_image(item: Barcode, dots: int, font_path: str | None) -> PILImage.
 
 def _qr_image(item: QRCode, dots: int) -> PILImage.Image:
     import qrcode  # python-escpos brings qrcode
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
 
     qr = qrcode.QRCode(border=2, box_size=5)
     qr.add_data(item.data)
@@ -173,6 +187,9 @@ def _qr_image(item: QRCode, dots: int) -> PILImage.Image:
 def receipt_png(receipt: Receipt, dots: int, columns: int, font_path: str | None = None) -> bytes:
     """One receipt as a 1-bit PNG as wide as the paper's dots (384 or 576); `font_path`: a
     CJK font (None: CJK characters as marked boxes)."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
     blocks: list[PILImage.Image] = []
     for item in receipt.items:
         if isinstance(item, Line):

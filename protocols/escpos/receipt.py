@@ -2,21 +2,18 @@
 total, tenders and change, member and points, receipt-number barcode, a QR code (e-receipt or
 member sign-up link) and the cut, laid out for 32 (58 mm) or 48 (80 mm) columns.
 
-python-escpos writes the commands it does well (barcode, QR, cut, drawer, text style) into a
-Dummy printer; text goes as our own bytes because its encoder knows only single-byte code
-pages (see text.encode)."""
+Text goes as our own bytes (python-escpos's encoder knows only single-byte code pages, see
+text.encode); the style, barcode, QR, drawer and cut commands come from commands.py (they were
+python-escpos's Dummy printer's, byte for byte, before)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from escpos.printer import Dummy
-
+from protocols.escpos import commands
 from protocols.escpos import text as tx
 from protocols.money import fen_to_yuan
 
@@ -42,7 +39,7 @@ class Paper:
     cutter: str = "partial"  # full | partial | none
     barcode: bool = True  # GS k in hardware
     qr: bool = True  # GS ( k in hardware
-    escpos_profile: str = "default"  # python-escpos capabilities profile
+    escpos_profile: str = "default"  # python-escpos capabilities profile (its links)
     hanzi: str = "gb18030"  # encoding inside FS & … FS . (gbk on old firmware)
 
 
@@ -66,23 +63,11 @@ class Document:
     out: bytearray = field(default_factory=bytearray)
     lines: list[str] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self._cmd = Dummy(profile=self.paper.escpos_profile)
-
-    def _escpos(self) -> Dummy:
-        self._cmd.clear()
-        return self._cmd
-
-    def _flush(self) -> None:
-        self.out.extend(self._cmd.output)
-        self._cmd.clear()
-
     def init(self) -> None:
         self.out.extend(b"\x1b\x40")  # ESC @: a known state whatever the last job left
 
     def style(self, *, align: str = "left", bold: bool = False, tall: bool = False) -> None:
-        self._escpos().set(align=align, bold=bold, double_height=tall)
-        self._flush()
+        self.out.extend(commands.style(align, bold=bold, tall=tall))
 
     def line(self, text: str = "") -> None:
         self.lines.append(text)
@@ -100,31 +85,24 @@ class Document:
             self.style(align="center")
             self.line(code)
             return
-        p = self._escpos()
-        # python-escpos announces its renderer on stdout; a gateway's stdout is its log
-        with contextlib.redirect_stdout(io.StringIO()):
-            p.barcode("{B" + code, "CODE128", height=60, width=2, function_type="B")
-        self._flush()
+        self.out.extend(commands.code128(code, height=60, width=2))
         self.lines.append(f"[CODE128 {code}]")
 
     def qr(self, data: str) -> None:
         if not self.paper.qr:
             return
-        self._escpos().qr(data, native=True, size=5)
-        self._flush()
+        self.out.extend(commands.qr(data, size=5))
         self.out.extend(b"\n")
         self.lines.append(f"[QR {data}]")
 
     def drawer(self, pin: int = 2) -> None:
-        self._escpos().cashdraw(pin)
-        self._flush()
+        self.out.extend(commands.drawer_pulse(pin, 100))
 
     def cut(self) -> None:
         if self.paper.cutter == "none":
             self.out.extend(b"\x1b\x64\x06")  # feed past the tear bar
             return
-        self._escpos().cut(mode="PART" if self.paper.cutter == "partial" else "FULL")
-        self._flush()
+        self.out.extend(commands.cut(full=self.paper.cutter == "full"))
 
 
 def qty_text(line: dict[str, Any]) -> str:

@@ -3,19 +3,19 @@ on a real aiohttp server bound to a free port, a real SQLite file in tmp_path.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlite_utils
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from edge.devices import discovery, lanes_io, scale, scanner  # noqa: F401 - drivers register
 from edge.devices.base import Context
 from edge.devices.registry import Devices
+from edge.journal import Journal
 from edge.lane_bus import LaneBus
 
 # fast timings for simulators (the profiles keep the real ones)
@@ -33,8 +33,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> Context:
-    return Context(LaneBus(), tmp_path, db=sqlite_utils.Database(tmp_path / "gateway.db"))
+def ctx(tmp_path: Path) -> Iterator[Context]:
+    journal = Journal(tmp_path / "journal.db", "s1", "g1")  # the gateway lends its journal's db
+    yield Context(LaneBus(), tmp_path, db=journal.db)
+    journal.close()
 
 
 @asynccontextmanager

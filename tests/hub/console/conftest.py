@@ -1,5 +1,6 @@
 """A real hub process (and its Mosquitto) shared by a module's console tests, with one account
-per role made through the accounts API with the first HQ token, as an operator would."""
+per role made through the accounts API with the first HQ token, as an operator would, and two
+sales rung up at a real gateway of store sh1 and ingested, so the home chart has a bar."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from hub.accounts.roles import ROLES
-from tests.conftest import Broker, Hub
+from tests.conftest import Broker, Edge, Hub, sale_body, wait_until
 
 PASSWORD = "correct-horse-battery"
 
@@ -17,6 +18,7 @@ PASSWORD = "correct-horse-battery"
 @dataclass
 class ConsoleHub:
     hub: Hub
+    sales_fen: int  # today's net sales at sh1
 
     @property
     def base(self) -> str:
@@ -45,7 +47,16 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleHub]:
                 json={"username": role, "password": PASSWORD, "role": role, "stores": stores},
             )
             assert r.status_code == 201, r.text
-        yield ConsoleHub(hub)
+        edge = Edge(root / "gw", "sh1", "g1", broker.url)
+        edge.start()
+        try:
+            for n in (0, 1):
+                assert edge.http.post("/api/lanes/1/sales", json=sale_body(n)).status_code == 201
+            wait_until(lambda: len(hub.sale_ids("sh1")) == 2, 30, what="the sales at the hub")
+        finally:
+            edge.stop()
+        sales = http.get("/api/stores/sh1/sales").json()["sales"]
+        yield ConsoleHub(hub, sum(s["total_fen"] for s in sales))
     finally:
         hub.stop()
         broker.stop()

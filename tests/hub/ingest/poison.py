@@ -13,6 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from protocols.envelope import new_id
 from rig.samples import sale_event as _envelope
+from rig.samples import shift_event as shift
 
 INT64 = 2**63 - 1
 
@@ -38,28 +39,6 @@ def refund(seq: int, store: str, gateway: str = "g1", **body: Any) -> dict[str, 
             "lines": [{"sku": "x", "qty_milli": 1000, "amount_fen": 100}],
             "total_fen": 100,
             "payments": [{"tender": "cash", "amount_fen": 100}],
-            **body,
-        },
-    }
-
-
-def shift(seq: int, store: str, gateway: str = "g1", **body: Any) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "seq": seq,
-        "store": store,
-        "gateway": gateway,
-        "type": "shift.closed",
-        "v": 1,
-        "occurred_at": "2026-11-23T12:00:00Z",
-        "body": {
-            "shift_id": "sh1",
-            "lane": "1",
-            "cashier": "c",
-            "opened_at": "2026-11-23T01:00:00Z",
-            "closed_at": "2026-11-23T12:00:00Z",
-            "sales_count": 3,
-            "sales_fen": 4500,
             **body,
         },
     }

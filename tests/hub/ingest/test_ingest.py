@@ -15,7 +15,7 @@ from hub.ingest.service import Ingest
 from hub.sales.models import Refund, RefundIssue, Sale, ShiftClose
 from protocols import topics
 from protocols.envelope import new_id
-from rig.samples import sale_event
+from rig.samples import sale_event, shift_event
 
 TOPIC = topics.events("s9", "g1")
 
@@ -134,25 +134,7 @@ def test_refunds_are_bounded_by_their_sale(db: Database):
 
 
 def test_shift_close_is_booked(db: Database):
-    shift = {
-        "id": new_id(),
-        "seq": 1,
-        "store": "s9",
-        "gateway": "g1",
-        "type": "shift.closed",
-        "v": 1,
-        "occurred_at": "2026-11-23T12:00:00Z",
-        "body": {
-            "shift_id": "sh1",
-            "lane": "1",
-            "cashier": "c",
-            "opened_at": "2026-11-23T01:00:00Z",
-            "closed_at": "2026-11-23T12:00:00Z",
-            "sales_count": 3,
-            "sales_fen": 4500,
-            "tenders": [{"tender": "cash", "expected_fen": 4500, "counted_fen": 4400}],
-        },
-    }
+    shift = shift_event(1)
     assert Ingest(db).apply([msg(shift)]).applied == 1
     with db.transaction() as s:
         row = s.scalars(select(ShiftClose)).one()

@@ -5,22 +5,18 @@ other side's dependencies. Dependencies come from PyPI through pip's cache."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import wait_until
-from tests.storegw.install.test_wheel import run, serve
+from rig.waiting import wait_until
+from tests.storegw.install.installing import clean_env, run, serve
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[3]
 HUB_ONLY = ("fastapi", "sqlalchemy", "alembic", "uvicorn", "psycopg")
 EDGE_ONLY = ("usb", "evdev", "escpos", "aiohttp", "serial")
 
@@ -33,16 +29,8 @@ def installed(py: Path, modules: tuple[str, ...], cwd: Path, env: dict[str, str]
     return run([str(py), "-c", code, *modules], cwd, env).split()
 
 
-def test_each_side_installs_and_starts_from_its_own_extra(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "STOREGW_PROFILES")}
-    env["STOREGW_EDGE_TOKEN"] = env["STOREGW_HUB_TOKEN"] = "t0ken"
-    dist, src = tmp_path / "dist", tmp_path / "src"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"
-    ))  # fmt: skip
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(src)],
-        tmp_path, env)  # fmt: skip
-    (wheel,) = dist.glob("storegw-*.whl")
+def test_each_side_installs_and_starts_from_its_own_extra(tmp_path: Path, wheel: Path) -> None:
+    env = clean_env()
     outside = tmp_path / "elsewhere"
     outside.mkdir()
 

@@ -4,56 +4,20 @@ profiles and serves its API docs, and a hub that migrates its database and answe
 
 from __future__ import annotations
 
-import os
-import shutil
 import site
-import subprocess
-import sys
 import venv
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import wait_until
+from rig.waiting import wait_until
+from tests.storegw.install.installing import clean_env, run, serve
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"{cmd}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-def serve(bin_dir: Path, args: list[str], where: Path, env: dict[str, str]) -> tuple[int, Any]:
-    port_file = where / "port"
-    log = open(where / "log", "ab")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen(
-        [str(bin_dir / "storegw"), *args, "--listen", "127.0.0.1:0", "--port-file", str(port_file)],
-        cwd=where, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-
-    def died() -> str | None:
-        return None if proc.poll() is None else (where / "log").read_text()
-
-    wait_until(port_file.exists, 60, what="the port file", abort=died)
-    return int(port_file.read_text()), proc
-
-
-def test_a_wheel_installed_elsewhere_runs_gateway_and_hub(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "STOREGW_PROFILES")}
-    env["STOREGW_EDGE_TOKEN"] = env["STOREGW_HUB_TOKEN"] = "t0ken"
-    dist, src = tmp_path / "dist", tmp_path / "src"  # built from a copy: the checkout stays clean
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"
-    ))  # fmt: skip
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(src)],
-        tmp_path, env)  # fmt: skip
-    (wheel,) = dist.glob("storegw-*.whl")
+def test_a_wheel_installed_elsewhere_runs_gateway_and_hub(tmp_path: Path, wheel: Path) -> None:
+    env = clean_env()
     target = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(target)
     py = target / "bin" / "python"
@@ -91,6 +55,10 @@ def test_a_wheel_installed_elsewhere_runs_gateway_and_hub(tmp_path: Path) -> Non
             timeout=10,
         )
         wait_until(lambda: hq.get("/api/stores").status_code == 200, 60, what="hub migrated")
+        # the console's templates, catalogs and vendored chart library came with the wheel
+        assert "csrf" in hq.get("/console/login").text
+        assert hq.get("/console/static/vendor/echarts/echarts.min.js").status_code == 200
+        assert "openapi.json" in hq.get("/docs").text  # the docs page is package data
     finally:
         for proc in (edge, hub):
             proc.terminate()

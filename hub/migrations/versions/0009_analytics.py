@@ -1,8 +1,8 @@
 """analytics: RFM, heat (weekly) and churn warnings, intimacy, member facts, segments with
 membership history, LTV fits and per-member predictions (issue 16)
 
-Revision ID: 0007_analytics
-Revises: 0006_accounts
+Revision ID: 0009_analytics
+Revises: 0008_stock
 Create Date: 2026-11-28 12:15:00
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 
 import hub.db
 
-revision = "0007_analytics"
-down_revision = "0006_accounts"
+revision = "0009_analytics"
+down_revision = "0008_stock"
 branch_labels = None
 depends_on = None
 
