@@ -56,6 +56,7 @@ topic write ${t}/rpc/request
 topic read ${t}/acks
 topic read ${t}/rpc/reply
 topic read storegw/v1/${store}/config/+
+topic read storegw/v1/${store}/notices/+
 topic read storegw/v1/hub/status
 ${end}
 ACL

@@ -18,6 +18,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from hub import http_errors
 from hub.accounts.router import router as accounts_router
+from hub.analytics import ingest as analytics_ingest
+from hub.analytics.jobs import AnalyticsJobs
+from hub.analytics.pages import router as analytics_pages
+from hub.analytics.router import router as analytics_router
 from hub.auth import policy
 from hub.auth.gate import Gate
 from hub.auth.router import router as api_keys_router
@@ -75,6 +79,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     coupons_router,
     catalog_router,
     pricing_router,
+    analytics_router,
     *stock.ROUTERS,  # stock, purchasing, pickup, notifications
 )
 
@@ -95,6 +100,8 @@ def ingest_handlers() -> Handlers:
         .add("stock.counted", stock_ingest.stocktakes)
         .add("stock.received", stock_ingest.goods_received)
         .add("sale.completed", pricing.queue_sales)
+        .add("sale.completed", analytics_ingest.follow_sales)  # segments follow each batch
+        .add("sale.refunded", analytics_ingest.follow_sales)
     )
 
 
@@ -129,6 +136,7 @@ def create_app(
             app.state.jobs.worker = worker  # the snapshot job publishes through it
             await worker.start()
         app.state.jobs.start()
+        app.state.analytics.start()
         await stock.start(app)
         # `storegw hub` bound its socket before the app started: ready means serving
         sd_notify.ready("hub serving")
@@ -137,6 +145,7 @@ def create_app(
         sd_notify.notify("STOPPING=1")
         watchdog.cancel()
         await stock.stop(app)
+        await app.state.analytics.stop()
         await app.state.jobs.stop()
         if app.state.worker:
             await app.state.worker.stop()
@@ -155,6 +164,8 @@ def create_app(
     app.state.reader = Reader(db)  # the 360° view's reads, on the event loop
     app.state.rpc = RpcServer(db, rpc_methods(app.state.members))
     app.state.jobs = Scheduler(db)
+    # analytics' daily and weekly jobs; churn warnings go out on the scheduler's MQTT publisher
+    app.state.analytics = AnalyticsJobs(db, lambda: app.state.jobs.publisher())
     stock.install(app)  # the notification channels (simulators by default)
     http_errors.install(app)  # domain errors and database refusals → 4xx, every error JSON
 
@@ -183,6 +194,7 @@ def create_app(
     app.include_router(api)
     app.include_router(metrics_router)  # /metrics: outside /api like /health, same check
     console.install(app)
+    app.include_router(analytics_pages)  # the console's analytics pages
     _declare_bearer(app)
     return app
 

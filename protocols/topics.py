@@ -7,6 +7,7 @@ storegw/v1/{store}/config/{kind}        hub → edges  retained versioned snapsh
 storegw/v1/{store}/config/stock-alerts  hub → edges  retained: the store's open stock alerts
 storegw/v1/{store}/{gateway}/snapshots  edge → hub   retained: the snapshot versions it holds
 storegw/v1/{store}/{gateway}/rpc/...    request / response (protocols/rpc.py)
+storegw/v1/{store}/notices/{kind}       hub → edges  retained notices for a store (churn warnings)
 storegw/v1/hub/status                   retained hub online/offline; its last will says offline
 """
 
@@ -55,6 +56,10 @@ def status(store: str, gateway: str) -> str:
 
 def config(store: str, kind: str) -> str:
     return f"{ROOT}/{check_id(store, 'store')}/config/{check_id(kind, 'kind')}"
+
+
+def notices(store: str, kind: str) -> str:
+    return f"{ROOT}/{check_id(store, 'store')}/notices/{check_id(kind, 'kind')}"
 
 
 STOCK_ALERTS = "stock-alerts"  # a config leaf (gateways may read config/+), not a snapshot kind

@@ -6,6 +6,8 @@ storegw edge --store S --gateway G --data-dir DIR --mqtt-url mqtt://HOST:PORT --
    --mqtt-password-file F, or the same as STOREGW_MQTT_* variables)
 storegw sim
 storegw demo
+storegw analytics ltv-fit --transactions FILE.csv --calibration-end YYYY-MM-DD
+                          [--period day|week] [--holdout-end YYYY-MM-DD]
 storegw udev-rules [--profiles DIR] [--group G]   (deploy/provision-pi.sh installs them)
 """
 
@@ -142,6 +144,15 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("--data-dir", default=None, help="default: a fresh temporary folder")
     demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl-C)")
     demo.set_defaults(run=lambda a: __import__("storegw.demo", fromlist=["main"]).main(a))
+
+    analytics = sub.add_parser("analytics", help="member analytics tools")
+    tools = analytics.add_subparsers(dest="tool", required=True)
+    fit = tools.add_parser("ltv-fit", help="fit BG/NBD + Gamma-Gamma to a transactions CSV")
+    fit.add_argument("--transactions", required=True, help="CSV with customer,date,amount")
+    fit.add_argument("--calibration-end", required=True, help="YYYY-MM-DD")
+    fit.add_argument("--period", choices=["day", "week"], default="day")
+    fit.add_argument("--holdout-end", help="YYYY-MM-DD: predicted vs actual after calibration")
+    fit.set_defaults(run=lambda a: __import__("hub.analytics.ltv_file", fromlist=["main"]).main(a))
 
     args = parser.parse_args(argv)
     _logging(args.log_level)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from hub.analytics import jobs as analytics
 from hub.coupons.models import Coupon, CouponTemplate
 from hub.db import utcnow
 from hub.loyalty.models import LedgerEntry, LoyaltySettings, PointsAccount, PointsLot
@@ -221,6 +222,7 @@ def view360(
             {"id": r[0], "item_id": r[1], "points": r[2], "status": r[3], "at": r[4]}
             for r in mall[:recent]
         ],
+        "analytics": analytics.for_360(s, mid),  # heat, predicted value (issue 16)
     }
 
 
