@@ -168,6 +168,12 @@ class MqttLink:
         c.on_message = self._message
         c.on_publish = self._published
         c.on_subscribe = self._subscribed
+        # Every socket write on the link's own thread. Without a write callback, paho writes a
+        # publish or subscribe straight from the caller's thread while this thread may be
+        # reading; two threads on one TLS socket corrupt its records ("bad record mac") and
+        # the broker drops the connection. With one, paho only queues the packet and wakes
+        # this thread's select through its socket pair.
+        c.on_socket_register_write = lambda *_: None
         self.client = c
 
     # --- paho thread -----------------------------------------------------------------------
@@ -301,5 +307,7 @@ class MqttLink:
             self._thread.join(timeout=5)
         try:
             self.client.disconnect()
+            # the link's thread has ended: write the DISCONNECT from here (paho only queues it)
+            self.client.loop_write()
         except OSError:
             pass
