@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from edge.uplink import Uplink
-from protocols import snapshots, topics
+from protocols import pricing, snapshots, topics
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class Snapshots:
         self.refused = 0
         self._locks = {kind: asyncio.Lock() for kind in snapshots.KINDS}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._promotions: tuple[int | None, list[pricing.Promotion]] = (None, [])
         self.load()
         if uplink is not None:
             uplink.subscribe(f"{topics.ROOT}/{store}/config/+", self.on_message)
@@ -53,6 +54,17 @@ class Snapshots:
     def get(self, kind: str) -> dict[str, Any] | None:
         snap = self.held.get(kind)
         return snap.data if snap else None
+
+    def promotions(self) -> tuple[int | None, list[pricing.Promotion]]:
+        """The pricing engine's promotions from the snapshot held, and its version (a sale
+        names it, so the hub recomputes the sale with the same rules). Decoded once per
+        version."""
+        snap = self.held.get("promotions")
+        if snap is None:
+            return None, []
+        if self._promotions[0] != snap.version:
+            self._promotions = (snap.version, pricing.promotions_from_snapshot(snap.data))
+        return self._promotions
 
     def versions(self) -> dict[str, int]:
         return {k: s.version for k, s in self.held.items()}

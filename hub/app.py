@@ -26,6 +26,7 @@ from hub.ingest.router import router as ingest_router
 from hub.ingest.worker import IngestWorker
 from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
+from hub.pricing.router import router as pricing_router
 from hub.sales.router import router as sales_router
 from hub.stores.router import router as stores_router
 
@@ -78,6 +79,7 @@ def create_app(
         stores_router,
         sales_router,
         ingest_router,
+        pricing_router,
         *loyalty.ROUTERS,
     ):
         api.include_router(r)

@@ -16,7 +16,8 @@ Stacking rules (in this order):
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -121,7 +122,22 @@ class Stack(BaseModel):
         return sum(a.discount_fen for a in self.applied)
 
 
-def _in_scope(t: Terms, line: BasketLine) -> bool:
+class Line(Protocol):
+    """What `stack` reads of a line: a BasketLine, or the pricing engine's own lines."""
+
+    @property
+    def sku(self) -> str: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def unit_price_fen(self) -> int: ...
+    @property
+    def discount_fen(self) -> int: ...
+    @property
+    def total_fen(self) -> int: ...
+
+
+def in_scope(t: Terms, line: Line) -> bool:
     if t.skus and line.sku not in t.skus:
         return False
     if t.categories and line.category not in t.categories:
@@ -129,7 +145,7 @@ def _in_scope(t: Terms, line: BasketLine) -> bool:
     return t.on_promoted_lines or line.discount_fen == 0
 
 
-def stack(lines: list[BasketLine], coupons: list[Terms], store: str | None = None) -> Stack:
+def stack(lines: Sequence[Line], coupons: list[Terms], store: str | None = None) -> Stack:
     """Which of `coupons` apply to the basket and for how many fen each (rules above)."""
     out = Stack()
     seen: set[str] = set()
@@ -150,7 +166,7 @@ def stack(lines: list[BasketLine], coupons: list[Terms], store: str | None = Non
         usable = [t for t in usable if t.stackable]
     left = [line.total_fen for line in lines]  # what each line still costs
     for t in sorted(usable, key=lambda t: (_ORDER[t.kind], t.code)):
-        idx = [i for i, line in enumerate(lines) if _in_scope(t, line)]
+        idx = [i for i, line in enumerate(lines) if in_scope(t, line)]
         base = sum(lines[i].total_fen for i in idx)
         if not idx or base == 0:
             out.refused.append(Refused(code=t.code, reason="no goods in the basket it applies to"))
@@ -199,6 +215,12 @@ def _spread(left: list[int], idx: list[int], off: int) -> None:
         share = off * left[i] // total
         left[i] -= share
         taken += share
+    if taken == off:
+        return
+    top = max(idx, key=lambda i: left[i])  # the first of the largest, as the sort below
+    if left[top] >= off - taken:  # the usual case: the rest fits on the largest line
+        left[top] -= off - taken
+        return
     for i in sorted(idx, key=lambda i: -left[i]):
         if taken == off:
             break

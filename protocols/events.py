@@ -43,6 +43,7 @@ class Line(_Strict):
     discount_fen: Fen = 0
     weighed: bool = False
     category: Text | None = None
+    cost_fen: Fen | None = None  # per unit, as the lane priced with it (the margin floor)
 
     def __post_init__(self) -> None:
         gross = pricing.extend(self.qty_milli, self.unit_price_fen)
@@ -73,6 +74,34 @@ class MemberSummary(_Strict):
     points_balance: Points | None = None
 
 
+class Saved(_Strict):
+    """One saving on the receipt, as the pricing engine gave it (protocols.pricing.Saving)."""
+
+    kind: Text
+    ref: Text
+    saved_fen: Fen
+    name: OptText = ""
+
+
+class PricedWith(_Strict):
+    """How the lane priced the sale: the engine's inputs beyond the lines and coupons, and
+    the savings it gave. The hub recomputes the sale from these (hub/pricing) and flags any
+    difference; a sale without them is recomputed with the hub's current promotions."""
+
+    promotions_version: Annotated[int, msgspec.Meta(ge=1, le=bounds.MAX_COUNT)] | None = None
+    at: datetime | None = None  # the pricing time (default: the event's occurred_at)
+    tier: Annotated[str, msgspec.Meta(max_length=bounds.ID_LEN)] | None = None
+    tier_discount_pct: Annotated[int, msgspec.Meta(ge=1, le=100)] = 100
+    member_prices: Annotated[dict[Text, Fen], msgspec.Meta(max_length=bounds.MAX_LINES)] = {}
+    min_margin_bp: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+    override: bool = False  # a manager let lines go below the margin floor
+    savings: Annotated[list[Saved], msgspec.Meta(max_length=bounds.MAX_DISCOUNTS)] = []
+
+    def __post_init__(self) -> None:
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("pricing.at must carry a UTC offset")
+
+
 class SaleCompleted(_Strict):
     sale_id: Uuid
     lane: Text
@@ -93,6 +122,7 @@ class SaleCompleted(_Strict):
     coupon_holds: Annotated[dict[Coupon, Uuid], msgspec.Meta(max_length=bounds.MAX_COUPONS)] = {}
     # coupons granted while the hub was unreachable, by store policy (the hub reconciles)
     coupons_offline: Annotated[list[Coupon], msgspec.Meta(max_length=bounds.MAX_COUPONS)] = []
+    pricing: PricedWith | None = None  # optional: lanes before the pricing engine omit it
 
     def __post_init__(self) -> None:
         goods = sum(line.total_fen for line in self.lines)

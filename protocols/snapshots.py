@@ -10,7 +10,9 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from protocols.pricing import rules
 
 Kind = Literal["catalog", "prices", "promotions", "tiers"]
 KINDS: tuple[str, ...] = ("catalog", "prices", "promotions", "tiers")
@@ -31,6 +33,7 @@ class Item(_Strict):
     category: str | None = None
     unit: Literal["piece", "kg"] = "piece"
     barcodes: list[str] = []
+    cost_fen: Fen | None = None  # per unit: the pricing engine's margin floor
 
 
 class CatalogData(_Strict):
@@ -42,12 +45,21 @@ class PricesData(_Strict):
 
 
 class Promotion(_Strict):
+    """A typed promotion: `rule` is validated by the pricing engine's own types for `kind`
+    (protocols/pricing/rules.py), so a store never holds a rule its engine cannot evaluate."""
+
     id: int
     name: str
     kind: str
     rule: dict[str, Any]
+    group: str | None = None  # mutually exclusive with the others of its group
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+
+    @model_validator(mode="after")
+    def _typed(self) -> Promotion:
+        self.rule = rules.rule_fields(rules.check_rule(self.kind, self.rule))
+        return self
 
 
 class PromotionsData(_Strict):

@@ -17,12 +17,14 @@ class CatalogItem(Base):
     __table_args__ = (
         CheckConstraint("price_fen >= 0", name="price_not_negative"),
         CheckConstraint("unit IN ('piece', 'kg')", name="unit_known"),
+        CheckConstraint("cost_fen IS NULL OR cost_fen >= 0", name="cost_not_negative"),
     )
     sku: Mapped[str] = mapped_column(String(200), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     category: Mapped[str | None] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(8), default="piece")
     price_fen: Mapped[int] = mapped_column(BigInteger)  # the chain's price
+    cost_fen: Mapped[int | None] = mapped_column(BigInteger)  # per unit: the margin floor
     barcodes: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -37,11 +39,16 @@ class StorePrice(Base):
 
 
 class Promotion(Base):
+    """A typed promotion: `rule` holds the fields of the pricing engine's rule for `kind`
+    (protocols/pricing/rules.py), validated before it is stored. Promotions sharing an
+    `exclusive_group` never apply together (the engine picks the customer's best)."""
+
     __tablename__ = "promotions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     rule: Mapped[dict] = mapped_column(JSON, default=dict)
+    exclusive_group: Mapped[str | None] = mapped_column(String(200))
     stores: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every store
     valid_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
     valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime)

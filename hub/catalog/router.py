@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
@@ -13,6 +14,11 @@ from hub.db import utcnow
 from hub.deps import session
 from hub.inputs import Fen, In, RowId, When, errors
 from hub.stores.models import Store
+from protocols.pricing import rules as pricing_rules
+
+log = logging.getLogger(__name__)
+# the OpenAPI shows one schema per kind for `rule`, generated from the engine's own types
+RULE_SCHEMAS = pricing_rules.json_schemas()
 
 router = APIRouter(tags=["catalog"], responses=errors(404, 409))
 Db = Annotated[Session, Depends(session)]
@@ -28,6 +34,7 @@ class ItemIn(_In):
     category: Text200 | None = None
     unit: Literal["piece", "kg"] = "piece"
     price_fen: Fen
+    cost_fen: Fen | None = None  # per unit: the pricing engine's margin floor
     barcodes: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] = Field(
         default_factory=list
     )
@@ -39,13 +46,49 @@ class PriceIn(_In):
 
 
 class PromotionIn(_In):
+    """A typed promotion: `rule` holds the fields of `kind`'s rule, validated by the pricing
+    engine's own types (protocols/pricing/rules.py; the schemas per kind are in the OpenAPI
+    under `rule`). A rule the engine cannot evaluate is refused (422) with the reason."""
+
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: Annotated[str, Field(min_length=1, max_length=32)]
-    rule: dict[str, Any] = Field(default_factory=dict)
+    kind: Literal[pricing_rules.KINDS]  # type: ignore[valid-type]
+    rule: Annotated[dict[str, Any], Field(json_schema_extra=RULE_SCHEMAS)] = Field(
+        default_factory=dict
+    )
+    group: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="mutually exclusive with the other promotions of its group"
+    )
     stores: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list)
     valid_from: When | None = None
     valid_until: When | None = None
     active: bool = True
+
+    def typed(self) -> dict[str, Any]:
+        """The row's values, the rule as the engine reads it; HTTP 422 with the reason if
+        the engine cannot evaluate it."""
+        try:
+            rule = pricing_rules.rule_fields(pricing_rules.check_rule(self.kind, self.rule))
+        except pricing_rules.RuleError as err:
+            log.warning("promotion %r refused: %s", self.name, err)
+            raise HTTPException(422, str(err)) from None
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise HTTPException(422, "valid_until must be after valid_from")
+        out = self.model_dump(exclude={"group"})
+        return {**out, "rule": rule, "exclusive_group": self.group}
+
+
+def _promotion(p: Promotion) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "kind": p.kind,
+        "rule": p.rule,
+        "group": p.exclusive_group,
+        "stores": p.stores,
+        "valid_from": p.valid_from,
+        "valid_until": p.valid_until,
+        "active": p.active,
+    }
 
 
 class PublishIn(_In):
@@ -78,6 +121,7 @@ def items(db: Db) -> dict[str, Any]:
                     "unit": i.unit,
                     "price_fen": i.price_fen,
                     "barcodes": i.barcodes,
+                    "cost_fen": i.cost_fen,
                     "active": i.active,
                 }
                 for i in db.scalars(select(CatalogItem).order_by(CatalogItem.sku))
@@ -101,24 +145,36 @@ def put_price(store_id: str, sku: Sku, body: PriceIn, db: Db) -> dict[str, Any]:
         return {"store": store_id, "sku": sku, "price_fen": body.price_fen}
 
 
-@router.post("/promotions", status_code=201)
+@router.post("/promotions", status_code=201, responses=errors(422))
 def add_promotion(body: PromotionIn, db: Db) -> dict[str, Any]:
+    values = body.typed()
     with db.begin():
-        p = Promotion(**body.model_dump())
+        p = Promotion(**values)
         db.add(p)
         db.flush()
-        return {"id": p.id, **body.model_dump()}
+        return _promotion(p)
 
 
-@router.put("/promotions/{promotion_id}")
+@router.put("/promotions/{promotion_id}", responses=errors(422))
 def put_promotion(promotion_id: RowId, body: PromotionIn, db: Db) -> dict[str, Any]:
+    values = body.typed()
     with db.begin():
         p = db.get(Promotion, promotion_id)
         if p is None:
             raise HTTPException(404, f"no promotion {promotion_id}")
-        for k, v in body.model_dump().items():
+        for k, v in values.items():
             setattr(p, k, v)
-        return {"id": p.id, **body.model_dump()}
+        return _promotion(p)
+
+
+@router.get("/promotions")
+def list_promotions(db: Db) -> dict[str, Any]:
+    with db.begin():
+        return {
+            "promotions": [
+                _promotion(p) for p in db.scalars(select(Promotion).order_by(Promotion.id))
+            ]
+        }
 
 
 @router.post("/catalog/publish")

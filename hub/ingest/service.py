@@ -38,6 +38,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session
 
 import hub.loyalty.ingest
+import hub.pricing.recompute  # pricing (issue 12): recompute each sale — the one wiring line
 import hub.sales.service  # noqa: F401 - registers the sales handlers
 from hub.db import Database, bulk_insert, utcnow
 from hub.ingest.handlers import HANDLERS, EventRejected

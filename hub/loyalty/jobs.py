@@ -5,6 +5,7 @@ reservations  release lane holds (points, coupons) past their timeout every 5 s
 expiry        expire points lots past their date                   every 10 min
 tiers         daily tier evaluation of every member + birthday gifts, once per local day
 snapshots     build changed store snapshots and publish them       every 10 s (with MQTT)
+pricing       recompute booked sales, record price differences     every 2 s (hub/pricing)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hub.catalog import service as catalog
 from hub.coupons import holds as coupon_holds
 from hub.db import Database
 from hub.loyalty import books
+from hub.pricing import recompute as pricing
 from hub.tiers import service as tiers
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ class Scheduler:
             "expiry": lambda: run_expiry(self.db),
             "tiers": lambda: run_tiers(self.db),
             "snapshots": lambda: run_snapshots(self.db, self.publisher()),
+            "pricing": lambda: pricing.run(self.db),
         }
 
     def run(self, name: str) -> dict[str, Any]:
@@ -125,6 +128,8 @@ class Scheduler:
     async def _tick(self) -> None:
         if self._due("reservations", 5):
             await asyncio.to_thread(self.run, "reservations")
+        if self._due("pricing", 2):
+            await asyncio.to_thread(self.run, "pricing")
         if self._due("expiry", 600):
             await asyncio.to_thread(self.run, "expiry")
         day = await asyncio.to_thread(self._today)
