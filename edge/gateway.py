@@ -15,13 +15,19 @@ from aiohttp import web
 
 import edge.devices
 from edge import http_errors, openapi, token
+from edge.basket import Baskets
 from edge.coupons import CouponClaims
+from edge.declared_lanes import parse_spec
 from edge.devices import receipt_routes
 from edge.devices.base import Context
 from edge.devices.registry import Devices
 from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
+from edge.members_cache import MemberDesk
+from edge.pages import routes as pages_routes
+from edge.pages.pairing import Pairing
+from edge.pages.routes import Pages
 from edge.payments.service import Payments
 from edge.rpc import HubCalls
 from edge.snapshots import Snapshots
@@ -47,6 +53,7 @@ class Gateway:
         mqtt_url: str,
         *,
         tz: str = "Asia/Shanghai",
+        lanes: str = "1-4",
         uplink_options: dict[str, Any] | None = None,
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -59,14 +66,28 @@ class Gateway:
         modules = load_driver_modules()
         self.devices = Devices(self.ctx)
         self.payments = Payments(self.ctx, self.devices)
-        self.lanes = Lanes(self.journal, self.uplink, self.ctx, tz)
+        self.lanes = Lanes(self.journal, self.uplink, self.ctx, tz, parse_spec(lanes))
         self.lanes.returns.hub = self.hub_calls  # refunds claim online (edge/returns.py)
         self.lanes.coupons = CouponClaims(self.journal.conn, self.hub_calls, data_dir, self.ctx)
         self.token = token.load_or_create(data_dir, "STOREGW_EDGE_TOKEN", "edge-token")
+        # the lanes' baskets and the shop-floor pages (docs/lanes.md)
+        self.baskets = Baskets(
+            self.journal.conn,
+            self.lanes,
+            self.snapshots,
+            self.devices,
+            self.payments,
+            MemberDesk(self.journal.conn, self.hub_calls),
+        )
+        self.pages = Pages(self.baskets, Pairing(self.journal.conn), self.devices, self.uplink)
         # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py)
         open_paths = frozenset({"/health"}) | openapi.OPEN_PATHS
         app = web.Application(
-            middlewares=[http_errors.json_errors, token.middleware(self.token, open_paths)]
+            middlewares=[
+                http_errors.json_errors,
+                token.middleware(self.token, open_paths, own_auth=pages_routes.OWN_AUTH),
+                self.pages.guard,  # paired screens only, on the pages' paths
+            ]
         )
         app.add_routes([web.get("/health", self._health), *openapi.routes()])
         app.add_routes(self.lanes.routes())
@@ -78,6 +99,7 @@ class Gateway:
             if hasattr(module, "lane_routes"):
                 app.add_routes(module.lane_routes(self.devices))
         app.add_routes(receipt_routes.routes(self.devices))  # e-receipts and reprints
+        app.add_routes(self.pages.routes())
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -135,6 +157,7 @@ async def serve(args: Any) -> None:
         Path(args.data_dir),
         args.mqtt_url,
         tz=args.tz,
+        lanes=getattr(args, "lanes", "1-4"),
         uplink_options={"ack_timeout_s": args.ack_timeout},
     )
     bound = await gw.start(host or "127.0.0.1", int(port))

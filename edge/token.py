@@ -12,12 +12,23 @@ from transport.token_file import bearer_ok, load_or_create
 __all__ = ["bearer_ok", "load_or_create", "middleware"]
 
 
-def middleware(token: str, open_paths: frozenset[str] = frozenset({"/health"})) -> Callable:
+def middleware(
+    token: str,
+    open_paths: frozenset[str] = frozenset({"/health"}),
+    own_auth: tuple[str, ...] = (),
+) -> Callable:
+    """The bearer token for everything but `open_paths` and the path prefixes in `own_auth`
+    (pages with their own authentication: edge/pages)."""
+
     @web.middleware
     async def require_token(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if request.path in open_paths or bearer_ok(request.headers.get("Authorization"), token):
+        if (
+            request.path in open_paths
+            or request.path.startswith(own_auth)
+            or bearer_ok(request.headers.get("Authorization"), token)
+        ):
             return await handler(request)
         return web.json_response(
             {"error": "missing or wrong bearer token"},
