@@ -72,7 +72,8 @@ class MemberDesk:
 
     async def identify(self, raw: dict[str, str]) -> dict[str, Any]:
         q = self.query(raw)
-        if self.hub is not None:
+        up = self.hub.uplink if self.hub is not None else None
+        if up is not None and up.connected and up.hub_online is not False:
             try:
                 found = await self.hub.call("member.lookup", q)
             except HubCallError as err:
@@ -80,6 +81,7 @@ class MemberDesk:
                     raise MemberNotFound(err.status, err.reason) from None
                 log.info("member look-up offline (%s): the gateway's cache answers", err.reason)
             else:
+                assert self.hub is not None
                 self._remember(found, q.get("phone"))
                 return {**found, "online": True}
         cached = self._cached(q)

@@ -211,7 +211,8 @@ class Pages:
             for d in self.devices.by_id.values()
             if d.spec.lane == lane
         ]
-        online = bool(self.uplink is not None and self.uplink.connected)
+        up = self.uplink
+        online = bool(up is not None and up.connected and up.hub_online is not False)
         return web.json_response({"lane": lane, "hub_online": online, "devices": devices})
 
     async def items(self, request: web.Request) -> web.Response:
