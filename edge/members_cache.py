@@ -73,7 +73,7 @@ class MemberDesk:
     async def identify(self, raw: dict[str, str]) -> dict[str, Any]:
         q = self.query(raw)
         up = self.hub.uplink if self.hub is not None else None
-        if up is not None and up.connected and up.hub_online is not False:
+        if up is not None and up.connected and up.hub_online is True:
             try:
                 found = await self.hub.call("member.lookup", q)
             except HubCallError as err:

@@ -212,7 +212,7 @@ class Pages:
             if d.spec.lane == lane
         ]
         up = self.uplink
-        online = bool(up is not None and up.connected and up.hub_online is not False)
+        online = bool(up is not None and up.connected and up.hub_online is True)
         return web.json_response({"lane": lane, "hub_online": online, "devices": devices})
 
     async def items(self, request: web.Request) -> web.Response:
