@@ -14,8 +14,11 @@ import asyncio
 import json
 import logging
 import sqlite3
+import tomllib
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -25,6 +28,7 @@ from edge.lane import Lanes, SaleIn
 from edge.lane_bus import LaneEvent
 from edge.members_cache import MemberDesk
 from edge.pages.pairing import STAFF
+from edge.rpc import HubCallError
 from edge.snapshots import Snapshots
 from protocols import pricing
 from protocols.codes import OtherScan, ProductScan, WeighedScan, classify, ean
@@ -43,9 +47,42 @@ SCHEMA = [
     )""",
     # one basket in the making per lane (or per staff phone): the database says so
     "CREATE UNIQUE INDEX IF NOT EXISTS baskets_one_open ON baskets (lane) WHERE state = 'open'",
+    # points redeemed while the hub was away, per member and business day (the store's cap)
+    """CREATE TABLE IF NOT EXISTS points_offline (
+        basket_id TEXT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        points INTEGER NOT NULL CHECK (points > 0)
+    )""",
 ]
 MAX_LINES = 500
 MAX_QTY_MILLI = 10_000_000
+
+
+@dataclass(frozen=True)
+class PointsPolicy:
+    """`[points]` of `<data dir>/store-policy.toml`: redeeming points while the hub is away is
+    refused unless `offline = "allow"`, and then at most `offline_cap` points per member and
+    business day at this gateway. The sale carries the points tender without a reservation;
+    the hub debits it when the sale arrives (never below zero: the rest is the member's debt,
+    docs/loyalty.md)."""
+
+    offline: str = "refuse"
+    offline_cap: int = 0
+
+    @classmethod
+    def load(cls, data_dir: Path) -> PointsPolicy:
+        path = data_dir / "store-policy.toml"
+        try:
+            doc = tomllib.loads(path.read_text()).get("points", {}) if path.exists() else {}
+            p = cls(str(doc.get("offline", "refuse")), int(doc.get("offline_cap", 0)))
+        except (OSError, ValueError, TypeError) as err:
+            log.error("%s unusable (%s): points are not redeemed while the hub is away", path, err)
+            return cls()
+        if p.offline not in ("refuse", "allow") or p.offline_cap < 0:
+            log.error("%s: [points] offline must be refuse|allow, cap ≥ 0: refusing", path)
+            return cls()
+        return p
 
 
 class BasketError(Exception):
@@ -128,6 +165,7 @@ class Baskets:
         self.payments = payments
         self.members = members
         self.policy = pricing.Policy(min_margin_bp=min_margin_bp)
+        self.points_policy = PointsPolicy.load(lanes.ctx.data_dir)
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.bus.listen(self._on_lane_event)
@@ -470,6 +508,102 @@ class Baskets:
         self._publish(lane, view)
         return view
 
+    async def redeem(self, lane: str, points: Any) -> dict[str, Any]:
+        """Points as a tender: reserved at the hub online (the sale names the reservation and
+        the hub spends it when the sale arrives), or offline within the store's policy."""
+        self._check(lane)
+        if type(points) is not int or not 0 < points <= 10**9:
+            raise BasketError(400, "points must be a positive whole number")
+        async with self._locks[lane]:
+            doc = self._load(lane)
+            m = doc.get("member")
+            if not m:
+                raise BasketError(409, "identify the member first")
+            if any(p["tender"] == "points" for p in doc["payments"]):
+                raise BasketError(409, "points are already a tender of this sale")
+            value = points * int(m.get("point_value_milli_fen") or 1000) // 1000
+            due = self.view(lane, doc)["due_fen"]
+            if not 0 < value <= due:
+                raise BasketError(400, f"{points} points are worth {value} fen; {due} fen is due")
+            if self.members.online():
+                rid = new_id()
+                try:
+                    got = await self.members.hub.call(  # type: ignore[union-attr]
+                        "points.reserve",
+                        {"reservation_id": rid, "member_id": m["member_id"], "points": points},
+                        lane,
+                    )
+                except HubCallError as err:
+                    raise BasketError(err.status, err.reason) from None
+                value = int(got.get("value_fen", value))
+                doc["points_reservation"] = rid
+            else:
+                self._offline_points(lane, doc, m["member_id"], points)
+            doc["payments"].append({"tender": "points", "amount_fen": value, "points": points})
+            self._save(doc)
+            view = self.view(lane, doc)
+            if view["due_fen"] == 0:
+                return await self._checkout(lane, doc, "")
+        self._publish(lane, view)
+        return view
+
+    def _offline_points(self, lane: str, doc: dict[str, Any], member: str, points: int) -> None:
+        pol = self.points_policy
+        if pol.offline != "allow":
+            raise BasketError(503, "redeeming points needs the hub, which is unreachable "
+                                   "(this store's policy)")  # fmt: skip
+        day = self.lanes.business_day(_now().isoformat()).isoformat()
+        self.conn.execute("BEGIN IMMEDIATE")  # the cap is checked and taken in one go
+        try:
+            used = self.conn.execute(
+                "SELECT COALESCE(SUM(points), 0) FROM points_offline WHERE member_id = ? "
+                "AND day = ?",
+                (member, day),
+            ).fetchone()[0]
+            if used + points > pol.offline_cap:
+                raise BasketError(409, f"offline the store allows {pol.offline_cap} points per "
+                                       f"member a day ({used} used)")  # fmt: skip
+            self.conn.execute(
+                "INSERT INTO points_offline (basket_id, member_id, day, points) VALUES (?,?,?,?)",
+                (doc["id"], member, day, points),
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        log.warning("lane %s: %d points redeemed offline for %s (hub reconciles)", lane,
+                    points, member)  # fmt: skip
+
+    async def void_payments(self, lane: str) -> dict[str, Any]:
+        """Give back every tender taken so far: reverse card / QR payments, release the
+        points, forget cash (the drawer hands it back); the basket can change again."""
+        self._check(lane)
+        async with self._locks[lane]:
+            doc = self._load(lane)
+            for p in list(doc["payments"]):
+                if p.get("ref"):
+                    try:
+                        await self.payments.reverse(p["ref"], "voided at the lane")
+                    except (KeyError, ValueError, DeviceError) as err:
+                        self._save(doc)
+                        raise BasketError(409, f"{p['tender']} payment: {err}") from None
+                elif p["tender"] == "points":
+                    await self._release_points(lane, doc)
+                doc["payments"].remove(p)
+                self._save(doc)
+            view = self.view(lane, doc)
+        self._publish(lane, view)
+        return view
+
+    async def _release_points(self, lane: str, doc: dict[str, Any]) -> None:
+        self.conn.execute("DELETE FROM points_offline WHERE basket_id = ?", (doc["id"],))
+        rid = doc.pop("points_reservation", None)
+        if rid and self.members.hub is not None:
+            try:
+                await self.members.hub.call("points.release", {"reservation_id": rid}, lane)
+            except HubCallError as err:  # the hold times out at the hub by itself
+                log.warning("lane %s: points hold %s not released now: %s", lane, rid, err)
+
     async def _checkout(self, lane: str, doc: dict[str, Any], cashier: str) -> dict[str, Any]:
         at = _now()
         items, got, version = self._price(doc, at)
@@ -487,7 +621,8 @@ class Baskets:
         body = {
             "cashier": cashier or f"lane {lane}",
             "lines": [{k: v for k, v in ln.items() if k != "total_fen"} for ln in fields["lines"]],
-            "payments": doc["payments"],
+            "payments": [{k: v for k, v in p.items() if k != "points"} for p in doc["payments"]],
+            "points_reservation": doc.get("points_reservation"),
             "pricing": fields["pricing"],
             **(
                 {
@@ -513,6 +648,13 @@ class Baskets:
             (at.isoformat(), doc["id"]),
         )
         log.info("lane %s: basket %s booked as %s", lane, doc["id"], answer.get("receipt_no"))
+        if rid := doc.get("points_reservation"):  # the hub spends it with the sale anyway
+            self._spawn(
+                lane,
+                self.members.hub.call(  # type: ignore[union-attr]
+                    "points.commit", {"reservation_id": rid, "sale_id": answer["sale_id"]}, lane
+                ),
+            )
         view = {**self.view(lane, self._load(lane)), "sale": answer}
         self._publish(lane, view)
         return view
@@ -530,6 +672,9 @@ class Baskets:
                 lane,
                 {"tender": "qr", "auth_code": event["code"], "provider": event.get("provider")},
             )
+        self._spawn(lane, coro)
+
+    def _spawn(self, lane: str, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(self._quietly(lane, coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -537,7 +682,7 @@ class Baskets:
     async def _quietly(self, lane: str, coro: Any) -> None:
         try:
             await coro
-        except BasketError as err:  # shown to the cashier on the page
+        except (BasketError, HubCallError) as err:  # shown to the cashier on the page
             log.info("lane %s: %s", lane, err.reason)
             self.bus.publish(lane, {"type": "problem", "reason": err.reason})
         except Exception:

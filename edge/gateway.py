@@ -79,7 +79,7 @@ class Gateway:
             self.payments,
             MemberDesk(self.journal.conn, self.hub_calls),
         )
-        self.pages = Pages(self.baskets, Pairing(self.journal.conn), self.devices, self.uplink)
+        self.pages = Pages(self.baskets, Pairing(self.journal.conn), self.devices)
         # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py)
         open_paths = frozenset({"/health"}) | openapi.OPEN_PATHS
         app = web.Application(

@@ -70,18 +70,21 @@ class MemberDesk:
                 return {k: str(raw[k]).strip()}
         raise MemberNotFound(400, "give a phone, a card number or the member's QR code")
 
+    def online(self) -> bool:
+        """The hub can answer now: connected, and its retained status says online."""
+        up = self.hub.uplink if self.hub is not None else None
+        return up is not None and up.connected and up.hub_online is True
+
     async def identify(self, raw: dict[str, str]) -> dict[str, Any]:
         q = self.query(raw)
-        up = self.hub.uplink if self.hub is not None else None
-        if up is not None and up.connected and up.hub_online is True:
+        if self.online():
             try:
-                found = await self.hub.call("member.lookup", q)
+                found = await self.hub.call("member.lookup", q)  # type: ignore[union-attr]
             except HubCallError as err:
                 if err.status not in (503, 504):
                     raise MemberNotFound(err.status, err.reason) from None
                 log.info("member look-up offline (%s): the gateway's cache answers", err.reason)
             else:
-                assert self.hub is not None
                 self._remember(found, q.get("phone"))
                 return {**found, "online": True}
         cached = self._cached(q)

@@ -44,8 +44,8 @@ def _error(status: int, reason: str) -> web.Response:
 
 
 class Pages:
-    def __init__(self, baskets: Baskets, pairing: Pairing, devices: Any, uplink: Any) -> None:
-        self.baskets, self.pairing, self.devices, self.uplink = baskets, pairing, devices, uplink
+    def __init__(self, baskets: Baskets, pairing: Pairing, devices: Any) -> None:
+        self.baskets, self.pairing, self.devices = baskets, pairing, devices
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True
         )
@@ -137,6 +137,21 @@ class Pages:
         body = await http_errors.read_object(request)
         return await self._answer(self.baskets.pay(self.owner(request), body))
 
+    async def redeem(self, request: web.Request) -> web.Response:
+        body = await http_errors.read_object(request)
+        return await self._answer(self.baskets.redeem(self.owner(request), body.get("points")))
+
+    async def void_payments(self, request: web.Request) -> web.Response:
+        return await self._answer(self.baskets.void_payments(self.owner(request)))
+
+    def till_routes(self, prefix: str) -> list[web.RouteDef]:
+        """What only a lane does (not a staff phone): take the money."""
+        return [
+            web.post(f"{prefix}/basket/pay", self.pay),
+            web.post(f"{prefix}/basket/points", self.redeem),
+            web.post(f"{prefix}/basket/payments/void", self.void_payments),
+        ]
+
     def basket_routes(self, prefix: str) -> list[web.RouteDef]:
         return [
             web.get(f"{prefix}/basket", self.get_basket),
@@ -211,8 +226,7 @@ class Pages:
             for d in self.devices.by_id.values()
             if d.spec.lane == lane
         ]
-        up = self.uplink
-        online = bool(up is not None and up.connected and up.hub_online is True)
+        online = self.baskets.members.online()
         return web.json_response({"lane": lane, "hub_online": online, "devices": devices})
 
     async def items(self, request: web.Request) -> web.Response:
@@ -244,7 +258,7 @@ class Pages:
     def routes(self) -> list[web.RouteDef]:
         return [
             *self.basket_routes("/api/lanes/{lane}"),
-            web.post("/api/lanes/{lane}/basket/pay", self.pay),
+            *self.till_routes("/api/lanes/{lane}"),
             web.post("/api/lanes/{lane}/pairing", self.new_code),
             web.post("/api/pairing/staff", self.new_code),
             web.get("/api/paired", self.list_paired),
@@ -255,7 +269,7 @@ class Pages:
             web.get("/lane/{lane}/events", self.events),
             web.get("/lane/{lane}/state", self.lane_state),
             web.get("/lane/{lane}/items", self.items),
-            web.post("/lane/{lane}/basket/pay", self.pay),
+            *self.till_routes("/lane/{lane}"),
             *self.basket_routes("/lane/{lane}"),
             web.get("/order/", self.order),
             web.get("/order/events", self.events),
