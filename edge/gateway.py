@@ -30,6 +30,7 @@ from edge.pages.pairing import Pairing
 from edge.pages.routes import Pages
 from edge.payments.service import Payments
 from edge.rpc import HubCalls
+from edge.shifts import Shifts
 from edge.snapshots import Snapshots
 from edge.uplink import Uplink
 
@@ -100,6 +101,7 @@ class Gateway:
                 app.add_routes(module.lane_routes(self.devices))
         app.add_routes(receipt_routes.routes(self.devices))  # e-receipts and reprints
         app.add_routes(self.pages.routes())
+        app.add_routes(Shifts(self.journal.conn, self.lanes).routes())  # open, X, Z
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []

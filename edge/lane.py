@@ -283,6 +283,19 @@ class Lanes:
 
     async def post_shift_close(self, request: web.Request) -> web.Response:
         shift: ShiftIn = await self._body(request, ShiftIn)
+        ref = request.headers.get("Idempotency-Key") or shift.client_ref
+        lane = request.match_info["lane"]
+        return self.close_shift(lane, shift, ref, request.get("request_hash"))
+
+    def close_shift(
+        self,
+        lane: str,
+        shift: ShiftIn,
+        ref: str | None,
+        request_hash: str | None,
+        refunds_fen: int = 0,
+    ) -> web.Response:
+        """Journal a shift close: the lane API's path, and the Z report's (edge/shifts.py)."""
 
         def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
             return {
@@ -293,10 +306,11 @@ class Lanes:
                 "closed_at": shift.closed_at.isoformat(),
                 "sales_count": self.journal.take_counter(f"shift:{lane}:count"),
                 "sales_fen": self.journal.take_counter(f"shift:{lane}:fen"),
+                "refunds_fen": refunds_fen,
                 "tenders": _plain(shift.tenders),
             }
 
-        return self._commit(request, "shift.closed", shift.client_ref, build)[0]
+        return self.commit(lane, "shift.closed", ref, request_hash, build)[0]
 
     async def get_journal(self, request: web.Request) -> web.Response:
         stats = self.journal.stats()

@@ -126,6 +126,7 @@ EN = {
     "lang_switch": "中文",
     "handouts": "Gifts",
     "weigh_hint": "Put weighed goods on the scale",
+    "redeem": "Pay with points", "void_payments": "Void payments",
 }
 CATALOG = {"zh": ZH, "en": EN}
 

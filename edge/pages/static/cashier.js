@@ -84,6 +84,18 @@ $("card").addEventListener("click", async () => {
   if (b) render(b);
 });
 $("qr").addEventListener("click", () => { $("qr-hint").hidden = false; });
+$("points-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const points = Number($("points-in").value.trim());
+  if (!Number.isInteger(points) || points <= 0) return;
+  const b = await call("/basket/points", "POST", { points });
+  $("points-in").value = "";
+  if (b) render(b);
+});
+$("void-pay").addEventListener("click", async () => {
+  const b = await call("/basket/payments/void", "POST", {});
+  if (b) render(b);
+});
 $("suspend").addEventListener("click", async () => {
   const b = await call("/basket/suspend", "POST", {});
   if (b) render(b);
