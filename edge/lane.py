@@ -126,7 +126,7 @@ class Lanes:
             web.post("/api/lanes/{lane}/refunds", self.post_refund),
             web.post("/api/lanes/{lane}/shifts/close", self.post_shift_close),
             web.get("/api/journal", self.get_journal),
-            web.get("/api/receipts/{receipt_no}", self.returns.by_receipt),
+            web.get("/api/sales/by-receipt/{receipt_no}", self.returns.by_receipt),
             *self.declared.routes(),
         ]
 

@@ -99,9 +99,9 @@ class Returns:
         )
 
     async def by_receipt(self, request: web.Request) -> web.Response:
-        """`GET /api/receipts/{receipt_no}`: the sale on a receipt of this gateway and what is
-        left to return of each line, for a refund against it (`POST …/refunds` with its
-        `sale_id`, the lines, and the original tenders)."""
+        """`GET /api/sales/by-receipt/{receipt_no}`: the sale on a receipt of this gateway and
+        what is left to return of each line, for a refund against it (`POST …/refunds` with
+        its `sale_id`, the lines, and the original tenders)."""
         no = request.match_info["receipt_no"]
         row = self.journal.conn.execute(
             "SELECT envelope FROM events WHERE type = 'sale.completed' "

@@ -31,7 +31,7 @@ from edge.pages.pairing import COOKIE, STAFF, Pairing
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
-OWN_AUTH = ("/lane/", "/order/", "/pages/static/")  # the token middleware leaves these to us
+OWN_AUTH = ("/lane/", "/order/", "/pages/static")  # the token middleware leaves these to us
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'"
