@@ -124,6 +124,7 @@ def test_scan_weigh_member_promotion_qr_receipt_hub(tmp_path: Path, broker: Brok
         wait_until(lambda: printer.receipts, 20, what="the receipt at the printer")
         text = printer.receipts[0].text
         assert receipt_no in text and "富士苹果" in text
+        assert "满30减5 已省" in text  # the promotion and what it saved, on the receipt
         points_line = next(x for x in text.splitlines() if "本次积分" in x)
         assert points_line.split()[-1] == "26"  # the estimate, printed
         assert outside == []
