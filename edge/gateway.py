@@ -12,7 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from edge import admin, http_errors, metrics, openapi, token
+from edge.basket import Baskets
 from edge.coupons import CouponClaims
+from edge.declared_lanes import parse_spec
 from edge.devices import lanes_io, receipt_routes
 from edge.devices.aggregator import Aggregator
 from edge.devices.base import Context, Device
@@ -26,9 +28,14 @@ from edge.devices.terminal import Terminal
 from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
+from edge.members_cache import MemberDesk
 from edge.metrics import GatewayMetrics
+from edge.pages import routes as pages_routes
+from edge.pages.pairing import Pairing
+from edge.pages.routes import Pages
 from edge.payments.service import Payments
 from edge.rpc import HubCalls
+from edge.shifts import Shifts
 from edge.snapshots import Snapshots
 from edge.stock import StoreStock
 from edge.uplink import Uplink
@@ -49,6 +56,7 @@ class Gateway:
         mqtt_url: str,
         *,
         tz: str = "Asia/Shanghai",
+        lanes: str = "1-4",
         uplink_options: dict[str, Any] | None = None,
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +71,7 @@ class Gateway:
         self.discovery = Discovery(busy=self.devices.port_in_use)  # USB, serial, HID by id
         self.devices.sources.append(self.discovery)
         self.payments = Payments(self.ctx, self.devices)
-        self.lanes = Lanes(self.journal, self.uplink, self.ctx, tz)
+        self.lanes = Lanes(self.journal, self.uplink, self.ctx, tz, parse_spec(lanes))
         self.lanes.returns.hub = self.hub_calls  # refunds claim online (edge/returns.py)
         self.stock.lanes = self.lanes  # counts and receipts are journaled as the lanes' events
         self.lanes.coupons = CouponClaims(self.journal.conn, self.hub_calls, data_dir, self.ctx)
@@ -71,13 +79,26 @@ class Gateway:
         self.metrics = GatewayMetrics(
             self.journal, self.uplink, self.devices, self.ctx, data_dir, self.token
         )
+        # the lanes' baskets and the shop-floor pages (docs/lanes.md)
+        self.baskets = Baskets(
+            self.journal.conn,
+            self.lanes,
+            self.snapshots,
+            self.devices,
+            self.payments,
+            MemberDesk(self.journal.conn, self.hub_calls),
+        )
+        self.pages = Pages(self.baskets, Pairing(self.journal.conn), self.devices)
         # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py);
-        # /metrics checks its own tokens (edge/metrics.py)
+        # /metrics checks its own tokens (edge/metrics.py); the technician's pages (/admin/) and
+        # the shop-floor pages have their own sign-in
         open_paths = frozenset({"/health", metrics.PATH}) | openapi.OPEN_PATHS
+        own_auth = (admin.PREFIX, *pages_routes.OWN_AUTH)
         app = web.Application(
             middlewares=[
                 http_errors.json_errors,
-                token.middleware(self.token, open_paths, own_auth=(admin.PREFIX,)),
+                token.middleware(self.token, open_paths, own_auth=own_auth),
+                self.pages.guard,  # paired screens only, on the pages' paths
             ]
         )
         # every route the gateway serves, by who provides it (one line each)
@@ -94,6 +115,8 @@ class Gateway:
             lanes_io.routes(self.devices),  # the lane's scans, weights, weighed items
             receipt_routes.routes(self.devices),  # e-receipts and reprints
             self.stock.routes(),  # the store's own stock and alerts, pickups
+            self.pages.routes(),  # the cashier page, the staff order page, pairing
+            Shifts(self.journal.conn, self.lanes).routes(),  # open, X, Z
         ):
             app.add_routes(routes)
         admin.Admin(self).mount(app)  # the technician's pages, /admin/ (edge/admin)
@@ -155,6 +178,7 @@ async def serve(args: Any) -> None:
         Path(args.data_dir),
         args.mqtt_url,
         tz=args.tz,
+        lanes=getattr(args, "lanes", "1-4"),
         uplink_options={"ack_timeout_s": args.ack_timeout},
     )
     bound = await gw.start(host or "127.0.0.1", int(port))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from aiohttp import web
 
 from edge import http_errors
 from edge.coupons import CouponClaims
+from edge.declared_lanes import DeclaredLanes, UnknownLane
 from edge.devices.base import Context
 from edge.journal import Journal, JournalFull, KeyReused, Refused
 from edge.returns import Returns
@@ -41,6 +43,7 @@ class LineIn(_In):
     discount_fen: events.Fen = 0
     weighed: bool = False
     category: events.Text | None = None
+    cost_fen: events.Fen | None = None  # per unit: what the engine's margin floor used
 
 
 # a hub member id (UUIDv7) or a card-system id as lanes send them; never free text
@@ -60,6 +63,7 @@ class SaleIn(_In):
         list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=20)
     ] = []
     points_reservation: str | None = None  # from POST /api/lanes/{lane}/points/reserve
+    pricing: events.PricedWith | None = None  # how the engine priced it (edge/basket.py)
     client_ref: str | None = None
 
     def __post_init__(self) -> None:
@@ -97,8 +101,16 @@ def _plain(obj: Any) -> Any:
 
 
 class Lanes:
-    def __init__(self, journal: Journal, uplink: Uplink | None, ctx: Context, tz: str) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        uplink: Uplink | None,
+        ctx: Context,
+        tz: str,
+        lanes: Iterable[str] = (),
+    ) -> None:
         self.journal = journal
+        self.declared = DeclaredLanes(journal.conn, lanes)  # sales only for declared lanes
         self.uplink = uplink
         self.ctx = ctx
         self.tz = ZoneInfo(tz)
@@ -114,6 +126,8 @@ class Lanes:
             web.post("/api/lanes/{lane}/refunds", self.post_refund),
             web.post("/api/lanes/{lane}/shifts/close", self.post_shift_close),
             web.get("/api/journal", self.get_journal),
+            web.get("/api/sales/by-receipt/{receipt_no}", self.returns.by_receipt),
+            *self.declared.routes(),
         ]
 
     async def _body(self, request: web.Request, model: type[_In]) -> Any:
@@ -134,6 +148,16 @@ class Lanes:
         """Journal the event; the answer for the lane, and the envelope when newly booked."""
         ref = request.headers.get("Idempotency-Key") or client_ref
         lane = request.match_info["lane"]
+        return self.commit(lane, type_, ref, request.get("request_hash"), build)
+
+    def commit(
+        self, lane: str, type_: str, ref: str | None, request_hash: str | None, build: Any
+    ) -> tuple[web.Response, dict[str, Any] | None]:
+        """`_commit` for callers inside the gateway (the basket's checkout)."""
+        try:
+            self.declared.check(lane)
+        except UnknownLane as err:
+            return _error(404, str(err)), None
         if ref is not None and not IDEMPOTENCY_KEY.match(ref):
             return _error(
                 400, f"Idempotency-Key/client_ref must match {IDEMPOTENCY_KEY.pattern}"
@@ -150,7 +174,7 @@ class Lanes:
                 make_body,
                 client_ref=ref,
                 hooks=hooks,
-                request_hash=request.get("request_hash"),
+                request_hash=request_hash,
             )
         except KeyReused as err:
             log.warning("lane %s: %s refused: %s", lane, type_, err)
@@ -196,6 +220,14 @@ class Lanes:
 
     async def post_sale(self, request: web.Request) -> web.Response:
         sale: SaleIn = await self._body(request, SaleIn)
+        ref = request.headers.get("Idempotency-Key") or sale.client_ref
+        lane = request.match_info["lane"]
+        return await self.sell(lane, sale, ref, request.get("request_hash"))
+
+    async def sell(
+        self, lane: str, sale: SaleIn, ref: str | None, request_hash: str | None
+    ) -> web.Response:
+        """Book a sale on a lane: the lane API's path, and the basket's checkout."""
 
         def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
             claimed = (  # the lane's claims on the coupons, used in this transaction
@@ -234,20 +266,37 @@ class Lanes:
                 "member_id": sale.member_id,
                 "member": _plain(sale.member),
                 "points_reservation": sale.points_reservation,
+                **({"pricing": _plain(sale.pricing)} if sale.pricing else {}),
                 **claimed,
             }
 
-        resp, booked = self._commit(request, "sale.completed", sale.client_ref, build)
+        resp, booked = self.commit(lane, "sale.completed", ref, request_hash, build)
         if booked:
             await self._after_sale(booked)
         return resp
 
     async def post_refund(self, request: web.Request) -> web.Response:
         refund: RefundIn = await self._body(request, RefundIn)
+        lane = request.match_info["lane"]
+        if not self.declared.known(lane):  # before any claim at the hub
+            return _error(404, str(UnknownLane(lane)))
         return await self.returns.refund(request, refund, self._commit)  # edge/returns.py
 
     async def post_shift_close(self, request: web.Request) -> web.Response:
         shift: ShiftIn = await self._body(request, ShiftIn)
+        ref = request.headers.get("Idempotency-Key") or shift.client_ref
+        lane = request.match_info["lane"]
+        return self.close_shift(lane, shift, ref, request.get("request_hash"))
+
+    def close_shift(
+        self,
+        lane: str,
+        shift: ShiftIn,
+        ref: str | None,
+        request_hash: str | None,
+        refunds_fen: int = 0,
+    ) -> web.Response:
+        """Journal a shift close: the lane API's path, and the Z report's (edge/shifts.py)."""
 
         def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
             return {
@@ -258,10 +307,11 @@ class Lanes:
                 "closed_at": shift.closed_at.isoformat(),
                 "sales_count": self.journal.take_counter(f"shift:{lane}:count"),
                 "sales_fen": self.journal.take_counter(f"shift:{lane}:fen"),
+                "refunds_fen": refunds_fen,
                 "tenders": _plain(shift.tenders),
             }
 
-        return self._commit(request, "shift.closed", shift.client_ref, build)[0]
+        return self.commit(lane, "shift.closed", ref, request_hash, build)[0]
 
     async def get_journal(self, request: web.Request) -> web.Response:
         stats = self.journal.stats()

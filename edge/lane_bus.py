@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 LaneEvent = dict[str, Any]
+Listener = Callable[[str, LaneEvent], None]
 
 
 class LaneBus:
@@ -16,9 +18,17 @@ class LaneBus:
         self._subs: dict[str, set[asyncio.Queue[LaneEvent]]] = defaultdict(set)
         self._queue_size = queue_size
         self.last: dict[str, LaneEvent] = {}
+        self._listeners: list[Listener] = []
+
+    def listen(self, listener: Listener) -> None:
+        """Called in the publisher's turn for every event (the baskets take scans this way:
+        no queue in between). A listener must not block."""
+        self._listeners.append(listener)
 
     def publish(self, lane: str, event: LaneEvent) -> None:
         self.last[lane] = event
+        for listener in self._listeners:
+            listener(lane, event)
         for q in list(self._subs[lane]):
             if q.full():  # a stalled page must not block the scanner: drop its oldest
                 q.get_nowait()

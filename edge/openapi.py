@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from edge.devices.lanes_io import WeighIn
 from edge.lane import RefundIn, SaleIn, ShiftIn
+from edge.shifts import CloseIn, OpenIn
 from edge.stock import CountIn, ReceiptIn
 from protocols import api_docs, events, rpc
 
@@ -176,6 +177,51 @@ OPS: tuple[Op, ...] = (
     Op("post", "/api/lanes/{lane}/stock/receipts", "lanes",
        "Book goods received, against a purchase order or not (stock.received)",
        ReceiptIn, (201, Booked), (400, 422, 507), example=RECEIPT_EXAMPLE),
+    # the checkout lane: declared lanes, baskets, pairing, shifts (docs/lanes.md)
+    Op("get", "/api/lanes", "lanes", "The declared lanes", errors=()),
+    Op("put", "/api/lanes/{lane}", "lanes", "Declare (or rename) a lane: a manager",
+       "object", errors=(400,)),
+    Op("get", "/api/sales/by-receipt/{receipt_no}", "lanes",
+       "The sale of a receipt in this journal and what is left to return", errors=(404,)),
+    Op("get", "/api/lanes/{lane}/basket", "basket", "The lane's basket, priced",
+       errors=(404,)),
+    Op("post", "/api/lanes/{lane}/basket/scan", "basket",
+       "Add a barcode, label code or PLU (weighed goods on the lane's scale)", "object",
+       errors=(400, 404, 409)),
+    Op("post", "/api/lanes/{lane}/basket/lines/{no}", "basket", "Change a line's quantity",
+       "object", errors=(400, 404, 409)),
+    Op("delete", "/api/lanes/{lane}/basket/lines/{no}", "basket", "Void a line",
+       errors=(404, 409)),
+    Op("post", "/api/lanes/{lane}/basket/member", "basket",
+       "Identify the member (phone, card_no or qr): online, else the gateway's cache",
+       "object", errors=(400, 404, 503)),
+    Op("delete", "/api/lanes/{lane}/basket/member", "basket", "Remove the member",
+       errors=(404, 409)),
+    Op("post", "/api/lanes/{lane}/basket/suspend", "basket",
+       "Suspend the basket (or send it to `to_lane`)", "object", errors=(400, 404, 409)),
+    Op("post", "/api/lanes/{lane}/basket/resume/{basket}", "basket",
+       "Resume a suspended basket", errors=(404, 409)),
+    Op("post", "/api/lanes/{lane}/basket/pay", "basket",
+       "A tender: cash, card, wechat / alipay / unionpay / qr; books the sale when paid",
+       "object", errors=(400, 402, 404, 409)),
+    Op("post", "/api/lanes/{lane}/basket/points", "basket",
+       "Points as a tender (reserved at the hub, or offline per the store's policy)",
+       "object", errors=(400, 404, 409, 503)),
+    Op("post", "/api/lanes/{lane}/basket/payments/void", "basket",
+       "Give back the tenders taken (reverse card / QR, release points)", errors=(404, 409)),
+    Op("post", "/api/lanes/{lane}/pairing", "pairing",
+       "A one-time code to pair the lane's screen (a manager)", ok=(201, "object"),
+       errors=(404,)),
+    Op("post", "/api/pairing/staff", "pairing", "A one-time code to pair a staff phone",
+       ok=(201, "object"), errors=()),
+    Op("get", "/api/paired", "pairing", "The paired screens", errors=()),
+    Op("delete", "/api/paired/{id}", "pairing", "Unpair a screen", errors=(400, 404)),
+    Op("post", "/api/lanes/{lane}/shifts/open", "lanes", "Open a shift with a cash float",
+       OpenIn, (201, "object"), (400, 404, 409)),
+    Op("get", "/api/lanes/{lane}/shifts/current", "lanes", "The X report", errors=(404,)),
+    Op("post", "/api/lanes/{lane}/shifts/current/close", "lanes",
+       "Close the shift with the counts: the Z report, journaled", CloseIn,
+       (201, "object"), (400, 404, 507)),
 )  # fmt: skip
 
 QUERY_DOC = {

@@ -39,6 +39,10 @@ INDEX = (
     "CREATE INDEX IF NOT EXISTS events_refund_of "
     "ON events(json_extract(envelope, '$.body.sale_id')) WHERE type = 'sale.refunded'"
 )
+RECEIPT_INDEX = (  # a return starts from the receipt the customer brings
+    "CREATE INDEX IF NOT EXISTS events_receipt_no "
+    "ON events(json_extract(envelope, '$.body.receipt_no')) WHERE type = 'sale.completed'"
+)
 
 Commit = Callable[..., tuple[web.Response, dict[str, Any] | None]]
 
@@ -58,6 +62,7 @@ class Returns:
         self.offline_cap_fen = offline_cap_fen
         self._tasks: set[asyncio.Task[None]] = set()
         journal.conn.execute(INDEX)  # earlier refunds of a sale, found without a scan
+        journal.conn.execute(RECEIPT_INDEX)
 
     # --- the journal -------------------------------------------------------------------------
     def _sale(self, sale_id: str) -> dict[str, Any] | None:
@@ -92,6 +97,28 @@ class Returns:
             f"this store refunds at most {self.offline_cap_fen} fen of a sale it cannot check "
             f"({done} fen already refunded here)"
         )
+
+    async def by_receipt(self, request: web.Request) -> web.Response:
+        """`GET /api/sales/by-receipt/{receipt_no}`: the sale on a receipt of this gateway and
+        what is left to return of each line, for a refund against it (`POST …/refunds` with
+        its `sale_id`, the lines, and the original tenders)."""
+        no = request.match_info["receipt_no"]
+        row = self.journal.conn.execute(
+            "SELECT envelope FROM events WHERE type = 'sale.completed' "
+            "AND json_extract(envelope, '$.body.receipt_no') = ?",
+            (no,),
+        ).fetchone()
+        if row is None:
+            return _error(404, f"receipt {no} is not in this gateway's journal: refund by the "
+                               "sale id printed on it (the hub is asked)")  # fmt: skip
+        sale = json.loads(row[0])["body"]
+        left = self._left(sale["sale_id"], sale)
+        return web.json_response({
+            "sale": sale,
+            "left": [{"line": x.n, "sku": x.sku, "qty_milli": x.qty_milli - x.refunded_qty_milli,
+                      "fen": x.total_fen - x.refunded_fen} for x in left.lines],
+            "fen_left": left.fen_left,
+        })  # fmt: skip
 
     # --- the hub -----------------------------------------------------------------------------
     def _hub_reachable(self) -> bool:

@@ -248,7 +248,8 @@ class Edge(Server):
                 str(ack_timeout),
             ],
             data_dir,
-            {"STOREGW_EDGE_TOKEN": "test-lane-token"},
+            # the lanes the suite's tests use (a gateway refuses undeclared lanes)
+            {"STOREGW_EDGE_TOKEN": "test-lane-token", "STOREGW_LANES": "0-100,Lane_07-b"},
             "test-lane-token",
         )
 

@@ -119,6 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     edge.add_argument("--port-file", help="write the bound port here once listening")
     edge.add_argument("--tz", default="Asia/Shanghai", help="the store's IANA time zone")
     edge.add_argument(
+        "--lanes",
+        default=os.environ.get("STOREGW_LANES", "1-4"),
+        help="the checkout lanes declared, e.g. 1-4,express (a manager may add more)",
+    )
+    edge.add_argument(
         "--ack-timeout",
         type=float,
         default=10.0,

@@ -53,33 +53,57 @@ def sse_frame(kind: str, data: Any) -> bytes:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
+async def stream(request: web.Request, lanes: Any, lane: str) -> web.StreamResponse:
+    """The lane's events as server-sent events, until the client goes."""
+    queue = lanes.subscribe(lane)
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    try:
+        await response.prepare(request)
+        await response.write(b": lane events\n\n")
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            await response.write(sse_frame(event.get("type", "message"), for_the_page(event)))
+    except ConnectionResetError:
+        pass
+    finally:
+        lanes.unsubscribe(lane, queue)
+    return response
+
+
+class NoScale(DeviceError):
+    pass
+
+
+async def read_weight(devices: Any, lane: str) -> tuple[Scale, Any]:
+    """The lane's scale and a stable weight it may sell, or DeviceError with the reason
+    (NoScale when the lane has none)."""
+    scales = [d for d in devices.on_lane(lane, "scale") if isinstance(d, Scale)]
+    if not scales:
+        raise NoScale(f"lane {lane} has no scale")
+    scale = next((s for s in scales if s.state == "online"), scales[0])
+    try:
+        weight = await scale.stable_weight()
+    except DeviceError as err:  # unstable, no answer, …: say which scale
+        raise DeviceError(str(err), {"device": scale.spec.id}) from err
+    why = scale.sellable(weight)
+    if why:
+        log.info("lane %s: weight refused: %s", lane, why)
+        raise DeviceError(why, {"device": scale.spec.id, "grams": weight.grams})
+    return scale, weight
+
+
 def routes(devices: Devices) -> list[web.RouteDef]:
     """The lane's device routes: its scans and weights as a stream, a weighed item priced."""
     lanes = devices.ctx.lanes
 
     async def events(request: web.Request) -> web.StreamResponse:
-        lane = request.match_info["lane"]
-        queue = lanes.subscribe(lane)
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        try:
-            await response.prepare(request)
-            await response.write(b": lane events\n\n")
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-                except TimeoutError:
-                    await response.write(b": keep-alive\n\n")
-                    continue
-                await response.write(
-                    sse_frame(event.get("type", "message"), for_the_page(event))
-                )
-        except ConnectionResetError:
-            pass
-        finally:
-            lanes.unsubscribe(lane, queue)
-        return response
+        return await stream(request, lanes, request.match_info["lane"])
 
     async def weigh(request: web.Request) -> web.Response:
         lane = request.match_info["lane"]
@@ -95,19 +119,13 @@ def routes(devices: Devices) -> list[web.RouteDef]:
             )
             log.warning("lane %s weigh: bad request: %s", lane, reason)
             return _error(400, reason)
-        scales = [d for d in devices.on_lane(lane, "scale") if isinstance(d, Scale)]
-        if not scales:
-            return _error(404, f"lane {lane} has no scale")
-        scale = next((s for s in scales if s.state == "online"), scales[0])
         try:
-            weight = await scale.stable_weight()
+            scale, weight = await read_weight(devices, lane)
+        except NoScale as err:
+            return _error(404, str(err))
         except DeviceError as err:
             log.warning("lane %s weigh %s: %s", lane, body.sku, err)
-            return _error(409, str(err), device=scale.spec.id)
-        why = scale.sellable(weight)
-        if why:
-            log.info("lane %s weigh %s refused: %s", lane, body.sku, why)
-            return _error(409, why, device=scale.spec.id, grams=weight.grams)
+            return _error(409, str(err), **err.args[1] if len(err.args) > 1 else {})
         grams = weight.grams
         line = {
             "sku": body.sku,

@@ -152,6 +152,10 @@ def render_sale(
             str(d.get("description") or d.get("code", "优惠")),
             "-" + fen_to_yuan(int(d["amount_fen"])),
         )
+    # each promotion, member price or coupon the engine applied, and what it saved (the
+    # discounts sit on the lines above; this says where they came from)
+    for saved in (body.get("pricing") or {}).get("savings", []):
+        doc.pair(f"{saved.get('name') or saved['ref']} 已省", fen_to_yuan(int(saved["saved_fen"])))
     doc.style(bold=True)
     doc.pair("合计", fen_to_yuan(int(body["total_fen"])))
     doc.style()

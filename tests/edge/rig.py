@@ -34,7 +34,9 @@ class Rig:
         self.journal = Journal(data_dir / "journal.db", "S001", "G1")
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
         self.devices = Devices(self.ctx, drivers=DRIVERS)
-        self.lanes = Lanes(self.journal, None, self.ctx, "Asia/Shanghai")
+        self.lanes = Lanes(
+            self.journal, None, self.ctx, "Asia/Shanghai", [str(n) for n in range(10)]
+        )
         self.payments = Payments(self.ctx, self.devices)
         app = web.Application()
         app.add_routes(self.lanes.routes())

@@ -16,6 +16,7 @@ from openapi_spec_validator import validate
 from edge.gateway import Gateway
 from edge.lane import RefundIn, SaleIn, ShiftIn
 from edge.openapi import OPS, document
+from edge.pages.routes import OWN_AUTH
 from tests.conftest import Broker, Edge
 
 
@@ -36,7 +37,7 @@ def test_it_covers_exactly_the_routes_the_gateway_serves(tmp_path: Path) -> None
         if route.method == "HEAD":
             continue
         path = route.resource.canonical
-        if path.startswith("/admin/"):  # the technician's pages: HTML behind a session, not API
+        if path.startswith(OWN_AUTH):  # the shop-floor pages: HTML for paired screens, no API
             continue
         for p in [path.replace("{fmt}", f) for f in ("txt", "png")] if "{fmt}" in path else [path]:
             served.add((route.method.lower(), p))

@@ -93,3 +93,13 @@ def test_cjk_counts_two_columns() -> None:
     assert tx.width("Cola") == 4
     assert tx.width("（）") == 4
     assert tx.clip("可乐可乐", 5) == "可乐"
+
+
+def test_each_promotion_applied_is_printed_with_what_it_saved() -> None:
+    body = {**ENVELOPE["body"], "pricing": {"savings": [
+        {"kind": "spend_save", "ref": "1", "name": "满30减5", "saved_fen": 500},
+        {"kind": "member", "ref": "member", "name": "", "saved_fen": 120}]}}  # fmt: skip
+    doc = render_sale({**ENVELOPE, "body": body}, Paper(columns=32, dots=384), STORE)
+    text = text_preview(bytes(doc.out), 32)
+    assert any("满30减5 已省" in x and x.rstrip().endswith("5.00") for x in text.splitlines())
+    assert any("member 已省" in x and x.rstrip().endswith("1.20") for x in text.splitlines())

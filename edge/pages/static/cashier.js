@@ -1,0 +1,116 @@
+// The cashier page: the basket lives in the gateway; this page shows it and sends what the
+// cashier does. Scans arrive at the gateway from the scanner itself and come back as SSE.
+"use strict";
+let basket = null;
+const PROBLEM_WORDS = { "paper out": T.paper_out, "paper near end": T.paper_near_end,
+                        "cover open": T.cover_open };
+
+function render(b) {
+  basket = b;
+  renderLines(b, (ln, d) => setQty(ln, d, render), (ln) => voidLine(ln, render));
+  $("gross").textContent = yuan(b.gross_fen);
+  $("saved").textContent = b.discount_fen ? "-" + yuan(b.discount_fen) : yuan(0);
+  $("paid").textContent = yuan(b.paid_fen);
+  $("due").textContent = yuan(b.due_fen);
+  $("points").textContent = b.points_estimate == null ? "—" : String(b.points_estimate);
+  if (b.sale) {
+    const s = b.sale;
+    $("done").textContent = `${T.sale_done} ${s.receipt_no} · ${T.change} ${yuan(s.change_fen || 0)}`;
+    $("done").hidden = false;
+    $("qr-hint").hidden = true;
+  } else if (b.lines.length) {
+    $("done").hidden = true;
+  }
+  const list = $("suspended");
+  list.replaceChildren();
+  for (const s of b.suspended || []) {
+    const li = document.createElement("li");
+    const btn = document.createElement("button");
+    btn.textContent = `${T.resume}: ${s.label || s.id.slice(-6)} (${s.lines})`;
+    btn.addEventListener("click", async () => {
+      const r = await call(`/basket/resume/${s.id}`, "POST", {});
+      if (r) render(r);
+    });
+    li.appendChild(btn);
+    list.appendChild(li);
+  }
+}
+
+async function refreshState() {
+  const r = await fetch(API + "/state");
+  if (!r.ok) return;
+  const s = await r.json();
+  const hub = $("hub");
+  hub.textContent = s.hub_online ? T.hub_online : T.hub_offline;
+  hub.className = s.hub_online ? "pill ok" : "pill warn";
+  const list = $("devices");
+  list.replaceChildren();
+  for (const d of s.devices) {
+    const li = document.createElement("li");
+    const words = (d.status || []).map((p) => PROBLEM_WORDS[p] || p);
+    const state = T["dev_" + d.state] || d.state;
+    li.textContent = `${d.kind} ${d.id}: ${words.length ? words.join(", ") : state}`;
+    if (d.state !== "online" || words.length) li.className = "problem";
+    list.appendChild(li);
+  }
+}
+
+function listen() {
+  const es = new EventSource(API + "/events");
+  es.addEventListener("basket", (e) => render(JSON.parse(e.data).basket));
+  es.addEventListener("problem", (e) => problem(JSON.parse(e.data).reason));
+  es.addEventListener("sale.refused", (e) => problem(JSON.parse(e.data).reason));
+  es.addEventListener("printer.status", refreshState);
+  es.addEventListener("weight", (e) => {
+    const w = JSON.parse(e.data);
+    if (w.state) problem(w.state === "motion" ? T.unstable : w.state);
+  });
+  es.addEventListener("paycode", () => problem(""));
+  es.onerror = () => refreshState();
+}
+
+setupCommon(render);
+$("cash").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const given = $("tendered").value.trim();
+  const fen = given ? toFen(given) : basket && basket.due_fen;
+  if (!fen) return problem(T.tendered);
+  const b = await call("/basket/pay", "POST", { tender: "cash", tendered_fen: fen });
+  $("tendered").value = "";
+  if (b) render(b);
+});
+$("card").addEventListener("click", async () => {
+  const b = await call("/basket/pay", "POST", { tender: "card" });
+  if (b) render(b);
+});
+$("qr").addEventListener("click", () => { $("qr-hint").hidden = false; });
+$("points-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const points = Number($("points-in").value.trim());
+  if (!Number.isInteger(points) || points <= 0) return;
+  const b = await call("/basket/points", "POST", { points });
+  $("points-in").value = "";
+  if (b) render(b);
+});
+$("void-pay").addEventListener("click", async () => {
+  const b = await call("/basket/payments/void", "POST", {});
+  if (b) render(b);
+});
+$("suspend").addEventListener("click", async () => {
+  const b = await call("/basket/suspend", "POST", {});
+  if (b) render(b);
+});
+// keyboard: anything typed while no field has focus goes to the code field (a keyboard
+// wedge scanner types into the page too); Delete voids the last line
+document.addEventListener("keydown", (e) => {
+  const inField = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName);
+  if (e.key === "Delete" && !inField && basket && basket.lines.length) {
+    voidLine(basket.lines[basket.lines.length - 1], render);
+  } else if (!inField && e.key.length === 1) {
+    $("code").focus();
+  }
+});
+listen();
+refreshState();
+setInterval(refreshState, 10000);
+call("/basket").then((b) => b && render(b));
