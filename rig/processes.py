@@ -249,7 +249,7 @@ class Edge(Server):
             ],
             data_dir,
             # the lanes the suite's tests use (a gateway refuses undeclared lanes)
-            {"STOREGW_EDGE_TOKEN": "test-lane-token", "STOREGW_LANES": "0-100,Lane_07-b"},
+            {"STOREGW_EDGE_TOKEN": "test-lane-token", "STOREGW_LANES": "0-100,Lane_07-b,back"},
             "test-lane-token",
         )
 

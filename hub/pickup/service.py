@@ -101,10 +101,9 @@ def complete(s: Session, order_id: str, store: str, now: datetime, by: str) -> d
 def cancel(s: Session, order_id: str, now: datetime) -> dict[str, Any]:
     if not _end(s, order_id, "released", now, "hq"):
         o = s.get(PickupOrder, order_id)
-        raise StockError(
-            f"no pickup order {order_id}" if o is None else f"order {order_id} is {o.state}",
-            404 if o is None else 409,
-        )
+        if o is None:
+            raise StockNotFound(f"no pickup order {order_id}")
+        raise StockError(f"order {order_id} is {o.state}")
     return view(s, order_id)
 
 

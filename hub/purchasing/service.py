@@ -263,7 +263,7 @@ def receive(
             why = f"purchase order {po_id} is {po.state}"
         if why:
             if strict:
-                raise StockError(why, 404 if po is None else 409)
+                raise (StockNotFound if po is None else StockError)(why)
             log.warning(
                 "goods received at %s against %s: %s; booked as not ordered", store, po_id, why
             )

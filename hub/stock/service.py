@@ -138,10 +138,9 @@ def receive_transfer(
     )
     if got.rowcount != 1:
         t = s.get(Transfer, transfer_id)
-        raise StockError(
-            f"no transfer {transfer_id}" if t is None else f"transfer {transfer_id} is {t.state}",
-            404 if t is None else 409,
-        )
+        if t is None:
+            raise StockNotFound(f"no transfer {transfer_id}")
+        raise StockError(f"transfer {transfer_id} is {t.state}")
     t = s.get(Transfer, transfer_id)
     moves = []
     for ln in s.scalars(select(TransferLine).where(TransferLine.transfer_id == transfer_id)):

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 from openapi_spec_validator import validate
 
+from edge.admin import PREFIX as ADMIN
 from edge.gateway import Gateway
 from edge.lane import RefundIn, SaleIn, ShiftIn
 from edge.openapi import OPS, document
@@ -37,7 +38,8 @@ def test_it_covers_exactly_the_routes_the_gateway_serves(tmp_path: Path) -> None
         if route.method == "HEAD":
             continue
         path = route.resource.canonical
-        if path.startswith(OWN_AUTH):  # the shop-floor pages: HTML for paired screens, no API
+        # the shop-floor pages (paired screens) and the technician's: HTML behind a sign-in
+        if path.startswith((*OWN_AUTH, ADMIN)):
             continue
         for p in [path.replace("{fmt}", f) for f in ("txt", "png")] if "{fmt}" in path else [path]:
             served.add((route.method.lower(), p))
