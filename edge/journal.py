@@ -46,6 +46,11 @@ class JournalFull(Exception):
     """Not enough disk left to promise a sale is durable."""
 
 
+class JournalCorrupt(Exception):
+    """The journal file fails SQLite's integrity check at start: the gateway must not sell
+    on top of it (docs/reliability.md, "A corrupted journal": `storegw edge recover`)."""
+
+
 class Refused(Exception):
     """A transaction hook refuses the event (a payment it cannot take up, …): nothing is
     written, and the lane is answered 409 with the reason."""
@@ -93,6 +98,7 @@ class Journal:
         self.min_free_bytes = min_free_bytes
         # autocommit mode: transactions are explicit BEGIN IMMEDIATE … COMMIT below
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        _check_integrity(conn, path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
@@ -189,15 +195,23 @@ class Journal:
             }
             env["body"] = make_body(env)
             text = json.dumps(env, ensure_ascii=False, separators=(",", ":"))
-            c.execute(
-                "INSERT INTO events(seq, id, type, envelope, client_ref, request_hash, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (seq, env["id"], type_, text, client_ref, request_hash, time.time()),
-            )
-            self._set_meta("last_seq", seq)
-            for hook in hooks:
-                hook(self.db, env)
-            c.execute("COMMIT")
+            try:
+                c.execute(
+                    "INSERT INTO events(seq, id, type, envelope, client_ref, request_hash,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (seq, env["id"], type_, text, client_ref, request_hash, time.time()),
+                )
+                self._set_meta("last_seq", seq)
+                for hook in hooks:
+                    hook(self.db, env)
+                c.execute("COMMIT")
+            except sqlite3.OperationalError as err:
+                # ENOSPC below our free-space floor (another writer, a small card): SQLite
+                # rolls back cleanly; the lane gets 507 with the reason, not a 500
+                if not _disk_full(err):
+                    raise
+                self._free_ok, self._free_checked = False, time.monotonic()
+                raise JournalFull(f"the journal's disk is full: {err}") from err
         except BaseException:
             if c.in_transaction:
                 c.execute("ROLLBACK")
@@ -283,3 +297,24 @@ class Journal:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _disk_full(err: sqlite3.Error) -> bool:
+    return getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
+    """PRAGMA quick_check before anything is written: a damaged journal is refused whole,
+    with the way out, instead of selling on top of it (quick_check reads every page in well
+    under a second for a week's journal; bench-free, it runs once per start)."""
+    try:
+        problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as err:
+        problems = [str(err)]
+    if problems != ["ok"]:
+        conn.close()
+        raise JournalCorrupt(
+            f"the journal {path} is damaged ({'; '.join(problems)}); the gateway will not "
+            f"sell on it. Recover: storegw edge recover --data-dir {path.parent} "
+            "(salvages every readable row into a new journal, keeps the damaged file aside)"
+        )
