@@ -25,9 +25,16 @@ class Burst:
     counts as confirmed only once a 201 (or its 200 replay) came back."""
 
     def __init__(
-        self, edge: Edge, prefix: str, lanes: int = 4, per_lane: int = 100, member: str = ""
+        self,
+        edge: Edge,
+        prefix: str,
+        lanes: int = 4,
+        per_lane: int = 100,
+        member: str = "",
+        pace_s: float = 0.0,
     ) -> None:
         self.edge, self.prefix, self.lanes, self.per_lane = edge, prefix, lanes, per_lane
+        self.pace_s = pace_s  # a pause after each sale, so a burst can span an outage
         self.member = member  # every third sale is this member's
         self.confirmed: dict[str, str] = {}  # sale_id -> Idempotency-Key
         self.bodies: dict[str, dict[str, Any]] = {}  # sale_id -> the body the lane sent
@@ -79,6 +86,7 @@ class Burst:
                     self.confirmed[r.json()["sale_id"]] = key
                     self.bodies[r.json()["sale_id"]] = body
                 break
+            time.sleep(self.pace_s)
         http.close()
 
 
