@@ -116,7 +116,7 @@ class Journal:
         self.last_acked = int(self._meta("last_acked", "0"))
         self.alarm: str | None = None
         self._free_checked = 0.0
-        self._free_ok = True
+        self._full: str | None = None  # why sales are refused for want of disk, if they are
 
     def _meta(self, key: str, default: str) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -146,9 +146,14 @@ class Journal:
         now = time.monotonic()
         if now - self._free_checked > 5:
             self._free_checked = now
-            self._free_ok = shutil.disk_usage(self.path.parent).free >= self.min_free_bytes
-        if not self._free_ok:
-            raise JournalFull(f"less than {self.min_free_bytes // 2**20} MiB free for the journal")
+            free = shutil.disk_usage(self.path.parent).free
+            self._full = (
+                None
+                if free >= self.min_free_bytes
+                else f"less than {self.min_free_bytes // 2**20} MiB free for the journal"
+            )
+        if self._full:
+            raise JournalFull(self._full)
 
     def record(
         self,
@@ -210,8 +215,10 @@ class Journal:
                 # rolls back cleanly; the lane gets 507 with the reason, not a 500
                 if not _disk_full(err):
                     raise
-                self._free_ok, self._free_checked = False, time.monotonic()
-                raise JournalFull(f"the journal's disk is full: {err}") from err
+                # refused at once for the next few seconds, not each sale failing its write
+                self._full = f"the journal's disk is full: {err}"
+                self._free_checked = time.monotonic()
+                raise JournalFull(self._full) from err
         except BaseException:
             if c.in_transaction:
                 c.execute("ROLLBACK")
@@ -250,6 +257,14 @@ class Journal:
             ).rowcount
             self._set_meta("last_acked", upto)
             c.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            if not _disk_full(err):
+                raise
+            # nothing is lost: the rows stay unacked, a later ack (or a resend) covers them
+            log.warning("ack %s not recorded, the journal's disk is full", upto)
+            return 0
         except BaseException:
             if c.in_transaction:
                 c.execute("ROLLBACK")
