@@ -143,4 +143,7 @@ def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="storegw edge recover", description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", required=True)
     args = p.parse_args(argv)
-    print(recover(Path(args.data_dir)).report(), flush=True)
+    try:
+        print(recover(Path(args.data_dir)).report(), flush=True)
+    except (FileNotFoundError, RuntimeError) as err:
+        raise SystemExit(f"storegw edge recover: {err}") from err
