@@ -39,6 +39,7 @@ class Burst:
         self.confirmed: dict[str, str] = {}  # sale_id -> Idempotency-Key
         self.bodies: dict[str, dict[str, Any]] = {}  # sale_id -> the body the lane sent
         self.refusals: list[tuple[int, str]] = []  # (status, reason) answers to a sale
+        self.errors: list[str] = []  # any other answer: a failure of the scenario
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [
@@ -55,6 +56,7 @@ class Burst:
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
         self.stop.set()
+        assert not self.errors, self.errors[:3]
         assert not any(t.is_alive() for t in self._threads), "lanes still selling"
 
     @property
@@ -81,7 +83,9 @@ class Burst:
                         self.refusals.append((r.status_code, r.json().get("error", r.text)))
                     time.sleep(0.1)
                     continue
-                assert r.status_code in (200, 201), r.text
+                if r.status_code not in (200, 201):  # the lane stops; join() reports it
+                    self.errors.append(f"lane {lane} sale {i}: {r.status_code} {r.text}")
+                    return
                 with self._lock:
                     self.confirmed[r.json()["sale_id"]] = key
                     self.bodies[r.json()["sale_id"]] = body
@@ -99,6 +103,20 @@ def drain(hub: Hub, edge: Edge, timeout: float = 90) -> float:
         return j["backlog"] == 0 and hub.last_seq(edge.store, edge.gateway) == j["last_seq"]
 
     wait_until(done, timeout, 0.1, what=f"drain\n{edge.tail()}\n{hub.tail()}")
+    return time.monotonic() - t0
+
+
+def caught_up(hub: Hub, edge: Edge, timeout: float = 90) -> float:
+    """The time to drain after recovery: seconds until the hub holds everything the gateway
+    had journaled at the moment of the call (the lanes may go on selling meanwhile)."""
+    t0 = time.monotonic()
+    target = edge.journal()["last_seq"]
+    wait_until(
+        lambda: hub.last_seq(edge.store, edge.gateway) >= target,
+        timeout,
+        0.1,
+        what=f"the hub to reach seq {target}\n{edge.tail()}\n{hub.tail()}",
+    )
     return time.monotonic() - t0
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from rig.processes import Broker, Edge, Hub
 from rig.waiting import wait_until
-from tests.faults.burst import Burst, account, assert_goal, drain, new_member
+from tests.faults.burst import Burst, account, assert_goal, caught_up, drain, new_member
 
 pytestmark = pytest.mark.slow
 
@@ -43,8 +43,10 @@ def test_broker_down_while_selling(tmp_path: Path, broker: Broker):
         assert during > 0, "the lanes stopped selling without a broker"
         assert edge.journal()["uplink"]["connected"] is False
         broker.start()
+        recovered = caught_up(hub, edge)
         burst.join(120)
-        fig = account(f"broker down {OUTAGE_S:.0f} s", hub, edge, [burst], drain(hub, edge), member)
+        drain(hub, edge)
+        fig = account(f"broker down {OUTAGE_S:.0f} s", hub, edge, [burst], recovered, member)
         print(f"sold during the outage: {during}", flush=True)
         assert_goal(fig)
     finally:
@@ -82,13 +84,15 @@ def test_half_open_link(tmp_path: Path, broker: Broker):
         assert burst.count < 4 * per_lane, "the burst ended before the freeze"
         time.sleep(max(0.0, KEEPALIVE_S * 3 - noticed))  # frozen well past the keepalive
         frozen.send_signal(signal.SIGCONT)
+        recovered = caught_up(hub, edge)
         wait_until(
             lambda: edge.journal()["uplink"]["connects"] > connects,
             KEEPALIVE_S * 10,
             what="the gateway to reconnect",
         )
         burst.join(120)
-        fig = account("half-open link (SIGSTOP)", hub, edge, [burst], drain(hub, edge), member)
+        drain(hub, edge)
+        fig = account("half-open link (SIGSTOP)", hub, edge, [burst], recovered, member)
         print(f"frozen broker noticed after {noticed:.1f} s (keepalive {KEEPALIVE_S} s)")
         assert "lost the broker" in edge.log.read_text()
         assert_goal(fig)

@@ -16,7 +16,7 @@ import pytest
 
 from rig.processes import Broker, Edge, Hub
 from rig.waiting import wait_until
-from tests.faults.burst import Burst, account, assert_goal, drain, new_member
+from tests.faults.burst import Burst, account, assert_goal, caught_up, drain, new_member
 
 pytestmark = pytest.mark.slow
 
@@ -70,11 +70,11 @@ def test_corrupt_journal_refused_then_recovered(tmp_path: Path, broker: Broker):
         edge.start()
         assert edge.journal()["last_seq"] == burst.count
         hub.start()
+        recovered = caught_up(hub, edge)
         after = Burst(edge, "c2", per_lane=10, member=member).start()  # and it sells again
         after.join(60)
-        fig = account(
-            "corrupt journal, recovered", hub, edge, [burst, after], drain(hub, edge), member
-        )
+        drain(hub, edge)
+        fig = account("corrupt journal, recovered", hub, edge, [burst, after], recovered, member)
         assert_goal(fig)
         wait_until(lambda: edge.journal()["backlog"] == 0, 10, what="all acked")
     finally:

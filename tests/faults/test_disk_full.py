@@ -14,7 +14,7 @@ import pytest
 
 from rig.processes import Broker, Edge, Hub
 from rig.waiting import wait_until
-from tests.faults.burst import Burst, account, assert_goal, drain, new_member
+from tests.faults.burst import Burst, account, assert_goal, caught_up, drain, new_member
 
 pytestmark = pytest.mark.slow
 
@@ -61,12 +61,14 @@ def test_disk_full_refuses_then_resumes(tmp_path: Path, broker: Broker):
         # the gateway is alive and its journal whole while the disk is full
         assert edge.http.get("/health").status_code == 200
         ballast.unlink()  # the technician frees space
+        recovered = caught_up(hub, edge)
         wait_until(lambda: burst.count > stuck, 30, what="sales to resume")
         burst.join(120)
         assert "refused: the journal's disk is full" in edge.tail(400)
         edge.stop()  # a clean restart on the same file: it passes its integrity check
         edge.start()
-        fig = account("gateway disk full", hub, edge, [burst], drain(hub, edge), member)
+        drain(hub, edge)
+        fig = account("gateway disk full", hub, edge, [burst], recovered, member)
         print(f"refused while full: {len(burst.refusals)} answers, e.g. {status} {reason!r}")
         assert_goal(fig)
     finally:

@@ -13,7 +13,7 @@ import pytest
 
 from rig.processes import Broker, Edge, Hub
 from rig.waiting import wait_until
-from tests.faults.burst import Burst, account, assert_goal, drain, new_member
+from tests.faults.burst import Burst, account, assert_goal, caught_up, drain, new_member
 
 pytestmark = pytest.mark.slow
 
@@ -59,8 +59,10 @@ def test_sigkill_mid_burst(tmp_path: Path, broker: Broker, victim: str):
             wait_until(lambda at=at: burst.count >= at, 60, what=f"{at} sales")
             print(f"SIGKILL {victim} at {burst.count} sales confirmed", flush=True)
             kill()
+        recovered = caught_up(hub, edge)  # after the last restart
         burst.join(120)
-        fig = account(f"sigkill {victim}", hub, edge, [burst], drain(hub, edge), member)
+        drain(hub, edge)
+        fig = account(f"sigkill {victim}", hub, edge, [burst], recovered, member)
         assert_goal(fig)
     finally:
         if burst:
