@@ -36,13 +36,26 @@ class Salvage:
         )
 
 
-def _copy_table(src: sqlite3.Connection, dst: sqlite3.Connection, table: str) -> tuple[int, int]:
+def _copy_table(
+    src: sqlite3.Connection, dst: sqlite3.Connection, table: str, sql: str
+) -> tuple[int, int]:
     cols = [r[1] for r in src.execute(f'PRAGMA table_info("{table}")')]
+    has_rowid = "WITHOUT ROWID" not in sql.upper()
+    names = (["rowid"] if has_rowid else []) + [f'"{c}"' for c in cols]
     insert = (
-        f'INSERT OR IGNORE INTO "{table}"(rowid, {", ".join(f"{c!r}" for c in cols)}) '
-        f"VALUES ({', '.join('?' * (len(cols) + 1))})"
+        f'INSERT OR IGNORE INTO "{table}"({", ".join(names)}) '
+        f"VALUES ({', '.join('?' * len(names))})"
     )
-    select = f'SELECT rowid, * FROM "{table}"'
+    select = f'SELECT {"rowid, " if has_rowid else ""}* FROM "{table}"'
+    if not has_rowid:  # keyed by its primary key alone: what one scan reads is what we get
+        copied = 0
+        try:
+            for row in src.execute(select):
+                dst.execute(insert, row)
+                copied += 1
+        except sqlite3.DatabaseError:
+            pass
+        return copied, 0
     copied = lost = 0
     last = None
     try:  # the fast path: one scan of the table b-tree
@@ -58,16 +71,20 @@ def _copy_table(src: sqlite3.Connection, dst: sqlite3.Connection, table: str) ->
     except sqlite3.DatabaseError:
         top = None
     rowid = (last or 0) + 1
-    top = top if top is not None else rowid + 1_000_000
-    while rowid <= top:  # past a bad page: row by row
+    misses = 0  # without a readable max(rowid): give up after this many rowids in a row
+    while (rowid <= top) if top is not None else misses < 10_000:  # past a bad page: row by row
         try:
             row = src.execute(f"{select} WHERE rowid=?", (rowid,)).fetchone()
         except sqlite3.DatabaseError:
             lost += 1
+            misses += 1
         else:
             if row:
                 dst.execute(insert, row)
                 copied += 1
+                misses = 0
+            else:
+                misses += 1
         rowid += 1
     return copied, lost
 
@@ -97,7 +114,7 @@ def recover(data_dir: Path) -> Salvage:
         dst.execute("BEGIN")
         for name, sql in tables:
             dst.execute(sql)
-            out.rows[name], out.unreadable[name] = _copy_table(src, dst, name)
+            out.rows[name], out.unreadable[name] = _copy_table(src, dst, name, sql)
         for (sql,) in indexes:  # rebuilt from the rows, not copied
             dst.execute(sql)
         if any(name == "events" for name, _ in tables):

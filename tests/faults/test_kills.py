@@ -51,13 +51,15 @@ def test_sigkill_mid_burst(tmp_path: Path, broker: Broker, victim: str):
     burst = None
     try:
         member = new_member(hub)
-        burst = Burst(edge, "k", per_lane=PER_LANE, member=member).start()
+        # paced (~10 s of selling) so a restart, which takes seconds, lands inside the burst
+        burst = Burst(edge, "k", per_lane=PER_LANE, member=member, pace_s=0.05).start()
         kill = _victim(victim, hub, edge, broker)
         total = 4 * PER_LANE
         # two kills at random points of the burst
-        for at in sorted(rnd.sample(range(total // 10, total * 8 // 10), 2)):
+        for at in sorted(rnd.sample(range(total // 10, total * 6 // 10), 2)):
             wait_until(lambda at=at: burst.count >= at, 60, what=f"{at} sales")
-            print(f"SIGKILL {victim} at {burst.count} sales confirmed", flush=True)
+            print(f"SIGKILL {victim} at {burst.count} of {total} sales confirmed", flush=True)
+            assert burst.count < total, "the burst was over before the kill"
             kill()
         recovered = caught_up(hub, edge)  # after the last restart
         burst.join(120)
