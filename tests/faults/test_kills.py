@@ -51,8 +51,10 @@ def test_sigkill_mid_burst(tmp_path: Path, broker: Broker, victim: str):
     burst = None
     try:
         member = new_member(hub)
-        # paced (~10 s of selling) so a restart, which takes seconds, lands inside the burst
-        burst = Burst(edge, "k", per_lane=PER_LANE, member=member, pace_s=0.05).start()
+        # paced so a restart, which takes seconds (the hub's up to ~10 s on this busy machine:
+        # imports, migrations), ends inside the burst and the next kill lands in it too
+        pace = 0.2 if victim == "hub" else 0.05
+        burst = Burst(edge, "k", per_lane=PER_LANE, member=member, pace_s=pace).start()
         kill = _victim(victim, hub, edge, broker)
         total = 4 * PER_LANE
         # two kills at random points of the burst
