@@ -37,7 +37,7 @@ class BrokerAddress:
     ca_file: str | None = None
     mqtt5: bool = True  # ?protocol=3.1.1 for brokers without MQTT 5 (the demo's fallback)
     # ?keepalive=S: a half-open link (a broker frozen, its TCP still open) is noticed within
-    # about 1.5 × S and the link reconnects (docs/reliability.md, scenario 3)
+    # 2 × S at most and the link reconnects (docs/reliability.md, scenario 3)
     keepalive: int = 20
 
     @classmethod
