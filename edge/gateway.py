@@ -58,10 +58,13 @@ class Gateway:
         tz: str = "Asia/Shanghai",
         lanes: str = "1-4",
         uplink_options: dict[str, Any] | None = None,
+        min_free_bytes: int = 64 * 2**20,
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
-        self.journal = Journal(data_dir / "journal.db", store, gateway)
+        self.journal = Journal(
+            data_dir / "journal.db", store, gateway, min_free_bytes=min_free_bytes
+        )
         self.uplink = Uplink(self.journal, mqtt_url, **(uplink_options or {}))
         self.hub_calls = HubCalls(self.uplink)  # lanes' online loyalty calls
         self.stock = StoreStock(self.uplink, self.hub_calls)  # before snapshots (config/+)
@@ -180,6 +183,7 @@ async def serve(args: Any) -> None:
         tz=args.tz,
         lanes=getattr(args, "lanes", "1-4"),
         uplink_options={"ack_timeout_s": args.ack_timeout},
+        min_free_bytes=getattr(args, "min_free_mib", 64) * 2**20,
     )
     bound = await gw.start(host or "127.0.0.1", int(port))
     print(f"storegw edge {args.store}/{args.gateway} ready on http://{host}:{bound}", flush=True)

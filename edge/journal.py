@@ -46,6 +46,11 @@ class JournalFull(Exception):
     """Not enough disk left to promise a sale is durable."""
 
 
+class JournalCorrupt(Exception):
+    """The journal file fails SQLite's integrity check at start: the gateway must not sell
+    on top of it (docs/reliability.md, "A corrupted journal": `storegw edge recover`)."""
+
+
 class Refused(Exception):
     """A transaction hook refuses the event (a payment it cannot take up, …): nothing is
     written, and the lane is answered 409 with the reason."""
@@ -93,6 +98,7 @@ class Journal:
         self.min_free_bytes = min_free_bytes
         # autocommit mode: transactions are explicit BEGIN IMMEDIATE … COMMIT below
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        _check_integrity(conn, path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
@@ -110,7 +116,7 @@ class Journal:
         self.last_acked = int(self._meta("last_acked", "0"))
         self.alarm: str | None = None
         self._free_checked = 0.0
-        self._free_ok = True
+        self._full: str | None = None  # why sales are refused for want of disk, if they are
 
     def _meta(self, key: str, default: str) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -140,9 +146,14 @@ class Journal:
         now = time.monotonic()
         if now - self._free_checked > 5:
             self._free_checked = now
-            self._free_ok = shutil.disk_usage(self.path.parent).free >= self.min_free_bytes
-        if not self._free_ok:
-            raise JournalFull(f"less than {self.min_free_bytes // 2**20} MiB free for the journal")
+            free = shutil.disk_usage(self.path.parent).free
+            self._full = (
+                None
+                if free >= self.min_free_bytes
+                else f"less than {self.min_free_bytes // 2**20} MiB free for the journal"
+            )
+        if self._full:
+            raise JournalFull(self._full)
 
     def record(
         self,
@@ -189,15 +200,25 @@ class Journal:
             }
             env["body"] = make_body(env)
             text = json.dumps(env, ensure_ascii=False, separators=(",", ":"))
-            c.execute(
-                "INSERT INTO events(seq, id, type, envelope, client_ref, request_hash, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (seq, env["id"], type_, text, client_ref, request_hash, time.time()),
-            )
-            self._set_meta("last_seq", seq)
-            for hook in hooks:
-                hook(self.db, env)
-            c.execute("COMMIT")
+            try:
+                c.execute(
+                    "INSERT INTO events(seq, id, type, envelope, client_ref, request_hash,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (seq, env["id"], type_, text, client_ref, request_hash, time.time()),
+                )
+                self._set_meta("last_seq", seq)
+                for hook in hooks:
+                    hook(self.db, env)
+                c.execute("COMMIT")
+            except sqlite3.OperationalError as err:
+                # ENOSPC below our free-space floor (another writer, a small card): SQLite
+                # rolls back cleanly; the lane gets 507 with the reason, not a 500
+                if not _disk_full(err):
+                    raise
+                # refused at once for the next few seconds, not each sale failing its write
+                self._full = f"the journal's disk is full: {err}"
+                self._free_checked = time.monotonic()
+                raise JournalFull(self._full) from err
         except BaseException:
             if c.in_transaction:
                 c.execute("ROLLBACK")
@@ -236,6 +257,14 @@ class Journal:
             ).rowcount
             self._set_meta("last_acked", upto)
             c.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            if not _disk_full(err):
+                raise
+            # nothing is lost: the rows stay unacked, a later ack (or a resend) covers them
+            log.warning("ack %s not recorded, the journal's disk is full", upto)
+            return 0
         except BaseException:
             if c.in_transaction:
                 c.execute("ROLLBACK")
@@ -283,3 +312,24 @@ class Journal:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _disk_full(err: sqlite3.Error) -> bool:
+    return getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
+    """PRAGMA quick_check before anything is written: a damaged journal is refused whole,
+    with the way out, instead of selling on top of it (quick_check reads every page in well
+    under a second for a week's journal; bench-free, it runs once per start)."""
+    try:
+        problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as err:
+        problems = [str(err)]
+    if problems != ["ok"]:
+        conn.close()
+        raise JournalCorrupt(
+            f"the journal {path} is damaged ({'; '.join(problems)}); the gateway will not "
+            f"sell on it. Recover: storegw edge recover --data-dir {path.parent} "
+            "(salvages every readable row into a new journal, keeps the damaged file aside)"
+        )

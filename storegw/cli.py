@@ -1,6 +1,7 @@
 """`storegw`: one command for every role.
 
 storegw hub  --data-dir DIR [--database-url URL] --mqtt-url mqtt://HOST:PORT --listen HOST:PORT
+storegw edge recover --data-dir DIR   (a journal that failed its check: docs/reliability.md)
 storegw edge --store S --gateway G --data-dir DIR --mqtt-url mqtt://HOST:PORT --listen HOST:PORT
   (either, over TLS: --mqtt-url mqtts://HOST:8883 --mqtt-ca-file CA --mqtt-username U
    --mqtt-password-file F, or the same as STOREGW_MQTT_* variables)
@@ -86,17 +87,27 @@ def run_hub(args: argparse.Namespace) -> None:
 def run_edge(args: argparse.Namespace) -> None:
     from edge.allocator import unmap_big_buffers
     from edge.gateway import serve
+    from edge.journal import JournalCorrupt
 
     unmap_big_buffers()  # the uplink's batches go back to the system when freed
 
     args.mqtt_url = _mqtt_url(args)
-    asyncio.run(serve(args))
+    try:
+        asyncio.run(serve(args))
+    except JournalCorrupt as err:  # refuse to start, and say the way out
+        logging.getLogger("storegw.edge").critical("%s", err)
+        sys.exit(3)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="storegw", description="storegw: store gateway and hub")
     parser.add_argument("--log-level", default=os.environ.get("STOREGW_LOG_LEVEL", "INFO"))
     sub = parser.add_subparsers(dest="role", required=True)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["edge", "recover"]:  # its own options: not a gateway to run
+        from edge.recover import main as recover
+
+        return recover(argv[2:])
 
     hub = sub.add_parser("hub", help="run the chain hub (API + ingest)")
     hub.add_argument("--data-dir", required=True)
@@ -128,6 +139,12 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=10.0,
         help="seconds without a hub ack before resending (backs off)",
+    )
+    edge.add_argument(
+        "--min-free-mib",
+        type=int,
+        default=int(os.environ.get("STOREGW_MIN_FREE_MIB", "64")),
+        help="refuse new sales (507) below this much free disk for the journal",
     )
     edge.set_defaults(run=run_edge)
 

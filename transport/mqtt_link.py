@@ -36,12 +36,15 @@ class BrokerAddress:
     password: str | None = None
     ca_file: str | None = None
     mqtt5: bool = True  # ?protocol=3.1.1 for brokers without MQTT 5 (the demo's fallback)
+    # ?keepalive=S: a half-open link (a broker frozen, its TCP still open) is noticed within
+    # 2 × S at most and the link reconnects (docs/reliability.md, scenario 3)
+    keepalive: int = 20
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
         """mqtt://[user[:pass]@]host[:1883] or mqtts://…[:8883]?ca=/path/ca.pem, with optional
-        &password_file=/path and &protocol=3.1.1. The password may also come from
-        STOREGW_MQTT_PASSWORD, so it need not sit in a unit file or a command line."""
+        &password_file=/path, &protocol=3.1.1 and &keepalive=SECONDS. The password may also
+        come from STOREGW_MQTT_PASSWORD, so it need not sit in a unit file or a command line."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError(f"MQTT URL must be mqtt://host:port or mqtts://host:port, got {url!r}")
@@ -62,7 +65,14 @@ class BrokerAddress:
             password=password,
             ca_file=query.get("ca", [None])[0],
             mqtt5=query.get("protocol", ["5"])[0] != "3.1.1",
+            keepalive=_keepalive(query.get("keepalive", ["20"])[0]),
         )
+
+
+def _keepalive(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 3600:
+        raise ValueError(f"MQTT keepalive must be 1..3600 seconds, got {text!r}")
+    return int(text)
 
 
 def url_with(
@@ -243,12 +253,14 @@ class MqttLink:
                     self.client.connect(
                         self.address.host,
                         self.address.port,
-                        keepalive=20,
+                        keepalive=self.address.keepalive,
                         clean_start=False,
                         properties=props,
                     )
                 else:
-                    self.client.connect(self.address.host, self.address.port, keepalive=20)
+                    self.client.connect(
+                        self.address.host, self.address.port, keepalive=self.address.keepalive
+                    )
                 up_since: float | None = None
                 while not self._stop.is_set():
                     rc = self.client.loop(timeout=0.2)
