@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from hub import http_errors
 from hub.accounts.router import router as accounts_router
+from hub.audit.router import router as audit_router
 from hub.auth import policy
 from hub.auth.gate import Gate
 from hub.auth.router import router as api_keys_router
@@ -75,6 +76,7 @@ def create_app(
     api = APIRouter(prefix="/api", dependencies=[Depends(authorize), Depends(plain_params)])
     for r in (
         accounts_router,
+        audit_router,
         api_keys_router,
         stores_router,
         sales_router,

@@ -1,6 +1,7 @@
 """Every bounded context's tables, imported once so Base.metadata knows them all (Alembic)."""
 
 from hub.accounts import models as accounts_models  # noqa: F401
+from hub.audit import models as audit_models  # noqa: F401
 from hub.auth import models as auth_models  # noqa: F401
 from hub.catalog import models as catalog_models  # noqa: F401
 from hub.coupons import models as coupons_models  # noqa: F401

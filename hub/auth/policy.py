@@ -70,6 +70,9 @@ POLICY = _table(
     ("POST",   "/api/api-keys",                                  ()),
     ("POST",   "/api/api-keys/{key_id}/rotate",                  ()),
     ("POST",   "/api/api-keys/{key_id}/revoke",                  ()),
+    # the HQ audit log (hub/audit)
+    ("GET",    "/api/audit",                                     ()),
+    ("GET",    "/api/audit/verify",                              ()),
     # stores, sales, ingest
     ("GET",    "/api/stores",                                    (*HQ, TECH)),
     ("PUT",    "/api/stores/{store_id}",                         ()),

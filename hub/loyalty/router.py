@@ -8,7 +8,8 @@ from pydantic import Field, field_validator
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from hub.deps import session
+from hub.audit import service as audit
+from hub.deps import Actor, session
 from hub.inputs import INT32, In, Points, RowId, When, errors
 from hub.loyalty import mall
 from hub.loyalty.books import check_books, liability
@@ -119,7 +120,7 @@ class AdjustIn(_In):
 
 
 @router.post("/members/{member_id}/points/adjust")
-def adjust(member_id: str, body: AdjustIn, db: Db) -> dict[str, Any]:
+def adjust(member_id: str, body: AdjustIn, db: Db, who: Actor) -> dict[str, Any]:
     """A goodwill credit or a correction; a debit never takes more than is available."""
     if body.points == 0:
         raise HTTPException(422, "points must not be zero")
@@ -137,7 +138,11 @@ def adjust(member_id: str, body: AdjustIn, db: Db) -> dict[str, Any]:
         else:
             p = led.debit(owner, "adjust_out", -body.points, **kw)
             posted = p.entry if p else None
-        return {"posted": posted is not None, "balance": led.account(owner).balance}
+        balance = led.account(owner).balance
+        if posted is not None:  # a retried request posts nothing and is not audited twice
+            change = {"points": body.points, "reason": body.reason, "key": body.key}
+            audit.record(db, who, "points.adjust", owner, None, {**change, "balance": balance})
+        return {"posted": posted is not None, "balance": balance}
 
 
 # --- reservations (mini-program and other API channels; lanes use MQTT RPC) ----------------
@@ -293,12 +298,15 @@ def get_settings(db: Db) -> dict[str, Any]:
 
 
 @router.patch("/points/settings")
-def put_settings(body: SettingsIn, db: Db) -> dict[str, Any]:
+def put_settings(body: SettingsIn, db: Db, who: Actor) -> dict[str, Any]:
     with db.begin():
         cfg = settings(db)
+        before = {k: getattr(cfg, k) for k in _SETTINGS}
         for k, v in body.model_dump(exclude_none=True).items():
             setattr(cfg, k, v)
-        return {k: getattr(cfg, k) for k in _SETTINGS}
+        after = {k: getattr(cfg, k) for k in _SETTINGS}
+        audit.record(db, who, "points.settings", "settings", before, after)
+        return after
 
 
 class RuleIn(_In):
@@ -335,7 +343,7 @@ def rules(db: Db) -> dict[str, Any]:
 
 
 @router.post("/points/rules", status_code=201)
-def add_rule(body: RuleIn, db: Db) -> dict[str, Any]:
+def add_rule(body: RuleIn, db: Db, who: Actor) -> dict[str, Any]:
     for ts in (body.valid_from, body.valid_until):
         if ts is not None and ts.tzinfo is None:
             raise HTTPException(422, "valid_from/valid_until need a UTC offset")
@@ -343,17 +351,20 @@ def add_rule(body: RuleIn, db: Db) -> dict[str, Any]:
         r = EarningRule(**body.model_dump())
         db.add(r)
         db.flush()
+        audit.record(db, who, "points.rule", str(r.id), None, _rule(r))
         return _rule(r)
 
 
 @router.put("/points/rules/{rule_id}")
-def put_rule(rule_id: RowId, body: RuleIn, db: Db) -> dict[str, Any]:
+def put_rule(rule_id: RowId, body: RuleIn, db: Db, who: Actor) -> dict[str, Any]:
     with db.begin():
         r = db.get(EarningRule, rule_id)
         if r is None:
             raise NotFound(f"no earning rule {rule_id}")
+        before = _rule(r)
         for k, v in body.model_dump().items():
             setattr(r, k, v)
+        audit.record(db, who, "points.rule", str(rule_id), before, _rule(r))
         return _rule(r)
 
 
