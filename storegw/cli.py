@@ -6,6 +6,7 @@ storegw edge --store S --gateway G --data-dir DIR --mqtt-url mqtt://HOST:PORT --
    --mqtt-password-file F, or the same as STOREGW_MQTT_* variables)
 storegw sim
 storegw demo
+storegw edge|hub backup|restore …, storegw audit verify …  (storegw/care.py)
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ def run_edge(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from storegw import care
+
+    argv = sys.argv[1:] if argv is None else argv
+    if care.wants(argv):  # backups, restores, the audit check: not the roles' options
+        _logging(os.environ.get("STOREGW_LOG_LEVEL", "INFO"))
+        sys.exit(care.main(argv))
     parser = argparse.ArgumentParser(prog="storegw", description="storegw: store gateway and hub")
     parser.add_argument("--log-level", default=os.environ.get("STOREGW_LOG_LEVEL", "INFO"))
     sub = parser.add_subparsers(dest="role", required=True)
