@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from hub import http_errors
 from hub.accounts.router import router as accounts_router
+from hub.audit.pages import router as audit_pages
 from hub.audit.router import router as audit_router
 from hub.auth import policy
 from hub.auth.gate import Gate
@@ -87,6 +88,7 @@ def create_app(
         api.include_router(r)
     app.include_router(api)
     console.install(app)
+    app.include_router(audit_pages)
     _declare_bearer(app)
     return app
 

@@ -22,6 +22,7 @@ class Page:
 NAV: tuple[Page, ...] = (
     Page("/console/", "nav.home", EVERYONE),
     Page("/console/accounts", "nav.accounts", (HQ_ADMIN,)),
+    Page("/console/audit", "nav.audit", (HQ_ADMIN,)),
 )
 
 
