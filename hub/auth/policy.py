@@ -95,6 +95,8 @@ POLICY = _table(
     ("GET",    "/api/members/{member_id}/360",                   (MKT, ANA, MGR)),
     ("GET",    "/api/members/{member_id}/history",               (MKT, ANA, MGR)),
     ("GET",    "/api/members/{member_id}/contact",               (MKT, MGR)),
+    ("GET",    "/api/members/{member_id}/export",                (MKT,)),
+    ("POST",   "/api/members/{member_id}/erase",                 ()),
     # points, tiers, mall, loyalty jobs
     ("GET",    "/api/members/{member_id}/points",                (MKT, ANA, MGR)),
     ("GET",    "/api/members/{member_id}/points/ledger",         (MKT, ANA, MGR)),

@@ -52,6 +52,8 @@ class Member(Base):
     merged_into: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # set when the person's data was erased on request (hub/members/privacy.py)
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class MemberHistory(Base):

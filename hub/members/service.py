@@ -295,6 +295,7 @@ class Members:
             },
             "status": m.status,
             "merged_into": m.merged_into,
+            "erased": m.erased_at is not None,
             "created_at": m.created_at,
         }
 

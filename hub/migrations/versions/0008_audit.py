@@ -1,4 +1,5 @@
-"""audit: the HQ audit log (hash-chained, append-only by triggers) and its one-row head
+"""audit: the HQ audit log (hash-chained, append-only by triggers) and its one-row head;
+members.erased_at (erasure on request)
 
 Revision ID: 0008_audit
 Revises: 0007_pricing
@@ -7,6 +8,8 @@ Create Date: 2026-11-28 13:30:00
 
 import sqlalchemy as sa
 from alembic import op
+
+import hub.db
 
 revision = "0008_audit"
 down_revision = "0007_pricing"
@@ -86,9 +89,13 @@ def upgrade() -> None:
     op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": GENESIS}])
     for sql in SQLITE if op.get_bind().dialect.name == "sqlite" else POSTGRES:
         op.execute(sql)
+    with op.batch_alter_table("members") as b:
+        b.add_column(sa.Column("erased_at", hub.db.UtcDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("members") as b:
+        b.drop_column("erased_at")
     op.drop_table("audit_head")
     op.drop_table("audit_log")
     if op.get_bind().dialect.name != "sqlite":
