@@ -42,6 +42,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.migrate()
+        with db.transaction() as s:  # names stored in clear before 0008 (hub/members)
+            app.state.members.seal_clear_names(s)
         app.state.tokens.bootstrap(data_dir)
         if mqtt_url:
             app.state.worker = IngestWorker(db, mqtt_url)

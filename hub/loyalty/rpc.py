@@ -186,7 +186,7 @@ class RpcServer:
         view = self.members.view(m)
         return {
             "member_id": m.id,
-            "name": m.name,
+            "name": view["name"],
             "phone": view["phone"],
             "card_no": m.card_no,
             "card_valid": view["card"]["valid"],

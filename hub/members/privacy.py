@@ -57,7 +57,7 @@ def erase(svc: Members, s: Session, member_id: str) -> dict[str, Any]:
             f
             for r in rows
             for f, v in (
-                ("name", r.name),
+                ("name", r.name or r.name_sealed),
                 ("phone", r.phone_sealed),
                 ("id_number", r.id_no_sealed),
                 ("birthday", r.birthday),
@@ -68,7 +68,7 @@ def erase(svc: Members, s: Session, member_id: str) -> dict[str, Any]:
         }
     )
     for r in rows:
-        r.name = None
+        r.name = r.name_sealed = None
         r.phone_sealed = r.phone_index = None
         r.id_no_sealed = r.id_no_index = None
         r.birthday = None

@@ -1,5 +1,6 @@
 """audit: the HQ audit log (hash-chained, append-only by triggers) and its one-row head;
-members.erased_at (erasure on request)
+members.erased_at (erasure on request), members.name_sealed (the hub seals the names stored
+in clear at its next start: the migration has no key)
 
 Revision ID: 0008_audit
 Revises: 0007_pricing
@@ -91,10 +92,12 @@ def upgrade() -> None:
         op.execute(sql)
     with op.batch_alter_table("members") as b:
         b.add_column(sa.Column("erased_at", hub.db.UtcDateTime(timezone=True), nullable=True))
+        b.add_column(sa.Column("name_sealed", sa.LargeBinary(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("members") as b:
+        b.drop_column("name_sealed")
         b.drop_column("erased_at")
     op.drop_table("audit_head")
     op.drop_table("audit_log")

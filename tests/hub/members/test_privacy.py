@@ -27,6 +27,8 @@ def test_export_then_erase_keeps_sales_and_points(
 ) -> None:
     m = register(db, members, PHONE, name=NAME, birthday="1990-05-17", tags=["vip"])
     other = register(db, members, OTHER_PHONE, name=NAME)
+    with db.engine.connect() as c:
+        assert NAME not in repr(c.execute(text("SELECT * FROM members")).all())  # sealed
     with db.transaction() as s:
         members.merge(s, m, other, "same person")
         led = Ledger(s)
@@ -61,6 +63,21 @@ def test_export_then_erase_keeps_sales_and_points(
         privacy.erase(members, s, m)
     # the person may come back: a new profile, nothing of the old one found by the phone
     assert register(db, members, PHONE) != m
+
+
+def test_names_stored_in_clear_before_0008_are_sealed_at_start(
+    db: Database, members: Members
+) -> None:
+    m = register(db, members, PHONE)
+    with db.transaction() as s:  # as a profile from before the migration holds it
+        s.execute(text("UPDATE members SET name = :n WHERE id = :id"), {"n": NAME, "id": m})
+    with db.transaction() as s:
+        assert members.seal_clear_names(s) == 1
+        assert members.seal_clear_names(s) == 0
+    with db.engine.connect() as c:
+        assert NAME not in repr(c.execute(text("SELECT * FROM members")).all())
+    with db.transaction() as s:
+        assert members.view(members.get(s, m))["name"] == NAME
 
 
 @pytest.fixture
