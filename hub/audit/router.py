@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from hub.audit import service as audit
 from hub.deps import session
-from hub.inputs import When
+from hub.inputs import When, errors
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], responses=errors())
 Db = Annotated[Session, Depends(session)]
 Text = Annotated[str, Query(max_length=200)]
 
