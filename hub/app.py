@@ -22,6 +22,8 @@ from hub.analytics import ingest as analytics_ingest
 from hub.analytics.jobs import AnalyticsJobs
 from hub.analytics.pages import router as analytics_pages
 from hub.analytics.router import router as analytics_router
+from hub.audit.pages import router as audit_pages
+from hub.audit.router import router as audit_router
 from hub.auth import policy
 from hub.auth.gate import Gate
 from hub.auth.router import router as api_keys_router
@@ -67,6 +69,7 @@ from transport import sd_notify
 # every context's routes, mounted under /api behind the access check (one line each)
 ROUTERS: tuple[APIRouter, ...] = (
     accounts_router,
+    audit_router,
     api_keys_router,
     stores_router,
     sales_router,
@@ -127,6 +130,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.migrate()
+        with db.transaction() as s:  # names stored in clear before 0008 (hub/members)
+            app.state.members.seal_clear_names(s)
         app.state.tokens.bootstrap(data_dir)
         if mqtt_url:
             worker = app.state.worker = IngestWorker(db, mqtt_url, handlers)
@@ -195,6 +200,7 @@ def create_app(
     app.include_router(metrics_router)  # /metrics: outside /api like /health, same check
     console.install(app)
     app.include_router(analytics_pages)  # the console's analytics pages
+    app.include_router(audit_pages)  # the console's audit page
     _declare_bearer(app)
     return app
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+
+from hub.auth.principal import Principal
 
 
 def session(request: Request) -> Iterator[Session]:
@@ -17,3 +20,11 @@ async def authorize(request: Request) -> None:
     """Every /api route's check: the credential, then the route's row in hub/auth/policy.py.
     Async: a signature or a cached key look-up on the event loop, no thread hop per request."""
     request.app.state.gate.authorize(request)
+
+
+def principal(request: Request) -> Principal | None:
+    """Who the gate let in (None on a public route): the actor an audit entry names."""
+    return getattr(request.state, "principal", None)
+
+
+Actor = Annotated[Principal | None, Depends(principal)]

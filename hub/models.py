@@ -2,6 +2,7 @@
 
 from hub.accounts import models as accounts_models  # noqa: F401
 from hub.analytics import models as analytics_models  # noqa: F401
+from hub.audit import models as audit_models  # noqa: F401
 from hub.auth import models as auth_models  # noqa: F401
 from hub.catalog import models as catalog_models  # noqa: F401
 from hub.coupons import models as coupons_models  # noqa: F401

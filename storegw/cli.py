@@ -10,6 +10,7 @@ storegw demo
 storegw analytics ltv-fit --transactions FILE.csv --calibration-end YYYY-MM-DD
                           [--period day|week] [--holdout-end YYYY-MM-DD]
 storegw udev-rules [--profiles DIR] [--group G]   (deploy/provision-pi.sh installs them)
+storegw edge|hub backup|restore …, storegw audit verify …  (storegw/care.py)
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def run_edge(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from storegw import care
+
+    argv = sys.argv[1:] if argv is None else argv
+    if care.wants(argv):  # backups, restores, the audit check: not the roles' options
+        _logging(os.environ.get("STOREGW_LOG_LEVEL", "INFO"))
+        sys.exit(care.main(argv))
     parser = argparse.ArgumentParser(prog="storegw", description="storegw: store gateway and hub")
     parser.add_argument("--log-level", default=os.environ.get("STOREGW_LOG_LEVEL", "INFO"))
     sub = parser.add_subparsers(dest="role", required=True)

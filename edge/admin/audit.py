@@ -5,21 +5,21 @@ Each row's hash is SHA-256 over the previous row's hash and the row's own fields
 JSON), so editing a row breaks its hash and deleting one breaks the next row's link; `verify`
 walks the chain and names the first row that does not hold. Triggers refuse UPDATE and DELETE, so
 only someone bypassing the gateway (editing the file) can change it — which `verify` then shows.
-Each append is also logged with its seq and hash, so a deleted tail is caught against the log."""
+Each append is also logged with its seq and hash, so a deleted tail is caught against the log.
+The chain itself is protocols/audit_chain.py, shared with the hub's audit log."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from protocols.audit_chain import GENESIS, Verdict, canonical_json, chain_hash, walk
+
 log = logging.getLogger(__name__)
 
-GENESIS = "0" * 64
+__all__ = ["FIELDS", "GENESIS", "Audit", "Verdict", "row_hash"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS admin_audit (
@@ -43,20 +43,10 @@ FIELDS = ("seq", "at", "who", "action", "target", "before", "after", "prev_hash"
 
 
 def row_hash(row: dict[str, Any]) -> str:
-    canonical = json.dumps([row[f] for f in FIELDS], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return chain_hash([row[f] for f in FIELDS])
 
 
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    rows: int
-    problem: str | None = None
-    head: str = GENESIS
+_json = canonical_json
 
 
 class Audit:
@@ -103,15 +93,4 @@ class Audit:
         """Walk the chain from the first row: every hash recomputes, every row links to the one
         before, and seqs have no gap."""
         cur = self.conn.execute(f"SELECT {', '.join(FIELDS)}, hash FROM admin_audit ORDER BY seq")
-        prev, expected_seq, n = GENESIS, 1, 0
-        for values in cur:
-            row = dict(zip((*FIELDS, "hash"), values, strict=True))
-            n += 1
-            if row["seq"] != expected_seq:
-                return Verdict(False, n, f"row {expected_seq} is missing (next is {row['seq']})")
-            if row["prev_hash"] != prev:
-                return Verdict(False, n, f"row {row['seq']} does not link to the row before")
-            if row_hash(row) != row["hash"]:
-                return Verdict(False, n, f"row {row['seq']} was changed after it was written")
-            prev, expected_seq = row["hash"], expected_seq + 1
-        return Verdict(True, n, None, prev)
+        return walk((dict(zip((*FIELDS, "hash"), v, strict=True)) for v in cur), row_hash)

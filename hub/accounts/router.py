@@ -13,8 +13,9 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from hub.accounts import service as accounts
+from hub.audit import service as audit
 from hub.auth.signing import ACCESS_TTL
-from hub.deps import session
+from hub.deps import Actor, session
 from hub.inputs import In, RowId, errors
 
 log = logging.getLogger(__name__)
@@ -126,12 +127,14 @@ def list_accounts(db: Db) -> dict[str, Any]:
 
 
 @router.post("/accounts", status_code=201)
-def create_account(body: AccountIn, db: Db) -> dict[str, Any]:
+def create_account(body: AccountIn, db: Db, who: Actor) -> dict[str, Any]:
     try:
         with db.begin():
-            return accounts.create(
+            view = accounts.create(
                 db, body.username, body.password, body.role, body.display_name, body.stores
             ).view()
+            audit.record(db, who, "account.create", body.username, None, view)
+            return view
     except accounts.AccountError as err:
         raise _refused(err) from None
 
@@ -146,11 +149,17 @@ def get_account(user_id: RowId, db: Db) -> dict[str, Any]:
 
 
 @router.patch("/accounts/{user_id}")
-def change_account(user_id: RowId, body: AccountChange, db: Db) -> dict[str, Any]:
+def change_account(user_id: RowId, body: AccountChange, db: Db, who: Actor) -> dict[str, Any]:
     """Role, name, stores, disabled, a new password (which also lifts a lock-out). A change of
     role, password or a disabling ends the account's sessions and refresh tokens."""
     try:
         with db.begin():
-            return accounts.change(db, user_id, **body.model_dump(exclude_unset=True)).view()
+            before = accounts.get(db, user_id).view()
+            change = body.model_dump(exclude_unset=True)
+            after = accounts.change(db, user_id, **change).view()
+            if "password" in change:  # that it changed, never the password
+                after = {**after, "password": "changed"}
+            audit.record(db, who, "account.change", before["username"], before, after)
+            return after
     except accounts.AccountError as err:
         raise _refused(err) from None

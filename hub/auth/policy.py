@@ -71,6 +71,9 @@ POLICY = _table(
     ("POST",   "/api/api-keys",                                  ()),
     ("POST",   "/api/api-keys/{key_id}/rotate",                  ()),
     ("POST",   "/api/api-keys/{key_id}/revoke",                  ()),
+    # the HQ audit log (hub/audit)
+    ("GET",    "/api/audit",                                     ()),
+    ("GET",    "/api/audit/verify",                              ()),
     # stores, sales, ingest
     ("GET",    "/api/stores",                                    (*HQ, TECH)),
     ("PUT",    "/api/stores/{store_id}",                         ()),
@@ -93,6 +96,8 @@ POLICY = _table(
     ("GET",    "/api/members/{member_id}/360",                   (MKT, ANA, MGR)),
     ("GET",    "/api/members/{member_id}/history",               (MKT, ANA, MGR)),
     ("GET",    "/api/members/{member_id}/contact",               (MKT, MGR)),
+    ("GET",    "/api/members/{member_id}/export",                (MKT,)),
+    ("POST",   "/api/members/{member_id}/erase",                 ()),
     # points, tiers, mall, loyalty jobs
     ("GET",    "/api/members/{member_id}/points",                (MKT, ANA, MGR)),
     ("GET",    "/api/members/{member_id}/points/ledger",         (MKT, ANA, MGR)),

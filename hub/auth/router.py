@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import Field
 from sqlalchemy.orm import Session
 
+from hub.audit import service as audit
 from hub.auth.service import KeyRefused, Tokens
-from hub.deps import session
+from hub.deps import Actor, session
 from hub.inputs import In, RowId, errors
 
 router = APIRouter(tags=["api keys"], responses=errors(404, 409))
@@ -40,28 +41,31 @@ def list_keys(request: Request, db: Db) -> dict[str, Any]:
 
 
 @router.post("/api-keys", status_code=201)
-def create_key(request: Request, body: KeyIn, db: Db) -> dict[str, Any]:
+def create_key(request: Request, body: KeyIn, db: Db, who: Actor) -> dict[str, Any]:
     """A new key with these scopes; `key` is in this answer only (the hub keeps a hash)."""
     with db.begin():
         view, key = _tokens(request).create(db, body.name, body.scopes)
+        audit.record(db, who, "api_key.create", body.name, None, view)
     return _issued(request, view, key)
 
 
 @router.post("/api-keys/{key_id}/rotate", status_code=201)
-def rotate_key(request: Request, key_id: RowId, db: Db) -> dict[str, Any]:
+def rotate_key(request: Request, key_id: RowId, db: Db, who: Actor) -> dict[str, Any]:
     try:
         with db.begin():
             view, key = _tokens(request).rotate(db, key_id)
+            audit.record(db, who, "api_key.rotate", str(key_id), None, view)
     except KeyRefused as err:
         raise HTTPException(err.status, str(err)) from None
     return _issued(request, view, key)
 
 
 @router.post("/api-keys/{key_id}/revoke")
-def revoke_key(request: Request, key_id: RowId, db: Db) -> dict[str, Any]:
+def revoke_key(request: Request, key_id: RowId, db: Db, who: Actor) -> dict[str, Any]:
     try:
         with db.begin():
             view = _tokens(request).revoke(db, key_id)
+            audit.record(db, who, "api_key.revoke", str(key_id), None, view)
     except KeyRefused as err:
         raise HTTPException(err.status, str(err)) from None
     _tokens(request).reload()

@@ -8,10 +8,11 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.audit import service as audit
 from hub.catalog import service as catalog
 from hub.catalog.models import CatalogItem, Promotion, StorePrice
 from hub.db import utcnow
-from hub.deps import session
+from hub.deps import Actor, session
 from hub.inputs import Fen, In, RowId, When, errors
 from hub.stores.models import Store
 from protocols.pricing import rules as pricing_rules
@@ -96,9 +97,10 @@ class PublishIn(_In):
 
 
 @router.put("/catalog/items/{sku}")
-def put_item(sku: Sku, body: ItemIn, db: Db) -> dict[str, Any]:
+def put_item(sku: Sku, body: ItemIn, db: Db, who: Actor) -> dict[str, Any]:
     with db.begin():
         item = db.get(CatalogItem, sku)
+        before = {k: getattr(item, k) for k in body.model_dump()} if item else None
         if item is None:
             item = CatalogItem(sku=sku, **body.model_dump(), updated_at=utcnow())
             db.add(item)
@@ -106,6 +108,7 @@ def put_item(sku: Sku, body: ItemIn, db: Db) -> dict[str, Any]:
             for k, v in body.model_dump().items():
                 setattr(item, k, v)
             item.updated_at = utcnow()
+        audit.record(db, who, "catalog.item", sku, before, body.model_dump())
         return {"sku": sku, **body.model_dump()}
 
 
@@ -130,7 +133,7 @@ def items(db: Db) -> dict[str, Any]:
 
 
 @router.put("/stores/{store_id}/prices/{sku}")
-def put_price(store_id: str, sku: Sku, body: PriceIn, db: Db) -> dict[str, Any]:
+def put_price(store_id: str, sku: Sku, body: PriceIn, db: Db, who: Actor) -> dict[str, Any]:
     """The store's own price for an item (else the chain's)."""
     with db.begin():
         if db.get(Store, store_id) is None:
@@ -138,32 +141,38 @@ def put_price(store_id: str, sku: Sku, body: PriceIn, db: Db) -> dict[str, Any]:
         if db.get(CatalogItem, sku) is None:
             raise HTTPException(404, f"no catalog item {sku}")
         row = db.get(StorePrice, (store_id, sku))
+        before = {"price_fen": row.price_fen} if row else None
         if row is None:
             db.add(StorePrice(store_id=store_id, sku=sku, price_fen=body.price_fen))
         else:
             row.price_fen = body.price_fen
+        after = {"price_fen": body.price_fen}
+        audit.record(db, who, "catalog.store_price", f"{store_id}/{sku}", before, after)
         return {"store": store_id, "sku": sku, "price_fen": body.price_fen}
 
 
 @router.post("/promotions", status_code=201, responses=errors(422))
-def add_promotion(body: PromotionIn, db: Db) -> dict[str, Any]:
+def add_promotion(body: PromotionIn, db: Db, who: Actor) -> dict[str, Any]:
     values = body.typed()
     with db.begin():
         p = Promotion(**values)
         db.add(p)
         db.flush()
+        audit.record(db, who, "promotion", str(p.id), None, _promotion(p))
         return _promotion(p)
 
 
 @router.put("/promotions/{promotion_id}", responses=errors(422))
-def put_promotion(promotion_id: RowId, body: PromotionIn, db: Db) -> dict[str, Any]:
+def put_promotion(promotion_id: RowId, body: PromotionIn, db: Db, who: Actor) -> dict[str, Any]:
     values = body.typed()
     with db.begin():
         p = db.get(Promotion, promotion_id)
         if p is None:
             raise HTTPException(404, f"no promotion {promotion_id}")
+        before = _promotion(p)
         for k, v in values.items():
             setattr(p, k, v)
+        audit.record(db, who, "promotion", str(promotion_id), before, _promotion(p))
         return _promotion(p)
 
 
@@ -178,7 +187,7 @@ def list_promotions(db: Db) -> dict[str, Any]:
 
 
 @router.post("/catalog/publish")
-def publish(body: PublishIn, request: Request, db: Db) -> dict[str, Any]:
+def publish(body: PublishIn, request: Request, db: Db, who: Actor) -> dict[str, Any]:
     """Build the changed snapshots now (all stores, or these) and publish what is new."""
     publish_fn = request.app.state.jobs.publisher()  # None while the hub has no broker connection
     with db.begin():  # one transaction, so the scheduled job cannot send what this one built
@@ -187,6 +196,8 @@ def publish(body: PublishIn, request: Request, db: Db) -> dict[str, Any]:
             for r in catalog.refresh(db, body.stores)
         ]
         sent = catalog.publish_newest(db, publish_fn) if publish_fn else 0
+        if made:  # configuration for the stores' gateways (prices, promotions, tiers)
+            audit.record(db, who, "config.publish", ",".join(body.stores or ["*"]), None, made)
     return {"new_versions": made, "published": sent, "connected": publish_fn is not None}
 
 

@@ -23,6 +23,7 @@ NAV: tuple[Page, ...] = (
     Page("/console/", "nav.home", EVERYONE),
     Page("/console/accounts", "nav.accounts", (HQ_ADMIN,)),
     Page("/console/analytics", "nav.analytics", (HQ_MARKETING, HQ_ANALYST)),
+    Page("/console/audit", "nav.audit", (HQ_ADMIN,)),
 )
 
 

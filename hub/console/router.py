@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.accounts import service as accounts
 from hub.accounts.roles import ROLES
+from hub.audit import service as audit
 from hub.console import home, i18n
 from hub.console.web import (
     BASE,
@@ -146,7 +147,8 @@ def create_account(
     check_csrf(request, csrf)
     try:
         with db.begin():
-            accounts.create(db, username, password, role, display_name, _stores(stores))
+            made = accounts.create(db, username, password, role, display_name, _stores(stores))
+            audit.record(db, account.principal(), "account.create", username, None, made.view())
     except accounts.AccountError as refused:
         return _accounts_refused(request, db, str(refused))
     except IntegrityError as err:
@@ -171,7 +173,13 @@ def change_account(
         return _accounts_refused(request, db, "you cannot disable yourself or change your role")
     try:
         with db.begin():
-            accounts.change(db, user_id, role=role, disabled=disabled, stores=_stores(stores))
+            before = accounts.get(db, user_id).view()
+            after = accounts.change(
+                db, user_id, role=role, disabled=disabled, stores=_stores(stores)
+            )
+            audit.record(
+                db, account.principal(), "account.change", before["username"], before, after.view()
+            )
     except accounts.AccountError as refused:
         if refused.status == 404:
             raise PageRefused(404, "error.not_found", str(refused)) from None

@@ -7,9 +7,10 @@ from pydantic import Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.audit import service as audit
 from hub.coupons import service as coupons
 from hub.coupons.models import Coupon, CouponEvent, CouponTemplate
-from hub.deps import session
+from hub.deps import Actor, session
 from hub.inputs import INT32, Fen, In, RowId, When, errors
 from hub.members.service import MemberNotFound
 from hub.members.survivors import resolve
@@ -101,28 +102,31 @@ def templates(db: Db) -> dict[str, Any]:
 
 
 @router.post("/coupons/templates", status_code=201)
-def add_template(body: TemplateIn, db: Db) -> dict[str, Any]:
+def add_template(body: TemplateIn, db: Db, who: Actor) -> dict[str, Any]:
     with db.begin():
         t = CouponTemplate(**body.model_dump())
         db.add(t)
         db.flush()
+        audit.record(db, who, "coupon.template", str(t.id), None, _template(t))
         return _template(t)
 
 
 @router.put("/coupons/templates/{template_id}")
-def put_template(template_id: RowId, body: TemplateIn, db: Db) -> dict[str, Any]:
+def put_template(template_id: RowId, body: TemplateIn, db: Db, who: Actor) -> dict[str, Any]:
     """Change a template; coupons already issued keep their own validity dates."""
     with db.begin():
         t = db.get(CouponTemplate, template_id, with_for_update=True)
         if t is None:
             raise coupons.CouponNotFound(f"no coupon template {template_id}")
+        before = _template(t)
         for k, v in body.model_dump().items():
             setattr(t, k, v)
+        audit.record(db, who, "coupon.template", str(template_id), before, _template(t))
         return _template(t)
 
 
 @router.post("/coupons/templates/{template_id}/issue", status_code=201)
-def issue(template_id: RowId, body: IssueIn, db: Db) -> dict[str, Any]:
+def issue(template_id: RowId, body: IssueIn, db: Db, who: Actor) -> dict[str, Any]:
     """By hand (one member) or in bulk (a list). With the same `key` again, nothing more is
     issued to members who already got one."""
     with db.begin():
@@ -133,9 +137,14 @@ def issue(template_id: RowId, body: IssueIn, db: Db) -> dict[str, Any]:
         if unknown:
             raise MemberNotFound(f"unknown members: {', '.join(unknown[:10])}")
         source = "manual" if len(body.member_ids) == 1 else "bulk"
-        return coupons.issue_bulk(
-            db, template_id, [owners[m] for m in body.member_ids], body.key or new_id(), source
+        key = body.key or new_id()
+        done = coupons.issue_bulk(
+            db, template_id, [owners[m] for m in body.member_ids], key, source
         )
+        members = body.member_ids[:50]  # a bulk issue names its first members and the count
+        after = {"key": key, "members": members, "count": len(body.member_ids), "result": done}
+        audit.record(db, who, "coupon.issue", str(template_id), None, after)
+        return done
 
 
 @router.get("/coupons/{code}")

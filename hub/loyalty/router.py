@@ -11,10 +11,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import Field, field_validator
 from sqlalchemy.orm import Session
 
-from hub.deps import session
+from hub.audit import service as audit
+from hub.deps import Actor, session
 from hub.inputs import In, Points, RowId, When, errors
 from hub.loyalty import earning, views
 from hub.loyalty.books import check_books, liability
+from hub.loyalty.models import EarningRule
 from hub.loyalty.service import Ledger, settings
 from hub.members.service import survivor
 from protocols.envelope import new_id
@@ -53,7 +55,7 @@ class AdjustIn(_In):
 
 
 @router.post("/members/{member_id}/points/adjust")
-def adjust(member_id: str, body: AdjustIn, db: Db) -> dict[str, Any]:
+def adjust(member_id: str, body: AdjustIn, db: Db, who: Actor) -> dict[str, Any]:
     """A goodwill credit or a correction; a debit never takes more than is available."""
     if body.points == 0:
         raise HTTPException(422, "points must not be zero")
@@ -71,7 +73,11 @@ def adjust(member_id: str, body: AdjustIn, db: Db) -> dict[str, Any]:
         else:
             p = led.debit(owner, "adjust_out", -body.points, **kw)
             posted = p.entry if p else None
-        return {"posted": posted is not None, "balance": led.account(owner).balance}
+        balance = led.account(owner).balance
+        if posted is not None:  # a retried request posts nothing and is not audited twice
+            change = {"points": body.points, "reason": body.reason, "key": body.key}
+            audit.record(db, who, "points.adjust", owner, None, {**change, "balance": balance})
+        return {"posted": posted is not None, "balance": balance}
 
 
 # --- reservations (mini-program and other API channels; lanes use MQTT RPC) ----------------
@@ -174,12 +180,15 @@ def get_settings(db: Db) -> dict[str, Any]:
 
 
 @router.patch("/points/settings")
-def put_settings(body: SettingsIn, db: Db) -> dict[str, Any]:
+def put_settings(body: SettingsIn, db: Db, who: Actor) -> dict[str, Any]:
     with db.begin():
         cfg = settings(db)
+        before = views.settings_of(cfg)
         for k, v in body.model_dump(exclude_none=True).items():
             setattr(cfg, k, v)
-        return views.settings_of(cfg)
+        after = views.settings_of(cfg)
+        audit.record(db, who, "points.settings", "settings", before, after)
+        return after
 
 
 class RuleIn(_In):
@@ -200,15 +209,21 @@ def rules(db: Db) -> dict[str, Any]:
 
 
 @router.post("/points/rules", status_code=201)
-def add_rule(body: RuleIn, db: Db) -> dict[str, Any]:
+def add_rule(body: RuleIn, db: Db, who: Actor) -> dict[str, Any]:
     for ts in (body.valid_from, body.valid_until):
         if ts is not None and ts.tzinfo is None:
             raise HTTPException(422, "valid_from/valid_until need a UTC offset")
     with db.begin():
-        return views.rule(earning.add_rule(db, body.model_dump()))
+        r = views.rule(earning.add_rule(db, body.model_dump()))
+        audit.record(db, who, "points.rule", str(r["id"]), None, r)
+        return r
 
 
 @router.put("/points/rules/{rule_id}")
-def put_rule(rule_id: RowId, body: RuleIn, db: Db) -> dict[str, Any]:
+def put_rule(rule_id: RowId, body: RuleIn, db: Db, who: Actor) -> dict[str, Any]:
     with db.begin():
-        return views.rule(earning.change_rule(db, rule_id, body.model_dump()))
+        old = db.get(EarningRule, rule_id)
+        before = views.rule(old) if old is not None else None
+        r = views.rule(earning.change_rule(db, rule_id, body.model_dump()))
+        audit.record(db, who, "points.rule", str(rule_id), before, r)
+        return r

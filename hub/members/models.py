@@ -1,7 +1,8 @@
 """One profile per person. Phone and ID numbers are stored sealed (AES-GCM) with a blind index
-beside each; a unique index on the phone's blind index makes a second profile with the same
-phone impossible. A merged profile is never deleted: it points at its survivor and keeps its
-own history (ledger rows, sales, history entries), which the survivor's views include."""
+beside each, the name sealed too; a unique index on the phone's blind index makes a second
+profile with the same phone impossible. A merged profile is never deleted: it points at its
+survivor and keeps its own history (ledger rows, sales, history entries), which the survivor's
+views include."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ class Member(Base):
         ),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    name: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(100))  # before 0008 only: now sealed
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     id_no_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -52,6 +54,8 @@ class Member(Base):
     merged_into: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # set when the person's data was erased on request (hub/members/privacy.py)
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class MemberHistory(Base):

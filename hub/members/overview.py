@@ -47,6 +47,7 @@ _PROFILE = (
             for n in (
                 "id",
                 "name",
+                "name_sealed",
                 "phone_sealed",
                 "id_no_sealed",
                 "birthday",
@@ -228,7 +229,10 @@ def view360(
 
 def _profile(members: Members, r: Any, now: datetime) -> dict[str, Any]:
     phone = id_no = None
+    name = r["name"]
     try:
+        if r["name_sealed"]:
+            name = members.vault.open("name", r["id"], r["name_sealed"])
         if r["phone_sealed"]:
             phone = identity.mask_phone(members.vault.open("phone", r["id"], r["phone_sealed"]))
         if r["id_no_sealed"]:
@@ -237,7 +241,7 @@ def _profile(members: Members, r: Any, now: datetime) -> dict[str, Any]:
         pass
     return {
         "id": r["id"],
-        "name": r["name"],
+        "name": name,
         "phone": phone,
         "id_number": id_no,
         "birthday": r["birthday"],

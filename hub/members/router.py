@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from hub.deps import session
+from hub.audit import service as audit
+from hub.deps import Actor, session
 from hub.inputs import In, errors
+from hub.members import privacy
 from hub.members.overview import view360
 from hub.members.service import Changes, Members, Registration
 from protocols.envelope import iso
@@ -114,6 +116,25 @@ def history(member_id: str, db: Db, svc: Svc) -> dict[str, Any]:
     with db.begin():
         m = svc.get(db, member_id)
         return {"member_id": m.id, "history": svc.history(db, m.id)}
+
+
+@router.get("/members/{member_id}/export")
+def export(member_id: str, db: Db, svc: Svc, who: Actor) -> dict[str, Any]:
+    """A copy of everything the hub holds about the person, in clear (their right of access)."""
+    with db.begin():
+        out = privacy.export(svc, db, member_id)
+        audit.record(db, who, "member.export", out["member_id"])
+        return out
+
+
+@router.post("/members/{member_id}/erase")
+def erase(member_id: str, db: Db, svc: Svc, who: Actor) -> dict[str, Any]:
+    """Erase the person's data on their request: personal fields wiped, the member a
+    pseudonym; sales, points and coupons kept under it. Cannot be undone."""
+    with db.begin():
+        done = privacy.erase(svc, db, member_id)
+        audit.record(db, who, "member.erase", done["member_id"], None, {"wiped": done["wiped"]})
+        return done
 
 
 @router.get("/members/{member_id}/contact")

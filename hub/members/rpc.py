@@ -48,7 +48,7 @@ def summary(s: Session, members: Members, m: Member) -> dict[str, Any]:
     view = members.view(m)
     return {
         "member_id": m.id,
-        "name": m.name,
+        "name": view["name"],
         "phone": view["phone"],
         "card_no": m.card_no,
         "card_valid": view["card"]["valid"],

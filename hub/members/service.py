@@ -148,7 +148,6 @@ class Members:
         cfg = settings(s)
         m = Member(
             id=member_id,
-            name=reg.name,
             birthday=reg.birthday,
             marketing_consent=reg.marketing_consent,
             consent_at=now if reg.marketing_consent else None,
@@ -163,6 +162,7 @@ class Members:
         )
         self._set_phone(m, phone)
         self._set_id_no(m, id_no)
+        self._set_name(m, reg.name)
         try:
             with s.begin_nested():
                 s.add(m)
@@ -201,7 +201,10 @@ class Members:
             elif other is None:
                 self._set_id_no(m, id_no)
                 changed.append("id_number")
-        for field in ("name", "birthday", "tags"):
+        if ch.name is not None and ch.name != self.name_of(m):
+            self._set_name(m, ch.name)
+            changed.append("name")
+        for field in ("birthday", "tags"):
             value = getattr(ch, field)
             if value is not None and value != getattr(m, field):
                 setattr(m, field, sorted(set(value)) if field == "tags" else value)
@@ -248,7 +251,8 @@ class Members:
             self._set_id_no(survivor, id_no)
         absorbed.phone_index = None
         absorbed.id_no_index = None
-        survivor.name = survivor.name or absorbed.name
+        if not self.name_of(survivor) and self.name_of(absorbed):
+            self._set_name(survivor, self.name_of(absorbed))
         survivor.birthday = survivor.birthday or absorbed.birthday
         survivor.tags = sorted(set(survivor.tags) | set(absorbed.tags))
         survivor.card_valid_until = max(survivor.card_valid_until, absorbed.card_valid_until)
@@ -282,14 +286,14 @@ class Members:
     # --- views -----------------------------------------------------------------------------
     def view(self, m: Member) -> dict[str, Any]:
         try:
-            contact = self._contact(m)
+            contact: dict[str, str | None] = {**self._contact(m), "name": self.name_of(m)}
         except VaultError as err:  # the wrong member key: say so, show the rest
             log.error("member %s: %s", m.id, err)
-            contact = {"phone": None, "id_number": None}
+            contact = {"phone": None, "id_number": None, "name": None}
         now = utcnow()
         return {
             "id": m.id,
-            "name": m.name,
+            "name": contact["name"],
             "phone": identity.mask_phone(contact["phone"]) if contact["phone"] else None,
             "id_number": identity.mask_id(contact["id_number"]) if contact["id_number"] else None,
             "birthday": m.birthday,
@@ -305,6 +309,7 @@ class Members:
             },
             "status": m.status,
             "merged_into": m.merged_into,
+            "erased": m.erased_at is not None,
             "created_at": m.created_at,
         }
 
@@ -316,6 +321,25 @@ class Members:
         phone = self.vault.open("phone", m.id, m.phone_sealed) if m.phone_sealed else None
         id_no = self.vault.open("id_no", m.id, m.id_no_sealed) if m.id_no_sealed else None
         return {"phone": phone, "id_number": id_no}
+
+    def name_of(self, m: Member) -> str | None:
+        """The member's name, opened (a profile from before 0008 may still hold it in clear
+        until `seal_clear_names` ran at the hub's start)."""
+        return self.vault.open("name", m.id, m.name_sealed) if m.name_sealed else m.name
+
+    def _set_name(self, m: Member, name: str | None) -> None:
+        m.name_sealed = self.vault.seal("name", m.id, name) if name else None
+        m.name = None
+
+    def seal_clear_names(self, s: Session) -> int:
+        """Seal the names stored in clear before migration 0008 (run at every start; the
+        migration cannot: it has no key)."""
+        rows = list(s.scalars(select(Member).where(Member.name.is_not(None))))
+        for m in rows:
+            self._set_name(m, m.name)
+        if rows:
+            log.info("sealed the names of %d members stored in clear", len(rows))
+        return len(rows)
 
     def history(self, s: Session, member_id: str, limit: int = 200) -> list[dict[str, Any]]:
         ids = self.aliases(s, member_id)

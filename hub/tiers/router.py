@@ -7,7 +7,8 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.deps import session
+from hub.audit import service as audit
+from hub.deps import Actor, session
 from hub.inputs import INT32, Fen, In, Points, errors
 from hub.members.service import survivor
 from hub.tiers import service as tiers
@@ -70,11 +71,12 @@ def ladder(db: Db) -> dict[str, Any]:
 
 @router.put("/tiers/{code}")
 def put_tier(
-    code: Annotated[str, Path(min_length=1, max_length=32)], body: TierIn, db: Db
+    code: Annotated[str, Path(min_length=1, max_length=32)], body: TierIn, db: Db, who: Actor
 ) -> dict[str, Any]:
     """Create or change a level. The lowest rank is where new members start."""
     with db.begin():
         t = db.get(Tier, code)
+        before = _tier(t) if t else None
         if t is None:
             t = Tier(code=code, **body.model_dump())
             db.add(t)
@@ -82,6 +84,7 @@ def put_tier(
             for k, v in body.model_dump().items():
                 setattr(t, k, v)
         db.flush()
+        audit.record(db, who, "tier.define", code, before, _tier(t))
         return _tier(t)
 
 
@@ -115,10 +118,12 @@ def member_tier(member_id: str, db: Db) -> dict[str, Any]:
 
 
 @router.put("/members/{member_id}/tier")
-def set_member_tier(member_id: str, body: SetTierIn, db: Db) -> dict[str, Any]:
+def set_member_tier(member_id: str, body: SetTierIn, db: Db, who: Actor) -> dict[str, Any]:
     with db.begin():
         owner = survivor(db, member_id)
         ch = tiers.set_tier(db, owner, body.code, body.reason)
+        if ch:
+            audit.record(db, who, "tier.set", owner, None, _change(ch))
         return {"member_id": owner, "change": _change(ch) if ch else None}
 
 
