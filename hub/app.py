@@ -26,21 +26,31 @@ from hub.ingest.router import router as ingest_router
 from hub.ingest.worker import IngestWorker
 from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
+from hub.pairing.authority import Authority
+from hub.pairing.router import router as pairing_router
+from hub.pairing.service import Pairing
 from hub.pricing.router import router as pricing_router
 from hub.sales.router import router as sales_router
 from hub.stores.router import router as stores_router
 
 
 def create_app(
-    data_dir: Path, database_url: str | None = None, mqtt_url: str | None = None
+    data_dir: Path,
+    database_url: str | None = None,
+    mqtt_url: str | None = None,
+    broker_url: str | None = None,
 ) -> FastAPI:
     data_dir.mkdir(parents=True, exist_ok=True)
+    # the chain's CA and the hub's own client certificate, before the MQTT link needs it
+    authority = Authority.load_or_create(data_dir)
     db = Database(database_url or f"sqlite:///{data_dir / 'hub.db'}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.migrate()
         app.state.tokens.bootstrap(data_dir)
+        with db.sessions() as s:
+            app.state.pairing.write_crl(s)  # the broker's CRL follows the database
         if mqtt_url:
             app.state.worker = IngestWorker(db, mqtt_url)
             loyalty.attach_worker(app, app.state.worker)
@@ -57,6 +67,8 @@ def create_app(
     app.state.tokens = Tokens(db)
     app.state.gate = Gate(app.state.tokens, Signer.load(data_dir))
     app.state.worker = None
+    # what paired gateways are told to connect to (default: the hub's own broker address)
+    app.state.pairing = Pairing(authority, broker_url or (mqtt_url or "").split("?")[0])
     loyalty.install(app, db, data_dir)
     http_errors.install(app)  # database refusals → 409/422, every error JSON
 
@@ -80,6 +92,7 @@ def create_app(
         sales_router,
         ingest_router,
         pricing_router,
+        pairing_router,
         *loyalty.ROUTERS,
     ):
         api.include_router(r)

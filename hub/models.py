@@ -7,6 +7,7 @@ from hub.coupons import models as coupons_models  # noqa: F401
 from hub.ingest import models as ingest_models  # noqa: F401
 from hub.loyalty import models as loyalty_models  # noqa: F401
 from hub.members import models as members_models  # noqa: F401
+from hub.pairing import models as pairing_models  # noqa: F401
 from hub.pricing import models as pricing_models  # noqa: F401
 from hub.sales import models as sales_models  # noqa: F401
 from hub.stores import models as stores_models  # noqa: F401
