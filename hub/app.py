@@ -39,6 +39,7 @@ def create_app(
     database_url: str | None = None,
     mqtt_url: str | None = None,
     broker_url: str | None = None,
+    pairing_hook: str | None = None,
 ) -> FastAPI:
     data_dir.mkdir(parents=True, exist_ok=True)
     # the chain's CA and the hub's own client certificate, before the MQTT link needs it
@@ -68,7 +69,11 @@ def create_app(
     app.state.gate = Gate(app.state.tokens, Signer.load(data_dir))
     app.state.worker = None
     # what paired gateways are told to connect to (default: the hub's own broker address)
-    app.state.pairing = Pairing(authority, broker_url or (mqtt_url or "").split("?")[0])
+    app.state.pairing = Pairing(
+        authority,
+        broker_url or (mqtt_url or "").split("?")[0],
+        hook=pairing_hook,
+    )
     loyalty.install(app, db, data_dir)
     http_errors.install(app)  # database refusals → 409/422, every error JSON
 

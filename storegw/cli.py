@@ -75,7 +75,9 @@ def run_hub(args: argparse.Namespace) -> None:
 
     from hub.app import create_app
 
-    app = create_app(Path(args.data_dir), args.database_url, _mqtt_url(args), args.broker_url)
+    app = create_app(
+        Path(args.data_dir), args.database_url, _mqtt_url(args), args.broker_url, args.pairing_hook
+    )
     host, port = _split(args.listen)
     # bind here, not in uvicorn, so port 0 works and the bound port can be reported
     sock = socket.create_server((host, port), backlog=2048)
@@ -108,6 +110,11 @@ def main(argv: list[str] | None = None) -> None:
         "--broker-url",
         default=os.environ.get("STOREGW_BROKER_URL"),
         help="the broker address paired gateways get (mqtts://HOST:8883; default --mqtt-url)",
+    )
+    hub.add_argument(
+        "--pairing-hook",
+        default=os.environ.get("STOREGW_PAIRING_HOOK"),
+        help="command run as HOOK paired|decommissioned STORE GATEWAY (deploy/broker-hook.sh)",
     )
     hub.add_argument("--listen", default="127.0.0.1:8000", help="HOST:PORT (port 0: any free)")
     hub.add_argument("--port-file", help="write the bound port here once listening")

@@ -7,7 +7,10 @@ the gateway and rewrites the CRL the broker reads."""
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shlex
+import subprocess
 import time
 import uuid
 from collections import deque
@@ -42,6 +45,33 @@ class Refused(Exception):
 class Pairing:
     authority: Authority
     broker_url: str  # what a paired gateway is told to connect to (mqtts://host:8883)
+    # the operator's command told of each pairing and decommissioning, to update the broker:
+    # `<hook> paired|decommissioned STORE GATEWAY`, STOREGW_CRL naming the CRL file
+    # (deploy/broker-hook.sh: the gateway's ACL block, the CRL, a reload)
+    hook: str | None = None
+
+    def run_hook(self, event: str, store: str, gateway: str) -> str:
+        """What the broker was told: "done", "no hook", or why it failed (logged)."""
+        if not self.hook:
+            return "no hook"
+        argv = [*shlex.split(self.hook), event, store, gateway]
+        env = {**os.environ, "STOREGW_CRL": str(self.authority.crl_path)}
+        try:
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            log.error("broker hook %s %s/%s failed: %s", event, store, gateway, err)
+            return f"failed: {err}"
+        if done.returncode != 0:
+            log.error(
+                "broker hook %s %s/%s exited %s: %s",
+                event,
+                store,
+                gateway,
+                done.returncode,
+                done.stderr.strip()[-500:],
+            )
+            return f"failed: exit {done.returncode}"
+        return "done"
 
     def delivery(self, pem: str) -> dict[str, Any]:
         return {"certificate": pem, "ca": self.authority.ca_pem, "broker_url": self.broker_url}
@@ -156,6 +186,7 @@ class Pairing:
             "store": store,
             "gateway": gateway,
             "serial": issued.serial,
+            "broker": self.run_hook("paired", store, gateway),
             **self.delivery(issued.pem),
         }
 
@@ -195,7 +226,12 @@ class Pairing:
         log.warning(
             "decommissioned %s/%s by %s: revoked %s", store, gateway, by, serials or "nothing"
         )
-        return {"store": store, "gateway": gateway, "revoked": sorted(serials)}
+        return {
+            "store": store,
+            "gateway": gateway,
+            "revoked": sorted(serials),
+            "broker": self.run_hook("decommissioned", store, gateway),
+        }
 
     def write_crl(self, db: Session) -> None:
         rows = db.execute(
