@@ -22,6 +22,7 @@ from edge.devices.registry import Devices
 from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
+from edge.pairing import Pairing
 from edge.payments.service import Payments
 from edge.rpc import HubCalls
 from edge.snapshots import Snapshots
@@ -52,7 +53,11 @@ class Gateway:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.journal = Journal(data_dir / "journal.db", store, gateway)
+        # once paired, the broker address and certificate from the hub win over --mqtt-url
+        self.pairing = Pairing(store, gateway, data_dir)
+        mqtt_url = self.pairing.mqtt_url() or mqtt_url
         self.uplink = Uplink(self.journal, mqtt_url, **(uplink_options or {}))
+        self.pairing.uplink = self.uplink
         self.snapshots = Snapshots(data_dir, store, self.uplink)  # hub config, held locally
         self.hub_calls = HubCalls(self.uplink)  # lanes' online loyalty calls
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
@@ -103,6 +108,8 @@ class Gateway:
 
     async def start(self, host: str, port: int) -> int:
         await self.uplink.start()
+        self.pairing.watch()  # a request still waiting for HQ
+        self.pairing.keep_renewed()
         await self.devices.start()
         await self.payments.start()  # resumes payments a crash left in the middle
         self._runner = web.AppRunner(self.app, access_log=None)
@@ -125,6 +132,7 @@ class Gateway:
             t.cancel()
         if self._runner:
             await self._runner.cleanup()
+        await self.pairing.stop()
         await self.payments.stop()
         await self.devices.stop()
         await self.uplink.stop()

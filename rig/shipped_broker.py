@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rig.processes import Broker, free_port
+from rig.processes import Broker, Hub, free_port
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"  # the shipped configuration
 
@@ -174,6 +174,21 @@ class ShippedBroker(Broker):
             cert_file=str(cert),
             key_file=str(key),
         )
+
+    def cert_hub(self, hub_dir: Path, db_url: str | None = None) -> Hub:
+        """The hub on the certificate listener with its own certificate ("hub"), telling paired
+        gateways this listener, its pairing hook the shipped deploy/broker-hook.sh acting on
+        this broker (not started yet; start the broker first: the hook signals it)."""
+        own = hub_dir / "pairing"
+        hub = Hub(hub_dir, self.cert_url(own / "hub.crt", own / "hub.key", own / "ca.crt"), db_url)
+        hub.args += [
+            "--broker-url",
+            f"mqtts://127.0.0.1:{self.cert_port}",
+            "--pairing-hook",
+            f"bash {DEPLOY / 'broker-hook.sh'}",
+        ]
+        hub.env.update(self.hook_env())
+        return hub
 
     def hook_env(self) -> dict[str, str]:
         """The environment deploy/broker-hook.sh (and provision-gateway.sh) needs to act on

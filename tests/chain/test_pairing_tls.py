@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import ssl
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
-from rig.shipped_broker import DEPLOY, hub_ca_pki
 from tests.conftest import Edge, Hub, ShippedBroker, wait_until
 
 pytestmark = pytest.mark.slow
@@ -31,35 +29,9 @@ pytestmark = pytest.mark.slow
 NOT_AUTHORIZED = 0x87
 
 
-@pytest.fixture
-def hub_dir(tmp_path: Path) -> Path:
-    return tmp_path / "hub"
-
-
-@pytest.fixture
-def ca_broker(hub_dir: Path) -> Iterator[ShippedBroker]:
-    b = ShippedBroker(pki=hub_ca_pki(hub_dir))
-    yield b
-    b.remove()
-
-
-def cert_hub(hub_dir: Path, broker: ShippedBroker, db_url: str | None) -> Hub:
-    """The hub on the certificate listener with its own certificate, its pairing hook the
-    shipped deploy/broker-hook.sh acting on this broker (not started yet)."""
-    pairing = hub_dir / "pairing"
-    url = broker.cert_url(pairing / "hub.crt", pairing / "hub.key", pairing / "ca.crt")
-    hub = Hub(hub_dir, url, db_url)
-    hub.args += [
-        "--broker-url",
-        f"mqtts://127.0.0.1:{broker.cert_port}",
-        "--pairing-hook",
-        f"bash {DEPLOY / 'broker-hook.sh'}",
-    ]
-    hub.env.update(broker.hook_env())
-    return hub
-
-
-def pair(hub: Hub, folder: Path, store: str, gateway: str, code: str) -> dict[str, Path]:
+def pair(
+    hub: Hub, broker: ShippedBroker, folder: Path, store: str, gateway: str, code: str
+) -> dict[str, Path]:
     """What a gateway does to pair (edge/pairing.py does the same from its admin page): a key
     that stays here, a CSR registered with a code; HQ enters the code; the result fetched."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,7 +58,7 @@ def pair(hub: Hub, folder: Path, store: str, gateway: str, code: str) -> dict[st
             serialization.NoEncryption(),
         )
     )
-    assert got["broker_url"] == f"mqtts://127.0.0.1:{hub.broker_port}"  # type: ignore[attr-defined]
+    assert got["broker_url"] == f"mqtts://127.0.0.1:{broker.cert_port}"
     return paths
 
 
@@ -141,12 +113,11 @@ def drained(edge: Edge) -> bool:
 
 
 def test_paired_gateways_over_tls_acl_and_revocation(
-    tmp_path: Path, hub_dir: Path, ca_broker: ShippedBroker, hub_db_url: str | None
+    tmp_path: Path, ca_broker: ShippedBroker, hub_db_url: str | None
 ) -> None:
     broker = ca_broker
     broker.start()
-    hub = cert_hub(hub_dir, broker, hub_db_url)
-    hub.broker_port = broker.cert_port  # type: ignore[attr-defined]
+    hub = broker.cert_hub(tmp_path / "hub", hub_db_url)
     edges: list[Edge] = []
     clients: list[Client] = []
     try:
@@ -154,8 +125,8 @@ def test_paired_gateways_over_tls_acl_and_revocation(
         for store in ("s1", "s2"):
             assert hub.http.put(f"/api/stores/{store}", json={"name": store}).is_success
         certs = {
-            ("s1", "g1"): pair(hub, tmp_path / "a-keys", "s1", "g1", "AAAA2222"),
-            ("s2", "g1"): pair(hub, tmp_path / "b-keys", "s2", "g1", "BBBB3333"),
+            ("s1", "g1"): pair(hub, broker, tmp_path / "a-keys", "s1", "g1", "AAAA2222"),
+            ("s2", "g1"): pair(hub, broker, tmp_path / "b-keys", "s2", "g1", "BBBB3333"),
         }
         acl = broker.acl.read_text()
         assert "user s1/g1\n" in acl and "user s2/g1\n" in acl  # the hook's blocks
