@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
+from protocols.envelope import encode_batch
+from rig.samples import sale_event
 from tests.conftest import Edge, Hub, ShippedBroker, wait_until
 
 pytestmark = pytest.mark.slow
@@ -99,7 +101,8 @@ class Client:
 
     def publish(self, topic: str, payload: bytes) -> int:
         mid = self.client.publish(topic, payload, qos=1).mid
-        return int(wait_until(lambda: self.acks.get(mid), 10, what=f"PUBACK on {topic}"))
+        wait_until(lambda: mid in self.acks, 10, what=f"PUBACK on {topic}")
+        return self.acks[mid]
 
     def close(self) -> None:
         if self.connected.is_set():
@@ -133,6 +136,8 @@ def test_paired_gateways_over_tls_acl_and_revocation(
         for (store, gateway), p in certs.items():
             url = broker.cert_url(p["cert"], p["key"], p["ca"])
             edges.append(Edge(tmp_path / store, store, gateway, url))
+        # store 2's second gateway, paired too: its certificate in the wrong hands
+        stolen = pair(hub, broker, tmp_path / "c-keys", "s2", "g2", "CCCC4444")
         a, b = edges
         a.start()
         b.start()
@@ -146,7 +151,7 @@ def test_paired_gateways_over_tls_acl_and_revocation(
         assert len(hub.sale_ids("s2")) == 1
 
         # store 2's certificate cannot publish under store 1: the broker drops it
-        intruder = Client(broker, certs["s2", "g1"]["ca"], certs["s2", "g1"])
+        intruder = Client(broker, stolen["ca"], stolen)
         clients.append(intruder)
         assert intruder.connected.is_set()
         last = a.journal()["last_seq"]
@@ -161,6 +166,21 @@ def test_paired_gateways_over_tls_acl_and_revocation(
         wait_until(lambda: drained(a), 30, what="s1's next sale acked")
         assert hub.last_seq("s1", "g1") == last + 1 and len(hub.sale_ids("s1")) == 4
         assert hub.status()[("s1", "g1")]["rejected"] == 0
+
+        # on its own topic, an event naming store 1 in its payload: the broker lets it through,
+        # the hub rejects it with the reason, store 1 is unharmed
+        own = "storegw/v1/s2/g2/events"
+        event = json.dumps(sale_event(1, store="s1", gateway="g2"))
+        assert intruder.publish(own, encode_batch([event])) == 0
+
+        def rejected() -> list[str]:
+            rows = hub.http.get("/api/ingest/rejected", params={"store": "s2"}).json()
+            return [r["reason"] for r in rows["rejected"]]
+
+        wait_until(rejected, 20, what="the forged store rejected")
+        assert "store 's1' does not match topic store 's2'" in rejected()[0]
+        assert "rejected event s2/g2 seq=1" in hub.log.read_text()
+        assert len(hub.sale_ids("s1")) == 4 and hub.last_seq("s1", "g1") == last + 1
 
         # no client certificate: the handshake fails, no connection
         anonymous = Client(broker, certs["s1", "g1"]["ca"], None)
@@ -190,7 +210,7 @@ def test_paired_gateways_over_tls_acl_and_revocation(
             lambda: "certificate verify failed" in broker.log()[seen:], 10, what="the CRL's refusal"
         )
         # store 2 is unharmed: its gateway reconnects and its next sale is booked
-        still = Client(broker, certs["s2", "g1"]["ca"], certs["s2", "g1"])
+        still = Client(broker, stolen["ca"], stolen)
         clients.append(still)
         assert still.connected.is_set()
         assert b.sell(10, key="tls-b2").status_code == 201
