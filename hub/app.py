@@ -27,6 +27,7 @@ from hub.ingest.worker import IngestWorker
 from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
 from hub.pairing.authority import Authority
+from hub.pairing.pages import pages as pairing_pages
 from hub.pairing.router import router as pairing_router
 from hub.pairing.service import Pairing
 from hub.pricing.router import router as pricing_router
@@ -103,6 +104,7 @@ def create_app(
         api.include_router(r)
     app.include_router(api)
     console.install(app)
+    app.include_router(pairing_pages)  # the console's pairing page
     _declare_bearer(app)
     return app
 

@@ -22,6 +22,7 @@ class Page:
 NAV: tuple[Page, ...] = (
     Page("/console/", "nav.home", EVERYONE),
     Page("/console/accounts", "nav.accounts", (HQ_ADMIN,)),
+    Page("/console/pairing", "nav.pairing", (HQ_ADMIN, TECHNICIAN)),
 )
 
 

@@ -197,9 +197,10 @@ class Pairing:
             .where(PairingRequest.state == "pending", PairingRequest.created_at > since)
             .order_by(PairingRequest.created_at)
         )
+        # never the codes: a code must come from the gateway's own page, so HQ cannot approve
+        # a request someone else registered under a real gateway's name
         return [
             {
-                "code": r.code,
                 "store": r.store_id,
                 "gateway": r.gateway_id,
                 "created_at": r.created_at,

@@ -65,9 +65,28 @@ def test_pair_from_the_network_page_then_sell_over_tls(
         )
         assert stat.S_IMODE((data / "tls" / "pending.key").stat().st_mode) == 0o600
 
-        # HQ enters the code at the hub; the page sees the certificate arrive by itself
-        ok = hub.http.post("/api/pairing", json={"code": code.lower()})
-        assert ok.status_code == 200 and ok.json()["broker"] == "done", ok.text
+        # HQ (a technician account) enters the code at the hub's console; the gateway's page
+        # sees the certificate arrive by itself
+        account = {"username": "hq-tech", "password": "correct-horse-battery"}
+        made = hub.http.post("/api/accounts", json={**account, "role": "technician"})
+        assert made.status_code == 201, made.text
+        hq = browser.new_context(locale="zh-CN")
+        try:
+            console = hq.new_page()
+            console.goto(f"http://127.0.0.1:{hub.port}/console/login")
+            console.fill("input[name=username]", account["username"])
+            console.fill("input[name=password]", account["password"])
+            console.click("form.login button[type=submit]")
+            console.goto(f"http://127.0.0.1:{hub.port}/console/pairing")
+            expect(console.locator("table.pending")).to_contain_text("S001/G1")
+            assert code not in console.content()  # the code comes from the gateway only
+            console.fill("#pair input[name=code]", code.lower())
+            console.click("#pair button[type=submit]")
+            expect(console.locator("#paired")).to_contain_text("S001/G1")
+            screenshot(console, "console-pairing-done-laptop")
+        finally:
+            hq.close()
+        assert "user S001/G1\n" in broker.acl.read_text()  # the hook's ACL block
         expect(page.locator("#pairing")).to_contain_text("已配对", timeout=20_000)
         expect(page.locator("#pairing-code")).to_have_count(0)
         key = data / "tls" / "client.key"

@@ -54,7 +54,8 @@ def test_code_entered_at_hq_signs_the_gateways_csr(hub: Hub) -> None:
     )
     tech = hub.as_(hub.token("technician"))
     listed = hub.client.get("/api/pairing/requests", headers=tech).json()["pending"]
-    assert [p["code"] for p in listed] == ["ABCD2345"]
+    assert [(p["store"], p["gateway"]) for p in listed] == [("sh1", "g1")]
+    assert "ABCD2345" not in str(listed)  # the code comes only from the gateway's page
     # a code for another gateway than HQ means is refused, nothing signed
     wrong = hub.client.post("/api/pairing", json={"code": "ABCD2345", "store": "bj1"}, headers=tech)
     assert wrong.status_code == 409 and "sh1/g1" in wrong.json()["detail"]
