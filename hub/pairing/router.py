@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from hub.deps import session
 from hub.inputs import In, errors
-from hub.pairing.service import Pairing, RateLimit, Refused
+from hub.pairing.service import Pairing, Refused
 from protocols import topics
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,6 @@ Db = Annotated[Session, Depends(session)]
 Id = Annotated[str, Path(pattern=topics.ID_PATTERN)]
 MAX_BODY = 16 * 1024
 Pem = Annotated[str, Field(min_length=1, max_length=8192)]
-OPEN_CALLS = RateLimit(20, 60.0)  # per client address: registrations and renewals
-POLLS = RateLimit(120, 60.0)  # per client address: a waiting gateway asks every 2 s
 
 
 class RequestIn(In):
@@ -57,7 +55,8 @@ def _open_call(request: Request) -> None:
     if int(request.headers.get("content-length") or 0) > MAX_BODY:
         log.warning("pairing: %s sent a body over %s bytes", who, MAX_BODY)
         raise HTTPException(413, f"body over {MAX_BODY} bytes")
-    if not (POLLS if request.method == "GET" else OPEN_CALLS).allow(who):
+    pairing = _pairing(request)
+    if not (pairing.polls if request.method == "GET" else pairing.calls).allow(who):
         log.warning("pairing: %s over the rate limit", who)
         raise HTTPException(429, "too many pairing calls; wait a minute")
 

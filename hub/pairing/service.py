@@ -14,7 +14,7 @@ import subprocess
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,9 @@ class Pairing:
     # `<hook> paired|decommissioned STORE GATEWAY`, STOREGW_CRL naming the CRL file
     # (deploy/broker-hook.sh: the gateway's ACL block, the CRL, a reload)
     hook: str | None = None
+    # the open endpoints' limits per client address, per hub (not per process: tests run many)
+    calls: RateLimit = field(default_factory=lambda: RateLimit(20, 60.0))  # registrations
+    polls: RateLimit = field(default_factory=lambda: RateLimit(120, 60.0))  # a poll every 2 s
 
     def run_hook(self, event: str, store: str, gateway: str) -> str:
         """What the broker was told: "done", "no hook", or why it failed (logged)."""

@@ -149,3 +149,13 @@ def test_bad_requests_get_reasons(hub: Hub) -> None:
     assert taken.status_code == 409
     unknown = hub.client.post("/api/pairing", json={"code": "NOPE2345"}, headers=hub.admin())
     assert unknown.status_code == 404
+
+
+def test_the_open_endpoint_is_rate_limited_per_address(hub: Hub) -> None:
+    statuses = [
+        hub.client.post("/api/pairing/requests", json={"code": "x", "csr": "y"}).status_code
+        for _ in range(22)
+    ]
+    assert statuses[:20] == [422] * 20 and statuses[20:] == [429, 429]
+    # polling has its own, larger allowance: a waiting gateway is not locked out by it
+    assert hub.client.get("/api/pairing/requests/nope").status_code == 404
