@@ -224,14 +224,17 @@ class Authority:
         return cert
 
     def write_crl(self, revoked: list[tuple[str, datetime]]) -> Path:
-        """The CRL of every revoked serial (hex) with its revocation time, signed, next update
-        in a week; written atomically so the broker never reads half a file."""
+        """The CRL of every revoked serial (hex) with its revocation time, signed, written
+        atomically so the broker never reads half a file. Its next update is the CA's end:
+        the broker's copy is pushed at each change (deploy/broker-hook.sh), never fetched, and
+        OpenSSL refuses every client once a CRL's next update has passed; a week's CRL would
+        lock out the whole chain after a quiet week."""
         now = datetime.now(UTC)
         b = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.ca_cert.subject)
             .last_update(now - timedelta(minutes=5))
-            .next_update(now + timedelta(days=7))
+            .next_update(self.ca_cert.not_valid_after_utc)
         )
         for serial, at in revoked:
             b = b.add_revoked_certificate(

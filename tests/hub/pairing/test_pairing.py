@@ -44,6 +44,9 @@ def test_ca_made_at_first_start_with_private_keys_0600(hub: Hub) -> None:
     mine.verify_directly_issued_by(ca)
     crl = x509.load_pem_x509_crl((folder / "crl.pem").read_bytes())
     assert crl.is_signature_valid(ca.public_key()) and len(crl) == 0
+    # pushed to the broker, never fetched: it must not expire before the CA (OpenSSL would
+    # then refuse every client)
+    assert crl.next_update_utc == ca.not_valid_after_utc
 
 
 def test_code_entered_at_hq_signs_the_gateways_csr(hub: Hub) -> None:
