@@ -68,11 +68,13 @@ class Client:
     """A bare MQTT 5 client over TLS with some certificate (or none): whether the broker let
     it in, and the broker's reason code for each publish."""
 
-    def __init__(self, broker: ShippedBroker, ca: Path, cert: dict[str, Path] | None) -> None:
+    def __init__(
+        self, broker: ShippedBroker, ca: Path, cert: dict[str, Path] | None, client_id: str = ""
+    ) -> None:
         self.acks: dict[int, int] = {}
         self.connected = threading.Event()
         self.refused: list[str] = []
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         c.tls_set(
             ca_certs=str(ca),
             certfile=str(cert["cert"]) if cert else None,
@@ -150,8 +152,9 @@ def test_paired_gateways_over_tls_acl_and_revocation(
         assert sorted(hub.sale_ids("s1")) == sorted(s.json()["sale_id"] for s in sales)
         assert len(hub.sale_ids("s2")) == 1
 
-        # store 2's certificate cannot publish under store 1: the broker drops it
-        intruder = Client(broker, stolen["ca"], stolen)
+        # store 2's certificate cannot publish under store 1: the broker drops it; claiming
+        # store 1's gateway's client id, it still cannot take over (and end) that session
+        intruder = Client(broker, stolen["ca"], stolen, client_id="gw-s1-g1")
         clients.append(intruder)
         assert intruder.connected.is_set()
         last = a.journal()["last_seq"]
@@ -166,6 +169,7 @@ def test_paired_gateways_over_tls_acl_and_revocation(
         wait_until(lambda: drained(a), 30, what="s1's next sale acked")
         assert hub.last_seq("s1", "g1") == last + 1 and len(hub.sale_ids("s1")) == 4
         assert hub.status()[("s1", "g1")]["rejected"] == 0
+        assert a.journal()["uplink"]["connects"] == 1
 
         # on its own topic, an event naming store 1 in its payload: the broker lets it through,
         # the hub rejects it with the reason, store 1 is unharmed
