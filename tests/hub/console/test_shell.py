@@ -47,11 +47,11 @@ def test_wrong_password_is_refused_on_the_page(page, console: ConsoleHub) -> Non
 @pytest.mark.parametrize(
     ("role", "menu", "accounts_status"),
     [
-        ("hq_admin", ["首页", "账号管理"], 200),
+        ("hq_admin", ["首页", "账号管理", "网关配对"], 200),
         ("hq_marketing", ["首页"], 403),
         ("hq_analyst", ["首页"], 403),
         ("store_manager", ["首页"], 403),
-        ("technician", ["首页"], 403),
+        ("technician", ["首页", "网关配对"], 403),
     ],
 )
 def test_menu_and_pages_follow_the_role(
