@@ -31,7 +31,7 @@ def test_sign_in_home_chart_and_language(page, console: ConsoleHub) -> None:
     page.click("form.lang button[value=en]")
     page.wait_for_selector("#sales-chart[data-drawn=true] canvas")
     assert page.inner_text("h1") == "Overview"
-    assert page.inner_text("nav").split() == ["Home", "Accounts"]
+    assert page.inner_text("nav").split() == ["Home", "Accounts", "Pairing"]
     screenshot(page, "console-home-en")
     page.click("form.logout button")
     assert page.url.endswith("/console/login") and page.inner_text("h1") == "Sign in"
