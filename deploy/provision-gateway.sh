@@ -3,22 +3,28 @@
 # and print the gateway's edge.env (which holds its password: copy it over a secure channel).
 #
 # usage: provision-gateway.sh STORE GATEWAY [BROKER_HOST]   create, or rotate the password
+#        provision-gateway.sh --cert STORE GATEWAY          ACL block only (a paired gateway)
 #        provision-gateway.sh --remove STORE GATEWAY        decommission
 #
-# The account is "<store>/<gateway>"; its ACL block lets it publish and subscribe only under
-# storegw/v1/<store>/<gateway>/… and read its own store's config (see deploy/README.md).
+# The account is "<store>/<gateway>" (a password on the 8884 listener, or, paired, the CN of
+# the certificate the hub's CA signed, on 8883: no password then); its ACL block lets it
+# publish and subscribe only under storegw/v1/<store>/<gateway>/… and read its own store's
+# config (see deploy/README.md).
 # Environment: STOREGW_MOSQUITTO_DIR (default /etc/mosquitto: storegw.passwd, storegw.acl),
 # STOREGW_BROKER_RELOAD (default: systemctl reload mosquitto), STOREGW_CA_PATH (the CA
 # certificate's path on the gateway, default /etc/storegw/ca.crt).
 set -euo pipefail
 
-remove=false
+remove=false cert=false
 if [[ ${1:-} == --remove ]]; then
     remove=true
     shift
+elif [[ ${1:-} == --cert ]]; then
+    cert=true
+    shift
 fi
 if [[ $# -lt 2 ]]; then
-    sed -n '5,6s/^# *//p' "$0" >&2
+    sed -n '5,7s/^# *//p' "$0" >&2
     exit 2
 fi
 store=$1 gateway=$2 host=${3:-$(hostname -f)}
@@ -65,7 +71,8 @@ chmod --reference="$acl" "$tmp" 2>/dev/null || true
 chown --reference="$acl" "$tmp" 2>/dev/null || true
 mv "$tmp" "$acl"
 
-if $remove; then
+if $remove || $cert; then
+    # decommissioned, or paired: a certificate replaces the password
     mosquitto_passwd -D "$passwd" "$user" 2>/dev/null || true
 else
     [[ -e $passwd ]] || install -m 640 /dev/null "$passwd"
@@ -79,11 +86,11 @@ if ! ${STOREGW_BROKER_RELOAD:-systemctl reload mosquitto}; then
     echo "reload Mosquitto yourself (SIGHUP) for the change to take effect" >&2
 fi
 
-if ! $remove; then
+if ! $remove && ! $cert; then
     cat <<ENV
 STOREGW_STORE=${store}
 STOREGW_GATEWAY=${gateway}
-STOREGW_MQTT_URL=mqtts://${host}:8883
+STOREGW_MQTT_URL=mqtts://${host}:8884
 STOREGW_MQTT_CA_FILE=${STOREGW_CA_PATH:-/etc/storegw/ca.crt}
 STOREGW_MQTT_USERNAME=${user}
 STOREGW_MQTT_PASSWORD=${pass}

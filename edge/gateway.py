@@ -31,8 +31,9 @@ from edge.lane_bus import LaneBus
 from edge.members_cache import MemberDesk
 from edge.metrics import GatewayMetrics
 from edge.pages import routes as pages_routes
-from edge.pages.pairing import Pairing
+from edge.pages.pairing import Pairing as ScreenPairing  # a lane screen or staff phone
 from edge.pages.routes import Pages
+from edge.pairing import Pairing  # this gateway with the hub (certificates)
 from edge.payments.service import Payments
 from edge.rpc import HubCalls
 from edge.shifts import Shifts
@@ -65,7 +66,11 @@ class Gateway:
         self.journal = Journal(
             data_dir / "journal.db", store, gateway, min_free_bytes=min_free_bytes
         )
+        # once paired, the broker address and certificate from the hub win over --mqtt-url
+        self.pairing = Pairing(store, gateway, data_dir)
+        mqtt_url = self.pairing.mqtt_url() or mqtt_url
         self.uplink = Uplink(self.journal, mqtt_url, **(uplink_options or {}))
+        self.pairing.uplink = self.uplink
         self.hub_calls = HubCalls(self.uplink)  # lanes' online loyalty calls
         self.stock = StoreStock(self.uplink, self.hub_calls)  # before snapshots (config/+)
         self.snapshots = Snapshots(data_dir, store, self.uplink)  # hub config, held locally
@@ -91,7 +96,7 @@ class Gateway:
             self.payments,
             MemberDesk(self.journal.conn, self.hub_calls),
         )
-        self.pages = Pages(self.baskets, Pairing(self.journal.conn), self.devices)
+        self.pages = Pages(self.baskets, ScreenPairing(self.journal.conn), self.devices)
         # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py);
         # /metrics checks its own tokens (edge/metrics.py); the technician's pages (/admin/) and
         # the shop-floor pages have their own sign-in
@@ -144,6 +149,8 @@ class Gateway:
 
     async def start(self, host: str, port: int) -> int:
         await self.uplink.start()
+        self.pairing.watch()  # a request still waiting for HQ
+        self.pairing.keep_renewed()
         await self.devices.start()
         await self.payments.start()  # resumes payments a crash left in the middle
         self._runner = web.AppRunner(self.app, access_log=None)
@@ -167,6 +174,7 @@ class Gateway:
             t.cancel()
         if self._runner:
             await self._runner.cleanup()
+        await self.pairing.stop()
         await self.payments.stop()
         await self.devices.stop()
         await self.uplink.stop()

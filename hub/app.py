@@ -52,6 +52,10 @@ from hub.members.router import router as members_router
 from hub.members.service import Members
 from hub.members.vault import Vault
 from hub.metrics import router as metrics_router
+from hub.pairing.authority import Authority
+from hub.pairing.pages import pages as pairing_pages
+from hub.pairing.router import router as pairing_router
+from hub.pairing.service import Pairing
 from hub.pricing import recompute as pricing
 from hub.pricing.router import router as pricing_router
 from hub.rpc import Method, RpcServer, ping
@@ -82,6 +86,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     coupons_router,
     catalog_router,
     pricing_router,
+    pairing_router,
     analytics_router,
     *stock.ROUTERS,  # stock, purchasing, pickup, notifications
 )
@@ -121,9 +126,15 @@ def rpc_methods(members: Members) -> dict[str, Method]:
 
 
 def create_app(
-    data_dir: Path, database_url: str | None = None, mqtt_url: str | None = None
+    data_dir: Path,
+    database_url: str | None = None,
+    mqtt_url: str | None = None,
+    broker_url: str | None = None,
+    pairing_hook: str | None = None,
 ) -> FastAPI:
     data_dir.mkdir(parents=True, exist_ok=True)
+    # the chain's CA and the hub's own client certificate, before the MQTT link needs it
+    authority = Authority.load_or_create(data_dir)
     db = Database(database_url or f"sqlite:///{data_dir / 'hub.db'}")
     handlers = ingest_handlers()
 
@@ -133,6 +144,8 @@ def create_app(
         with db.transaction() as s:  # names stored in clear before 0008 (hub/members)
             app.state.members.seal_clear_names(s)
         app.state.tokens.bootstrap(data_dir)
+        with db.sessions() as s:
+            app.state.pairing.write_crl(s)  # the broker's CRL follows the database
         if mqtt_url:
             worker = app.state.worker = IngestWorker(db, mqtt_url, handlers)
             # other contexts share the worker's connection: subscribed before it starts
@@ -165,6 +178,12 @@ def create_app(
     app.state.tokens = Tokens(db)
     app.state.gate = Gate(app.state.tokens, Signer.load(data_dir))
     app.state.worker = None
+    # what paired gateways are told to connect to (default: the hub's own broker address)
+    app.state.pairing = Pairing(
+        authority,
+        broker_url or (mqtt_url or "").split("?")[0],
+        hook=pairing_hook,
+    )
     app.state.members = Members(Vault.load(data_dir))
     app.state.reader = Reader(db)  # the 360° view's reads, on the event loop
     app.state.rpc = RpcServer(db, rpc_methods(app.state.members))
@@ -201,6 +220,7 @@ def create_app(
     console.install(app)
     app.include_router(analytics_pages)  # the console's analytics pages
     app.include_router(audit_pages)  # the console's audit page
+    app.include_router(pairing_pages)  # the console's pairing page
     _declare_bearer(app)
     return app
 

@@ -11,6 +11,7 @@ from hub.loyalty import models as loyalty_models  # noqa: F401
 from hub.mall import models as mall_models  # noqa: F401
 from hub.members import models as members_models  # noqa: F401
 from hub.notify import models as notify_models  # noqa: F401
+from hub.pairing import models as pairing_models  # noqa: F401
 from hub.pickup import models as pickup_models  # noqa: F401
 from hub.pricing import models as pricing_models  # noqa: F401
 from hub.purchasing import models as purchasing_models  # noqa: F401

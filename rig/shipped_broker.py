@@ -7,10 +7,11 @@ import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rig.processes import Broker, free_port
+from rig.processes import Broker, Hub, free_port
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"  # the shipped configuration
 
@@ -68,7 +69,34 @@ def make_test_pki(folder: Path) -> dict[str, Path]:
             serialization.NoEncryption(),
         )
     )
+    # an empty CRL: the certificate listener checks every client against its CA's CRL
+    paths["crl"] = folder / "storegw.crl"
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.subject)
+        .last_update(now - timedelta(minutes=5))
+        .next_update(now + timedelta(days=1))
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths["crl"].write_bytes(crl.public_bytes(serialization.Encoding.PEM))
     return paths
+
+
+def hub_ca_pki(hub_data_dir: Path) -> Callable[[Path], dict[str, Path]]:
+    """The broker's files as an operator makes them from the hub's CA (hub/pairing): a
+    server certificate it signed, its CA, its CRL. The CA is made on first use, as the hub
+    does at its first start, so the broker can start before the hub."""
+
+    def make(folder: Path) -> dict[str, Path]:
+        from hub.pairing.authority import Authority
+
+        authority = Authority.load_or_create(hub_data_dir)
+        paths = authority.issue_server(folder, ["127.0.0.1", "localhost"])
+        paths["crl"] = folder / "storegw.crl"
+        shutil.copy(authority.crl_path, paths["crl"])
+        return paths
+
+    return make
 
 
 class ShippedBroker(Broker):
@@ -79,12 +107,12 @@ class ShippedBroker(Broker):
     Mosquitto started as root drops to the `mosquitto` user, which cannot enter pytest's
     private tmp dirs: its files live in a folder of their own under the system temp dir."""
 
-    def __init__(self) -> None:
+    def __init__(self, pki: Callable[[Path], dict[str, Path]] = make_test_pki) -> None:
         import tempfile
 
         workdir = Path(tempfile.mkdtemp(prefix="storegw-broker-"))
         workdir.chmod(0o755)
-        self.pki = make_test_pki(workdir / "certs")
+        self.pki = pki(workdir / "certs")
         self.passwd = workdir / "storegw.passwd"
         self.acl = workdir / "storegw.acl"
         self.passwd.touch()
@@ -92,20 +120,23 @@ class ShippedBroker(Broker):
         super().__init__(workdir, persistence=True)
 
     def _configure(self, port: int) -> None:
-        self.port = port  # the TLS listener (8883 as shipped)
+        self.port = port  # the password TLS listener (8884 as shipped)
+        self.cert_port = free_port()  # the client-certificate TLS listener (8883 as shipped)
         self.plain_port = free_port()  # the hub's local listener (1883 as shipped)
         text = (DEPLOY / "mosquitto" / "storegw.conf").read_text()
-        for shipped, here in [
-            ("listener 1883 127.0.0.1", f"listener {self.plain_port} 127.0.0.1"),
-            ("listener 8883", f"listener {port}"),
-            ("/etc/mosquitto/certs/server.crt", str(self.pki["server"])),
-            ("/etc/mosquitto/certs/server.key", str(self.pki["server_key"])),
-            ("/etc/mosquitto/certs/ca.crt", str(self.pki["ca"])),
-            ("/etc/mosquitto/storegw.passwd", str(self.passwd)),
-            ("/etc/mosquitto/storegw.acl", str(self.acl)),
-            ("/var/lib/mosquitto/", f"{self.dir}/"),
+        for shipped, here, times in [
+            ("listener 1883 127.0.0.1", f"listener {self.plain_port} 127.0.0.1", 1),
+            ("listener 8883", f"listener {self.cert_port}", 1),
+            ("listener 8884", f"listener {port}", 1),
+            ("/etc/mosquitto/certs/server.crt", str(self.pki["server"]), 2),
+            ("/etc/mosquitto/certs/server.key", str(self.pki["server_key"]), 2),
+            ("/etc/mosquitto/certs/ca.crt", str(self.pki["ca"]), 2),
+            ("/etc/mosquitto/certs/storegw.crl", str(self.pki["crl"]), 1),
+            ("/etc/mosquitto/storegw.passwd", str(self.passwd), 1),
+            ("/etc/mosquitto/storegw.acl", str(self.acl), 1),
+            ("/var/lib/mosquitto/", f"{self.dir}/", 1),
         ]:
-            assert text.count(shipped) == 1, f"storegw.conf no longer says {shipped!r}"
+            assert text.count(shipped) == times, f"storegw.conf no longer says {shipped!r}"
             text = text.replace(shipped, here)
         self.conf.write_text(text)
         self._give_to_mosquitto()
@@ -132,6 +163,42 @@ class ShippedBroker(Broker):
             username=username,
             password_file=str(password_file),
         )
+
+    def cert_url(self, cert: Path, key: Path, ca: Path | None = None) -> str:
+        """mqtts:// to the certificate listener with a client certificate and its key."""
+        from transport.mqtt_link import url_with
+
+        return url_with(
+            f"mqtts://127.0.0.1:{self.cert_port}",
+            ca_file=str(ca or self.pki["ca"]),
+            cert_file=str(cert),
+            key_file=str(key),
+        )
+
+    def cert_hub(self, hub_dir: Path, db_url: str | None = None) -> Hub:
+        """The hub on the certificate listener with its own certificate ("hub"), telling paired
+        gateways this listener, its pairing hook the shipped deploy/broker-hook.sh acting on
+        this broker (not started yet; start the broker first: the hook signals it)."""
+        own = hub_dir / "pairing"
+        hub = Hub(hub_dir, self.cert_url(own / "hub.crt", own / "hub.key", own / "ca.crt"), db_url)
+        hub.args += [
+            "--broker-url",
+            f"mqtts://127.0.0.1:{self.cert_port}",
+            "--pairing-hook",
+            f"bash {DEPLOY / 'broker-hook.sh'}",
+        ]
+        hub.env.update(self.hook_env())
+        return hub
+
+    def hook_env(self) -> dict[str, str]:
+        """The environment deploy/broker-hook.sh (and provision-gateway.sh) needs to act on
+        this broker: its folder, a reload by SIGHUP, a restart left to the test (the rig owns
+        the process)."""
+        return {
+            "STOREGW_MOSQUITTO_DIR": str(self.dir),
+            "STOREGW_BROKER_RELOAD": self._reload(),
+            "STOREGW_BROKER_RESTART": "true",
+        }
 
     def _reload(self) -> str:
         running = self.proc is not None and self.proc.poll() is None

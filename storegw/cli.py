@@ -56,6 +56,8 @@ def _mqtt_options(p: argparse.ArgumentParser) -> None:
         default=env("STOREGW_MQTT_PASSWORD_FILE"),
         help="file holding the broker password (or set STOREGW_MQTT_PASSWORD)",
     )
+    p.add_argument("--mqtt-cert-file", default=env("STOREGW_MQTT_CERT_FILE"), help="client cert")
+    p.add_argument("--mqtt-key-file", default=env("STOREGW_MQTT_KEY_FILE"), help="its key")
 
 
 def _mqtt_url(args: argparse.Namespace) -> str:
@@ -66,6 +68,8 @@ def _mqtt_url(args: argparse.Namespace) -> str:
         ca_file=args.mqtt_ca_file,
         username=args.mqtt_username,
         password_file=args.mqtt_password_file,
+        cert_file=args.mqtt_cert_file,
+        key_file=args.mqtt_key_file,
     )
 
 
@@ -76,7 +80,9 @@ def run_hub(args: argparse.Namespace) -> None:
 
     from hub.app import create_app
 
-    app = create_app(Path(args.data_dir), args.database_url, _mqtt_url(args))
+    app = create_app(
+        Path(args.data_dir), args.database_url, _mqtt_url(args), args.broker_url, args.pairing_hook
+    )
     host, port = _split(args.listen)
     # bind here, not in uvicorn, so port 0 works and the bound port can be reported
     sock = socket.create_server((host, port), backlog=2048)
@@ -124,6 +130,16 @@ def main(argv: list[str] | None = None) -> None:
         help="default: a SQLite file in the data dir",
     )
     _mqtt_options(hub)
+    hub.add_argument(
+        "--broker-url",
+        default=os.environ.get("STOREGW_BROKER_URL"),
+        help="the broker address paired gateways get (mqtts://HOST:8883; default --mqtt-url)",
+    )
+    hub.add_argument(
+        "--pairing-hook",
+        default=os.environ.get("STOREGW_PAIRING_HOOK"),
+        help="command run as HOOK paired|decommissioned STORE GATEWAY (deploy/broker-hook.sh)",
+    )
     hub.add_argument("--listen", default="127.0.0.1:8000", help="HOST:PORT (port 0: any free)")
     hub.add_argument("--port-file", help="write the bound port here once listening")
     hub.set_defaults(run=run_hub)

@@ -15,7 +15,7 @@ import pytest
 
 from rig.processes import Broker, Edge, Hub, Proc, Server, free_port
 from rig.samples import sale_body
-from rig.shipped_broker import ShippedBroker, make_test_pki
+from rig.shipped_broker import ShippedBroker, hub_ca_pki, make_test_pki
 from rig.waiting import until, wait_until
 
 __all__ = [
@@ -41,6 +41,16 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     b.start()
     yield b
     b.stop()
+
+
+@pytest.fixture
+def ca_broker(tmp_path: Path) -> Iterator[ShippedBroker]:
+    """Mosquitto as deploy/ ships it, its server certificate, CA and CRL from the hub's CA in
+    tmp_path / "hub" (the hub's data dir: start the hub with `ca_broker.cert_hub(...)`).
+    Not started."""
+    b = ShippedBroker(pki=hub_ca_pki(tmp_path / "hub"))
+    yield b
+    b.remove()
 
 
 def _pg_admin(url: str, sql: str) -> None:

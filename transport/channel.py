@@ -47,18 +47,35 @@ class Channel:
     ) -> MqttLink:
         """Make the link (not started yet): the owner's subscriptions, then the routed ones;
         the will says offline."""
-        self.link = MqttLink(
-            self.url,
-            self.client_id,
-            asyncio.get_running_loop(),
-            subscriptions=subscriptions + [(f, 1) for f, _ in self.routes],
-            on_message=on_message,
-            on_up=on_up,
-            on_down=on_down,
-            will=(self.status_topic, status_payload("offline")),
-            max_inflight=max_inflight,
-        )
+        loop = asyncio.get_running_loop()
+
+        def make(url: str) -> MqttLink:
+            return MqttLink(
+                url,
+                self.client_id,
+                loop,
+                subscriptions=subscriptions + [(f, 1) for f, _ in self.routes],
+                on_message=on_message,
+                on_up=on_up,
+                on_down=on_down,
+                will=(self.status_topic, status_payload("offline")),
+                max_inflight=max_inflight,
+            )
+
+        self._make_link = make
+        self.link = make(self.url)
         return self.link
+
+    async def relink(self, url: str) -> None:
+        """Move to another broker address or identity (a gateway just paired, or renewed its
+        certificate): the old connection ends cleanly, a new one with the same subscriptions
+        and callbacks starts. The owner's on_up/on_down see it as a reconnect."""
+        assert self.link, f"{type(self).__name__} not started"
+        old = self.link
+        self.url = url
+        self.link = self._make_link(url)
+        await asyncio.to_thread(old.stop)
+        self.link.start()
 
     def announce_online(self) -> None:
         assert self.link

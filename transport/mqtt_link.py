@@ -35,6 +35,8 @@ class BrokerAddress:
     username: str | None = None
     password: str | None = None
     ca_file: str | None = None
+    cert_file: str | None = None  # a client certificate (the broker's identity for us) …
+    key_file: str | None = None  # … and its key: the gateway's after pairing, the hub's own
     mqtt5: bool = True  # ?protocol=3.1.1 for brokers without MQTT 5 (the demo's fallback)
     # ?keepalive=S: a half-open link (a broker frozen, its TCP still open) is noticed within
     # 2 × S at most and the link reconnects (docs/reliability.md, scenario 3)
@@ -43,8 +45,10 @@ class BrokerAddress:
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
         """mqtt://[user[:pass]@]host[:1883] or mqtts://…[:8883]?ca=/path/ca.pem, with optional
-        &password_file=/path, &protocol=3.1.1 and &keepalive=SECONDS. The password may also
-        come from STOREGW_MQTT_PASSWORD, so it need not sit in a unit file or a command line."""
+        &cert=/path/client.crt&key=/path/client.key (a client certificate instead of a
+        password), &password_file=/path, &protocol=3.1.1 and &keepalive=SECONDS. The password
+        may also come from STOREGW_MQTT_PASSWORD, so it need not sit in a unit file or a command
+        line."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError(f"MQTT URL must be mqtt://host:port or mqtts://host:port, got {url!r}")
@@ -64,6 +68,8 @@ class BrokerAddress:
             username=unquote(parts.username) if parts.username else None,
             password=password,
             ca_file=query.get("ca", [None])[0],
+            cert_file=query.get("cert", [None])[0],
+            key_file=query.get("key", [None])[0],
             mqtt5=query.get("protocol", ["5"])[0] != "3.1.1",
             keepalive=_keepalive(query.get("keepalive", ["20"])[0]),
         )
@@ -81,8 +87,11 @@ def url_with(
     ca_file: str | None = None,
     username: str | None = None,
     password_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
 ) -> str:
-    """Fold the CLI's --mqtt-ca-file / --mqtt-username / --mqtt-password-file into the URL.
+    """Fold the CLI's --mqtt-ca-file / --mqtt-username / --mqtt-password-file (and
+    --mqtt-cert-file / --mqtt-key-file) into the URL.
     A username such as "store/gateway" is percent-encoded; the password itself never enters
     the URL, only the path of its file."""
     parts = urlsplit(url)
@@ -94,6 +103,10 @@ def url_with(
         query["ca"] = [ca_file]
     if password_file:
         query["password_file"] = [password_file]
+    if cert_file:
+        query["cert"] = [cert_file]
+    if key_file:
+        query["key"] = [key_file]
     return urlunsplit(
         (parts.scheme, netloc, parts.path, urlencode(query, doseq=True), parts.fragment)
     )
@@ -170,7 +183,12 @@ class MqttLink:
         if self.address.username:
             c.username_pw_set(self.address.username, self.address.password)
         if self.address.tls:
-            c.tls_set(ca_certs=self.address.ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            c.tls_set(
+                ca_certs=self.address.ca_file,
+                certfile=self.address.cert_file,
+                keyfile=self.address.key_file,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         if will:
             c.will_set(will[0], will[1], qos=1, retain=True)
         c.on_connect = self._connected

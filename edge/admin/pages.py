@@ -32,6 +32,7 @@ from edge.devices.base import DeviceError
 from edge.devices.lanes_io import for_the_page, sse_frame
 from edge.devices.printer import printers_of
 from edge.devices.scanner import Scanner
+from edge.pairing import PairingError
 from edge.rpc import HubCallError
 from protocols.codes import classify
 from protocols.codes.gs1 import GS
@@ -55,7 +56,7 @@ OPEN = {
     "static",
     "lang",
 }  # routes reachable without a session
-TECHNICIAN_ONLY = {"config_save", "config_delete", "accounts_add", "bundle"}
+TECHNICIAN_ONLY = {"config_save", "config_delete", "accounts_add", "bundle", "pair"}
 TICK_S = 1.0  # the event stream's refresh of device states and problems
 OVERVIEW_EVERY = 3  # ticks between the overview's facts on the stream
 WATCH_S = 2.0  # how often the broker and hub links are sampled for "down since"
@@ -199,6 +200,8 @@ class Admin:
             p("/accounts", self.accounts_add, name="accounts_add"),
             g("/network", self.network, name="network"),
             p("/network/ping", self.ping, name="ping"),
+            p("/network/pair", self.pair, name="pair"),
+            g("/network/pairing", self.pairing_state, name="pairing_state"),
             g("/logs", self.logs, name="logs"),
             g("/logs/bundle.zip", self.bundle, name="bundle"),
             g("/receipts", self.receipts, name="receipts"),
@@ -484,14 +487,34 @@ class Admin:
         raise web.HTTPSeeOther(f"{PREFIX}config?saved={quote(username)}")
 
     # --- network --------------------------------------------------------------------------------
-    async def network(self, request: web.Request) -> web.StreamResponse:
+    async def network(
+        self, request: web.Request, error: str | None = None, status_: int = 200
+    ) -> web.StreamResponse:
         uplink = self.gw.uplink
         address = uplink.link.address if uplink.link else None
         return self.render(
-            request, "network.html", facts=self.facts(), uplink=uplink.stats(),
+            request, "network.html", status_, facts=self.facts(), uplink=uplink.stats(),
             broker=f"{address.host}:{address.port}" if address else "-",
             tls=bool(address and address.tls), ca_file=address.ca_file if address else None,
+            client_cert=address.cert_file if address else None,
+            pairing=self.gw.pairing.view(), error=error,
         )  # fmt: skip
+
+    async def pair(self, request: web.Request) -> web.StreamResponse:
+        """Pair with the hub: a key and CSR made here, registered with a code HQ enters."""
+        hub_url = str((await request.post()).get("hub_url", "")).strip()
+        try:
+            printers = [d for d in self.gw.devices.by_id.values() if d.kind == "printer"]
+            view = await self.gw.pairing.begin(hub_url, printers)
+        except PairingError as err:
+            log.warning("pairing with %r failed: %s", hub_url, err)
+            return await self.network(request, error=str(err), status_=400)
+        who = request["session"].username
+        self.audit.record(who, "pairing.begin", hub_url, None, {"code": view["code"]})
+        raise web.HTTPSeeOther(f"{PREFIX}network#pairing")
+
+    async def pairing_state(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self.gw.pairing.view())
 
     async def ping(self, request: web.Request) -> web.StreamResponse:
         """The broker by a fresh TCP connection, the hub by a ping RPC through the broker."""

@@ -194,6 +194,14 @@ POLICY = _table(
     ("POST",   "/api/pickups/{order_id}/cancel",                 ()),
     ("GET",    "/api/notifications",                             (*HQ,)),
     ("POST",   "/api/notifications/dispatch",                    (MKT,)),
+    # pairing gateways with the hub's CA (hub/pairing): the gateway's calls are open,
+    # bounded in size and rate; its certificate request proves nothing until HQ enters its code
+    ("POST",   "/api/pairing/requests",                          (PUBLIC,)),
+    ("GET",    "/api/pairing/requests/{request_id}",             (PUBLIC,)),
+    ("POST",   "/api/pairing/renewals",                          (PUBLIC,)),
+    ("GET",    "/api/pairing/requests",                          (TECH,)),
+    ("POST",   "/api/pairing",                                   (TECH,)),
+    ("POST",   "/api/gateways/{store_id}/{gateway_id}/decommission", ()),
 )
 # fmt: on
 

@@ -24,6 +24,7 @@ NAV: tuple[Page, ...] = (
     Page("/console/accounts", "nav.accounts", (HQ_ADMIN,)),
     Page("/console/analytics", "nav.analytics", (HQ_MARKETING, HQ_ANALYST)),
     Page("/console/audit", "nav.audit", (HQ_ADMIN,)),
+    Page("/console/pairing", "nav.pairing", (HQ_ADMIN, TECHNICIAN)),
 )
 
 

@@ -62,6 +62,18 @@
     });
   }
 
+  // pairing: while a code waits for HQ, watch for the certificate, then show the new state
+  const pairing = document.getElementById("pairing");
+  if (pairing && pairing.dataset.code) {
+    const timer = setInterval(async () => {
+      try {
+        const r = await fetch(base + "network/pairing", { credentials: "same-origin" });
+        const s = await r.json();
+        if (!s.code || s.error) { clearInterval(timer); location.reload(); }
+      } catch (e) { /* the gateway restarting: try again */ }
+    }, 2000);
+  }
+
   // live: devices and the overview's problems
   const page = document.body.dataset.page;
   if (page !== "devices" && page !== "overview") return;
