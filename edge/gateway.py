@@ -25,6 +25,7 @@ from edge.lane_bus import LaneBus
 from edge.payments.service import Payments
 from edge.rpc import HubCalls
 from edge.snapshots import Snapshots
+from edge.stock import StoreStock
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -53,14 +54,16 @@ class Gateway:
         self.data_dir = data_dir
         self.journal = Journal(data_dir / "journal.db", store, gateway)
         self.uplink = Uplink(self.journal, mqtt_url, **(uplink_options or {}))
-        self.snapshots = Snapshots(data_dir, store, self.uplink)  # hub config, held locally
         self.hub_calls = HubCalls(self.uplink)  # lanes' online loyalty calls
+        self.stock = StoreStock(self.uplink, self.hub_calls)  # before snapshots (config/+)
+        self.snapshots = Snapshots(data_dir, store, self.uplink)  # hub config, held locally
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
         modules = load_driver_modules()
         self.devices = Devices(self.ctx)
         self.payments = Payments(self.ctx, self.devices)
         self.lanes = Lanes(self.journal, self.uplink, self.ctx, tz)
         self.lanes.returns.hub = self.hub_calls  # refunds claim online (edge/returns.py)
+        self.stock.lanes = self.lanes  # counts and receipts are journaled as the lanes' events
         self.lanes.coupons = CouponClaims(self.journal.conn, self.hub_calls, data_dir, self.ctx)
         self.token = token.load_or_create(data_dir, "STOREGW_EDGE_TOKEN", "edge-token")
         # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py)
@@ -74,6 +77,7 @@ class Gateway:
         app.add_routes(self.payments.routes())
         app.add_routes(self.snapshots.routes() + self.hub_calls.routes())
         app.add_routes(self.lanes.coupons.routes())
+        app.add_routes(self.stock.routes())
         for module in modules:
             if hasattr(module, "lane_routes"):
                 app.add_routes(module.lane_routes(self.devices))

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from edge.devices.lanes_io import WeighIn
 from edge.lane import RefundIn, SaleIn, ShiftIn
+from edge.stock import CountIn, ReceiptIn
 from protocols import events, rpc
 
 REF = "#/components/schemas/{name}"
@@ -99,6 +100,13 @@ SHIFT_EXAMPLE = {
     "tenders": [{"tender": "cash", "expected_fen": 1800, "counted_fen": 1800}],
 }
 
+COUNT_EXAMPLE = {"counted_by": "李娜", "lines": [{"sku": "6901028075015", "counted_milli": 46000}]}
+RECEIPT_EXAMPLE = {
+    "received_by": "王强",
+    "po_id": "0193f1e2-…-the PO id (or none)",
+    "lines": [{"sku": "2000101", "qty_milli": 20000, "damaged_milli": 500}],
+}
+
 OPS: tuple[Op, ...] = (
     Op("post", "/api/lanes/{lane}/sales", "lanes", "Commit a sale (durable when answered)",
        SaleIn, (201, Booked), (400, 507), example=SALE_EXAMPLE),
@@ -156,6 +164,17 @@ OPS: tuple[Op, ...] = (
        errors=(400, 404, 409)),
     Op("get", "/api/discovery", "devices", "What device discovery sees", errors=()),
     Op("get", "/api/snapshots", "store", "The hub's snapshots this gateway holds", errors=()),
+    Op("get", "/api/stock", "store", "The store's own stock per SKU (asks the hub)",
+       errors=(400, 503, 504), query=("sku",)),
+    Op("get", "/api/stock/alerts", "store", "The store's open stock alerts (as last published)",
+       errors=()),
+    Op("post", "/api/lanes/{lane}/pickups/{order_id}/complete", "store",
+       "Hand an online order over (its held goods leave the stock)", errors=(404, 409, 503, 504)),
+    Op("post", "/api/lanes/{lane}/stock/counts", "lanes", "Book a stocktake (stock.counted)",
+       CountIn, (201, Booked), (400, 422, 507), example=COUNT_EXAMPLE),
+    Op("post", "/api/lanes/{lane}/stock/receipts", "lanes",
+       "Book goods received, against a purchase order or not (stock.received)",
+       ReceiptIn, (201, Booked), (400, 422, 507), example=RECEIPT_EXAMPLE),
 )  # fmt: skip
 
 QUERY_DOC = {
@@ -165,6 +184,7 @@ QUERY_DOC = {
     "phone": "the member's mobile number",
     "card_no": "the member's card number",
     "member_id": "the member's id",
+    "sku": "a SKU to show (repeat for several; none: every SKU the store has)",
 }
 
 

@@ -28,6 +28,7 @@ from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
 from hub.pricing.router import router as pricing_router
 from hub.sales.router import router as sales_router
+from hub.stock import runtime as stock
 from hub.stores.router import router as stores_router
 
 
@@ -46,7 +47,9 @@ def create_app(
             loyalty.attach_worker(app, app.state.worker)
             await app.state.worker.start()
         await loyalty.start(app)
+        await stock.start(app)
         yield
+        await stock.stop(app)
         await loyalty.stop(app)
         if app.state.worker:
             await app.state.worker.stop()
@@ -58,6 +61,7 @@ def create_app(
     app.state.gate = Gate(app.state.tokens, Signer.load(data_dir))
     app.state.worker = None
     loyalty.install(app, db, data_dir)
+    stock.install(app)  # stock, purchasing, pickup, notifications (issue 14)
     http_errors.install(app)  # database refusals → 409/422, every error JSON
 
     @app.get(
@@ -81,6 +85,7 @@ def create_app(
         ingest_router,
         pricing_router,
         *loyalty.ROUTERS,
+        *stock.ROUTERS,
     ):
         api.include_router(r)
     app.include_router(api)

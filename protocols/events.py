@@ -188,10 +188,62 @@ class ShiftClosed(_Strict):
                 raise ValueError("shift times must carry a UTC offset")
 
 
+# --- stock (hub/stock, hub/purchasing): what a store counted and what it took in ---------------
+CountMilli = Annotated[int, msgspec.Meta(ge=0, le=bounds.MAX_QTY_MILLI)]
+
+
+def _one_line_per_sku(lines: list[Any]) -> None:
+    seen: set[str] = set()
+    for x in lines:
+        if x.sku in seen:
+            raise ValueError(f"sku {x.sku} is listed twice")
+        seen.add(x.sku)
+
+
+class CountedLine(_Strict):
+    sku: Text
+    counted_milli: CountMilli  # what is on the shelf and in the back room (grams if weighed)
+
+
+class StockCounted(_Strict):
+    """A stocktake: each listed SKU's on-hand becomes what was counted (SKUs not listed keep
+    theirs); the difference is booked as a stocktake move and kept in a variance report."""
+
+    count_id: Uuid
+    counted_by: Text
+    lines: Annotated[list[CountedLine], msgspec.Meta(min_length=1, max_length=bounds.MAX_LINES)]
+    note: Reason = ""
+
+    def __post_init__(self) -> None:
+        _one_line_per_sku(self.lines)
+
+
+class ReceivedLine(_Strict):
+    sku: Text
+    qty_milli: CountMilli  # accepted into stock
+    damaged_milli: CountMilli = 0  # delivered but refused (recorded as a discrepancy)
+    unit_cost_fen: Fen | None = None  # per piece / per kg; the PO's cost when absent
+
+
+class StockReceived(_Strict):
+    """Goods taken in at the back door, against a purchase order (`po_id`) or without one."""
+
+    receipt_id: Uuid
+    received_by: Text
+    lines: Annotated[list[ReceivedLine], msgspec.Meta(min_length=1, max_length=bounds.MAX_LINES)]
+    po_id: Uuid | None = None
+    note: Reason = ""
+
+    def __post_init__(self) -> None:
+        _one_line_per_sku(self.lines)
+
+
 SCHEMAS: dict[tuple[str, int], type[msgspec.Struct]] = {
     ("sale.completed", 1): SaleCompleted,
     ("sale.refunded", 1): SaleRefunded,
     ("shift.closed", 1): ShiftClosed,
+    ("stock.counted", 1): StockCounted,
+    ("stock.received", 1): StockReceived,
 }
 
 

@@ -33,6 +33,8 @@ Method = Literal[
     "points.release",
     "refund.claim",
     "refund.release",
+    "stock.levels",
+    "pickup.complete",
 ]
 
 
@@ -148,6 +150,20 @@ class RefundRelease(_Strict):
     claim_id: Annotated[str, Field(min_length=8, max_length=36)]
 
 
+class StockLevels(_Strict):
+    """The calling store's own stock: the SKUs named, or every SKU it has a balance for."""
+
+    skus: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=500)
+    ] = []
+
+
+class PickupComplete(_Strict):
+    """The lane hands an online order over in its store: its held goods leave the stock."""
+
+    order_id: Annotated[str, Field(min_length=1, max_length=36)]
+
+
 PARAMS: dict[str, type[_Strict]] = {
     "member.lookup": MemberLookup,
     "member.register": MemberRegister,
@@ -160,4 +176,6 @@ PARAMS: dict[str, type[_Strict]] = {
     "points.release": PointsSettle,
     "refund.claim": RefundClaim,
     "refund.release": RefundRelease,
+    "stock.levels": StockLevels,
+    "pickup.complete": PickupComplete,
 }

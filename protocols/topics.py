@@ -4,6 +4,7 @@ storegw/v1/{store}/{gateway}/events     edge → hub   batches of envelopes, QoS
 storegw/v1/{store}/{gateway}/acks       hub → edge   highest contiguous seq applied
 storegw/v1/{store}/{gateway}/status     retained; the last will says offline
 storegw/v1/{store}/config/{kind}        hub → edges  retained versioned snapshots
+storegw/v1/{store}/config/stock-alerts  hub → edges  retained: the store's open stock alerts
 storegw/v1/{store}/{gateway}/snapshots  edge → hub   retained: the snapshot versions it holds
 storegw/v1/{store}/{gateway}/rpc/...    request / response (protocols/rpc.py)
 storegw/v1/hub/status                   retained hub online/offline; its last will says offline
@@ -54,6 +55,13 @@ def status(store: str, gateway: str) -> str:
 
 def config(store: str, kind: str) -> str:
     return f"{ROOT}/{check_id(store, 'store')}/config/{check_id(kind, 'kind')}"
+
+
+STOCK_ALERTS = "stock-alerts"  # a config leaf (gateways may read config/+), not a snapshot kind
+
+
+def stock_alerts(store: str) -> str:
+    return config(store, STOCK_ALERTS)
 
 
 def snapshots_held(store: str, gateway: str) -> str:

@@ -43,6 +43,7 @@ import hub.sales.service  # noqa: F401 - registers the sales handlers
 from hub.db import Database, bulk_insert, utcnow
 from hub.ingest.handlers import HANDLERS, EventRejected
 from hub.ingest.models import AppliedEvent, IngestConflict, RejectedEvent
+from hub.stock import ingest as stock_ingest  # noqa: F401 - stock moves with the events (issue 14)
 from hub.stores.models import Gateway, Store
 from protocols import bounds
 from protocols.envelope import RAW_LEN, UUID7, Envelope, Rejection, decode_batch

@@ -20,6 +20,8 @@ from hub.loyalty.models import PointsAccount
 from hub.loyalty.service import Ledger, PointsError, resolve, settings
 from hub.members.service import MemberError, MemberNotFound, Members, Registration
 from hub.sales import refunds
+from hub.stock import rpc as stock_rpc
+from hub.stock.ledger import StockError
 from hub.tiers import service as tiers
 from protocols import rpc
 from protocols.topics import TopicError
@@ -76,7 +78,13 @@ class RpcServer:
             return _reply(req.id, False, error=f"{loc}: {e['msg']}", status=422)
         try:
             result = self.call(req.method, params, store, gateway, req.lane)
-        except (PointsError, MemberError, coupons.CouponError, refunds.RefundError) as err:
+        except (
+            PointsError,
+            MemberError,
+            coupons.CouponError,
+            refunds.RefundError,
+            StockError,
+        ) as err:
             return _reply(req.id, False, error=str(err), status=err.status)
         except Exception:
             log.exception("RPC %s from %s/%s failed", req.method, store, gateway)
@@ -86,6 +94,8 @@ class RpcServer:
 
     def call(self, method: str, p: Any, store: str, gateway: str, lane: str | None) -> dict:
         with self.db.transaction() as s:
+            if method in stock_rpc.METHODS:  # the store's stock and pickups (hub/stock/rpc.py)
+                return stock_rpc.call(s, method, p, store, gateway, lane)
             if method == "member.lookup":
                 if p.member_id:
                     m = self.members.get(s, p.member_id)

@@ -1,0 +1,117 @@
+"""The store's own stock at its gateway, and the stock events it journals:
+
+GET  /api/stock?sku=…                              on hand / reserved / available per SKU,
+                                                   asked of the hub (RPC stock.levels)
+GET  /api/stock/alerts                             the store's open stock alerts, as the hub
+                                                   last published them (retained MQTT; works
+                                                   while the hub is away)
+POST /api/lanes/{lane}/pickups/{order_id}/complete hand an online order over (RPC)
+POST /api/lanes/{lane}/stock/counts                a stocktake → stock.counted
+POST /api/lanes/{lane}/stock/receipts              goods received → stock.received
+
+Counts and receipts are journaled like sales (durable when answered, Idempotency-Key or
+client_ref for retries) and reach the hub exactly once through the uplink."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, Any
+
+import msgspec
+from aiohttp import web
+
+from edge.lane import Lanes
+from edge.rpc import HubCalls
+from edge.uplink import Uplink
+from protocols import bounds, events, topics
+
+log = logging.getLogger(__name__)
+
+
+class _In(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class CountIn(_In):
+    counted_by: events.Text
+    lines: Annotated[
+        list[events.CountedLine], msgspec.Meta(min_length=1, max_length=bounds.MAX_LINES)
+    ]
+    note: events.Reason = ""
+    client_ref: str | None = None
+
+
+class ReceiptIn(_In):
+    received_by: events.Text
+    lines: Annotated[
+        list[events.ReceivedLine], msgspec.Meta(min_length=1, max_length=bounds.MAX_LINES)
+    ]
+    po_id: events.Uuid | None = None
+    note: events.Reason = ""
+    client_ref: str | None = None
+
+
+class StoreStock:
+    def __init__(self, uplink: Uplink, calls: HubCalls) -> None:
+        self.store = uplink.store
+        self.calls = calls
+        self.lanes: Lanes | None = None  # set by the gateway once its lanes exist
+        self.alerts: list[dict[str, Any]] = []
+        self.alerts_at: str | None = None
+        # subscribed before the snapshots' config/+ (the first matching route takes a message)
+        uplink.subscribe(topics.stock_alerts(uplink.store), self.on_alerts)
+
+    def on_alerts(self, topic: str, payload: bytes) -> None:
+        try:
+            doc = json.loads(payload)
+            if doc.get("store") != self.store or not isinstance(doc.get("alerts"), list):
+                raise ValueError("not this store's alerts")
+        except (ValueError, AttributeError) as err:
+            log.error("stock alerts on %s refused: %s", topic, err)
+            return
+        if doc["alerts"] != self.alerts:  # (the message may come twice: config/+ matches too)
+            for a in doc["alerts"]:
+                log.warning("stock alert from the hub: %s %s", a.get("kind"), a.get("sku"))
+        self.alerts, self.alerts_at = doc["alerts"], doc.get("at")
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/stock", self.levels),
+            web.get("/api/stock/alerts", self.get_alerts),
+            web.post("/api/lanes/{lane}/pickups/{order_id}/complete", self.pickup),
+            web.post("/api/lanes/{lane}/stock/counts", self.count),
+            web.post("/api/lanes/{lane}/stock/receipts", self.receipt),
+        ]
+
+    async def levels(self, request: web.Request) -> web.Response:
+        return await self.calls._answer("stock.levels", {"skus": request.query.getall("sku", [])})
+
+    async def get_alerts(self, request: web.Request) -> web.Response:
+        return web.json_response({"store": self.store, "at": self.alerts_at, "alerts": self.alerts})
+
+    async def pickup(self, request: web.Request) -> web.Response:
+        params = {"order_id": request.match_info["order_id"]}
+        return await self.calls._answer("pickup.complete", params, request.match_info["lane"])
+
+    async def count(self, request: web.Request) -> web.Response:
+        assert self.lanes is not None
+        c: CountIn = await self.lanes._body(request, CountIn)
+
+        def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
+            body = msgspec.to_builtins(c)
+            del body["client_ref"]
+            return {"count_id": env["id"], **body}
+
+        return self.lanes._commit(request, "stock.counted", c.client_ref, build)[0]
+
+    async def receipt(self, request: web.Request) -> web.Response:
+        assert self.lanes is not None
+        r: ReceiptIn = await self.lanes._body(request, ReceiptIn)
+
+        def build(env: dict[str, Any], lane: str) -> dict[str, Any]:
+            body = msgspec.to_builtins(r)
+            del body["client_ref"]
+            return {"receipt_id": env["id"], **body}
+
+        return self.lanes._commit(request, "stock.received", r.client_ref, build)[0]
