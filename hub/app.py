@@ -27,6 +27,7 @@ from hub.ingest.worker import IngestWorker
 from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
 from hub.pricing.router import router as pricing_router
+from hub.replenishment.router import router as replenishment_router
 from hub.sales.router import router as sales_router
 from hub.stock import runtime as stock
 from hub.stores.router import router as stores_router
@@ -86,6 +87,7 @@ def create_app(
         pricing_router,
         *loyalty.ROUTERS,
         *stock.ROUTERS,
+        replenishment_router,  # forecast, replenishment, classification (issue 14)
     ):
         api.include_router(r)
     app.include_router(api)

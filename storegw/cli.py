@@ -132,6 +132,15 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl-C)")
     demo.set_defaults(run=lambda a: __import__("storegw.demo", fromlist=["main"]).main(a))
 
+    forecast = sub.add_parser("forecast", help="the demand forecast: backtest it, or run it now")
+    forecast.add_argument("action", choices=("backtest", "run"))
+    forecast.add_argument("--data-dir", default=".", help="the hub's data dir (its SQLite file)")
+    forecast.add_argument("--database-url", default=os.environ.get("STOREGW_DATABASE_URL"))
+    forecast.add_argument("--store", action="append", help="only this store (repeatable)")
+    forecast.add_argument("--until", help="backtest: the last day of history (default yesterday)")
+    forecast.add_argument("--origins", type=int, default=8, help="backtest: weekly origins")
+    forecast.set_defaults(run=lambda a: __import__("hub.forecast.cli", fromlist=["main"]).main(a))
+
     args = parser.parse_args(argv)
     _logging(args.log_level)
     try:

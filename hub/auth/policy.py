@@ -141,6 +141,15 @@ POLICY = _table(
     ("GET",    "/api/pricing/differences",                       (*HQ, MGR)),
     ("POST",   "/api/catalog/publish",                           (MKT,)),
     ("GET",    "/api/stores/{store_id}/snapshots",               (MGR, TECH)),
+    # forecast and replenishment (hub/replenishment)
+    ("GET",    "/api/replenishment/stores/{store_id}/plan",      (ANA, MGR)),
+    ("POST",   "/api/replenishment/stores/{store_id}/run",       (MGR,)),
+    ("GET",    "/api/replenishment/stores/{store_id}/forecast",  (ANA, MGR)),
+    ("GET",    "/api/replenishment/stores/{store_id}/skus/{sku}/chart", (ANA, MGR)),
+    ("PUT",    "/api/replenishment/stores/{store_id}/skus/{sku}/setting", (MGR,)),
+    ("GET",    "/api/replenishment/stores/{store_id}/classification", (*HQ, MGR)),
+    ("GET",    "/api/replenishment/alerts",                      (ANA,)),
+    ("GET",    "/api/replenishment/transfers",                   (ANA,)),
 )
 # fmt: on
 

@@ -10,10 +10,13 @@ For series s and day t (demand in milli-units, zero-filled):
 - holiday: calendar columns shared by every series (calendar.py: any public holiday, the
   Spring Festival block, the National Day golden week, the eve of a holiday);
 - trend: linear in time;
-- promo: 1 when a promotion covering the SKU in that store is valid that day (per series, so it
-  is partialled out first, Frisch–Waugh: the per-series coefficient is then a ratio of sums);
-- weights: exponential decay with a half-life (recent days count more), the same for every
-  series, so one (X'WX + λI)⁻¹X'W serves all of them.
+- promo: 1 when a promotion covering the SKU in that store is valid that day (per series);
+- weights: exponential decay with a half-life (recent days count more), and zero before the
+  series' first sale (a SKU listed last month did not sell nothing for two years).
+
+Each series has its own normal equations (X_s'W_sX_s + λI) β_s = X_s'W_s y_s, k+1 = 13
+unknowns: the Gram matrices of all series are one matrix product (weights × the outer products
+of the shared columns, plus the promo column's few terms) and one batched `np.linalg.solve`.
 
 Prediction interval: mean ± z·σ_s, σ_s the weighted residual standard deviation of the
 series, the lower bound clipped at zero. Means are clipped at zero too (no negative demand)."""
@@ -25,7 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 
 HALF_LIFE_DAYS = 240.0
-RIDGE = 1e-3  # relative to the weight sum: keeps columns never seen (no holiday yet) at zero
+# ridge on the calendar and promo columns relative to each column's own weight (a rare holiday
+# is not shrunk more than a weekday), plus a little for columns never seen (no holiday yet:
+# they stay at zero); the level and trend are not shrunk
+RIDGE = 1e-3
 Z_80 = 1.2816  # an 80 % interval
 
 
@@ -58,32 +64,40 @@ def fit_predict(
     """`y` (series, T) history; `x_hist` (T, k), `x_future` (H, k) from `design`; promo
     indicators (series, T) and (series, H) or None."""
     y = np.asarray(y, dtype=np.float64)
-    n_t = y.shape[1]
-    w = 0.5 ** ((n_t - 1 - np.arange(n_t)) / half_life)
-    xw = x_hist * w[:, None]
-    gram = x_hist.T @ xw
-    gram += RIDGE * w.sum() * np.eye(gram.shape[0])
-    solve = np.linalg.solve(gram, xw.T)  # (k, T): coefficients = solve @ y_s
-    g = np.zeros(y.shape[0])
-    if promo_hist is not None and promo_hist.any():
-        p = np.asarray(promo_hist, dtype=np.float64)
-        p_res = p - (p @ solve.T) @ x_hist.T
-        y_res = y - (y @ solve.T) @ x_hist.T
-        den = (p_res * p_res * w).sum(axis=1)
-        g = np.where(den > 1e-9, (p_res * y_res * w).sum(axis=1) / np.maximum(den, 1e-9), 0.0)
-        y_adj = y - g[:, None] * p
-    else:
-        y_adj = y
-    beta = y_adj @ solve.T  # (series, k)
-    fitted = beta @ x_hist.T
-    if promo_hist is not None:
-        fitted = fitted + g[:, None] * promo_hist
+    n_s, n_t = y.shape
+    k = x_hist.shape[1]
+    p = np.zeros((n_s, n_t)) if promo_hist is None else np.asarray(promo_hist, dtype=np.float64)
+    pf = (
+        np.zeros((n_s, x_future.shape[0]))
+        if promo_future is None
+        else np.asarray(promo_future, dtype=np.float64)
+    )
+    # a series is listed from its first sale on: the days before weigh nothing
+    sold = y != 0
+    start = np.where(sold.any(axis=1), sold.argmax(axis=1), 0)
+    decay = 0.5 ** ((n_t - 1 - np.arange(n_t)) / half_life)
+    w = decay[None, :] * (np.arange(n_t)[None, :] >= start[:, None])  # (S, T)
+    # per-series normal equations of [x, promo], all at once: (S, k+1, k+1)
+    outer = (x_hist[:, :, None] * x_hist[:, None, :]).reshape(n_t, k * k)
+    gram = np.empty((n_s, k + 1, k + 1))
+    gram[:, :k, :k] = (w @ outer).reshape(n_s, k, k)
+    wp = w * p
+    gram[:, :k, k] = gram[:, k, :k] = wp @ x_hist
+    gram[:, k, k] = (wp * p).sum(axis=1)
+    total = w.sum(axis=1)
+    eye = np.eye(k + 1)[None]
+    diag = np.diagonal(gram, axis1=1, axis2=2)
+    ridge = RIDGE * diag + 1e-6 * np.maximum(total, 1e-9)[:, None]
+    ridge[:, :2] = 1e-9 * np.maximum(total, 1e-9)[:, None]  # the level and trend: unshrunk
+    gram += eye * ridge[:, None, :]
+    rhs = np.empty((n_s, k + 1))
+    rhs[:, :k] = (w * y) @ x_hist
+    rhs[:, k] = (wp * y).sum(axis=1)
+    beta = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]  # (S, k+1)
+    fitted = beta[:, :k] @ x_hist.T + beta[:, k : k + 1] * p
     resid = y - fitted
-    sigma = np.sqrt((resid * resid * w).sum(axis=1) / w.sum())
-    mean = beta @ x_future.T
-    if promo_future is not None:
-        mean = mean + g[:, None] * promo_future
-    mean = np.maximum(mean, 0.0)
+    sigma = np.sqrt((resid * resid * w).sum(axis=1) / np.maximum(total, 1e-9))
+    mean = np.maximum(beta[:, :k] @ x_future.T + beta[:, k : k + 1] * pf, 0.0)
     band = z * sigma[:, None]
     return Forecast(mean, np.maximum(mean - band, 0.0), mean + band, sigma)
 
