@@ -27,6 +27,7 @@ from hub.ingest.worker import IngestWorker
 from hub.inputs import plain_params
 from hub.loyalty import runtime as loyalty
 from hub.pricing.router import router as pricing_router
+from hub.replenishment.pages import pages as replenishment_pages
 from hub.replenishment.router import router as replenishment_router
 from hub.sales.router import router as sales_router
 from hub.stock import runtime as stock
@@ -92,6 +93,7 @@ def create_app(
         api.include_router(r)
     app.include_router(api)
     console.install(app)
+    app.include_router(replenishment_pages)  # the stock and forecast pages (issue 14)
     _declare_bearer(app)
     return app
 

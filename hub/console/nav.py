@@ -22,6 +22,8 @@ class Page:
 NAV: tuple[Page, ...] = (
     Page("/console/", "nav.home", EVERYONE),
     Page("/console/accounts", "nav.accounts", (HQ_ADMIN,)),
+    Page("/console/stock", "nav.stock", (HQ_ANALYST, STORE_MANAGER)),
+    Page("/console/forecast", "nav.forecast", (HQ_ANALYST, STORE_MANAGER)),
 )
 
 

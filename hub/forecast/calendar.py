@@ -16,8 +16,10 @@ def days_between(first: date, n: int) -> np.ndarray:
     return np.datetime64(first, "D") + np.arange(n)
 
 
-def cn_holidays(first: date, last: date) -> dict[date, str]:
-    cal = holidays.country_holidays("CN", years=range(first.year, last.year + 2))
+def cn_holidays(first: date, last: date, language: str = "en_US") -> dict[date, str]:
+    """The CN public holidays and official days off (names in `language`: en_US, zh_CN; the
+    model reads the English names)."""
+    cal = holidays.country_holidays("CN", years=range(first.year, last.year + 2), language=language)
     return {d: name for d, name in cal.items() if first <= d <= last + timedelta(days=1)}
 
 
@@ -40,11 +42,11 @@ def holiday_matrix(days: np.ndarray) -> np.ndarray:
     return out
 
 
-def holidays_named(first: date, last: date) -> list[dict[str, str]]:
+def holidays_named(first: date, last: date, language: str = "en_US") -> list[dict[str, str]]:
     """For the charts: the holidays between two days, with their names."""
     return [
         {"day": d.isoformat(), "name": name}
-        for d, name in sorted(cn_holidays(first, last).items())
+        for d, name in sorted(cn_holidays(first, last, language).items())
         if d <= last
     ]
 

@@ -148,13 +148,35 @@ def stored(s: Session, store: str, sku: str | None = None) -> list[dict[str, Any
     ]
 
 
-def chart(s: Session, store: str, sku: str, today: date, weeks: int = 8) -> dict[str, Any]:
+def live(s: Session, store: str, sku: str, today: date) -> list[dict[str, Any]]:
+    """One SKU's forecast computed now, not stored (before the first nightly run)."""
+    h = history(s, [store], today - timedelta(days=1), HISTORY_DAYS)
+    if (store, sku) not in h.keys:
+        return []
+    i = h.keys.index((store, sku))
+    f = forecast(s, History([h.keys[i]], h.days, h.demand[i : i + 1]), HORIZON)
+    return [
+        {
+            "sku": sku,
+            "day": (today + timedelta(days=d)).isoformat(),
+            "mean_milli": round(float(f.mean[0, d])),
+            "low_milli": round(float(f.low[0, d])),
+            "high_milli": round(float(f.high[0, d])),
+            "sigma_milli": round(float(f.sigma[0])),
+        }
+        for d in range(HORIZON)
+    ]
+
+
+def chart(
+    s: Session, store: str, sku: str, today: date, weeks: int = 8, language: str = "en_US"
+) -> dict[str, Any]:
     """A SKU's last weeks of demand, its stored forecast and interval, and the holidays in
     that span (for the console's chart). Milli-units."""
     first = today - timedelta(days=7 * weeks)
     h = history(s, [store], today - timedelta(days=1), 7 * weeks)
     past = h.demand[h.keys.index((store, sku))] if (store, sku) in h.keys else np.zeros(len(h.days))
-    ahead = stored(s, store, sku)
+    ahead = stored(s, store, sku) or live(s, store, sku, today)
     last = date.fromisoformat(ahead[-1]["day"]) if ahead else today - timedelta(days=1)
     return {
         "store_id": store,
@@ -163,7 +185,7 @@ def chart(s: Session, store: str, sku: str, today: date, weeks: int = 8) -> dict
             {"day": str(d), "net_milli": int(v)} for d, v in zip(h.days, past, strict=True)
         ],
         "forecast": ahead,
-        "holidays": holidays_named(first, last),
+        "holidays": holidays_named(first, last, language),
     }
 
 

@@ -31,7 +31,7 @@ def test_sign_in_home_chart_and_language(page, console: ConsoleHub) -> None:
     page.click("form.lang button[value=en]")
     page.wait_for_selector("#sales-chart[data-drawn=true] canvas")
     assert page.inner_text("h1") == "Overview"
-    assert page.inner_text("nav").split() == ["Home", "Accounts"]
+    assert page.inner_text("nav").split() == ["Home", "Accounts", "Stock", "Forecast"]
     screenshot(page, "console-home-en")
     page.click("form.logout button")
     assert page.url.endswith("/console/login") and page.inner_text("h1") == "Sign in"
@@ -47,10 +47,10 @@ def test_wrong_password_is_refused_on_the_page(page, console: ConsoleHub) -> Non
 @pytest.mark.parametrize(
     ("role", "menu", "accounts_status"),
     [
-        ("hq_admin", ["首页", "账号管理"], 200),
+        ("hq_admin", ["首页", "账号管理", "库存与补货", "需求预测"], 200),
         ("hq_marketing", ["首页"], 403),
-        ("hq_analyst", ["首页"], 403),
-        ("store_manager", ["首页"], 403),
+        ("hq_analyst", ["首页", "库存与补货", "需求预测"], 403),
+        ("store_manager", ["首页", "库存与补货", "需求预测"], 403),
         ("technician", ["首页"], 403),
     ],
 )
