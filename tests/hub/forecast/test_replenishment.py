@@ -162,3 +162,23 @@ def test_backtest_command(db: Database, tmp_path: Path) -> None:
     )
     assert got.returncode == 0, got.stderr
     assert '"seasonal_naive"' in got.stdout and '"wape": 0.0' in got.stdout
+
+
+def test_reorder_alerts_published_once_per_change(api: TestClient, db: Database) -> None:
+    """What goes to the store (retained, on its config leaf), and only when the list changed."""
+    from hub.db import utcnow
+    from hub.replenishment import service
+
+    assert api.post("/api/replenishment/stores/s1/run", json={}).status_code == 200
+    sent: list[tuple[str, bytes, int, bool]] = []
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        sent.append((topic, payload, qos, retain))
+
+    with db.transaction() as s:
+        assert service.publish_alerts(s, "s1", publish, utcnow())
+    with db.transaction() as s:
+        assert not service.publish_alerts(s, "s1", publish, utcnow())  # unchanged: nothing
+    [(topic, payload, qos, retain)] = sent
+    assert topic == "storegw/v1/s1/config/reorder-alerts" and qos == 1 and retain
+    assert '"sku": "milk"' in payload.decode()
