@@ -58,6 +58,8 @@ from hub.pairing.router import router as pairing_router
 from hub.pairing.service import Pairing
 from hub.pricing import recompute as pricing
 from hub.pricing.router import router as pricing_router
+from hub.replenishment.pages import pages as replenishment_pages
+from hub.replenishment.router import router as replenishment_router
 from hub.rpc import Method, RpcServer, ping
 from hub.sales import rpc as refunds_rpc
 from hub.sales import service as sales
@@ -89,6 +91,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     pairing_router,
     analytics_router,
     *stock.ROUTERS,  # stock, purchasing, pickup, notifications
+    replenishment_router,  # forecast, replenishment, classification
 )
 
 
@@ -221,6 +224,7 @@ def create_app(
     app.include_router(analytics_pages)  # the console's analytics pages
     app.include_router(audit_pages)  # the console's audit page
     app.include_router(pairing_pages)  # the console's pairing page
+    app.include_router(replenishment_pages)  # the stock and forecast pages
     _declare_bearer(app)
     return app
 

@@ -202,6 +202,15 @@ POLICY = _table(
     ("GET",    "/api/pairing/requests",                          (TECH,)),
     ("POST",   "/api/pairing",                                   (TECH,)),
     ("POST",   "/api/gateways/{store_id}/{gateway_id}/decommission", ()),
+    # forecast and replenishment (hub/replenishment)
+    ("GET",    "/api/replenishment/stores/{store_id}/plan",      (ANA, MGR)),
+    ("POST",   "/api/replenishment/stores/{store_id}/run",       (MGR,)),
+    ("GET",    "/api/replenishment/stores/{store_id}/forecast",  (ANA, MGR)),
+    ("GET",    "/api/replenishment/stores/{store_id}/skus/{sku}/chart", (ANA, MGR)),
+    ("PUT",    "/api/replenishment/stores/{store_id}/skus/{sku}/setting", (MGR,)),
+    ("GET",    "/api/replenishment/stores/{store_id}/classification", (*HQ, MGR)),
+    ("GET",    "/api/replenishment/alerts",                      (ANA,)),
+    ("GET",    "/api/replenishment/transfers",                   (ANA,)),
 )
 # fmt: on
 

@@ -25,6 +25,8 @@ NAV: tuple[Page, ...] = (
     Page("/console/analytics", "nav.analytics", (HQ_MARKETING, HQ_ANALYST)),
     Page("/console/audit", "nav.audit", (HQ_ADMIN,)),
     Page("/console/pairing", "nav.pairing", (HQ_ADMIN, TECHNICIAN)),
+    Page("/console/stock", "nav.stock", (HQ_ANALYST, STORE_MANAGER)),
+    Page("/console/forecast", "nav.forecast", (HQ_ANALYST, STORE_MANAGER)),
 )
 
 

@@ -32,7 +32,8 @@ def test_sign_in_home_chart_and_language(page, console: ConsoleHub) -> None:
     page.wait_for_selector("#sales-chart[data-drawn=true] canvas")
     assert page.inner_text("h1") == "Overview"
     nav = page.inner_text("nav").split()
-    assert nav == ["Home", "Accounts", "Member", "analytics", "Audit", "log", "Pairing"]
+    assert nav[:7] == ["Home", "Accounts", "Member", "analytics", "Audit", "log", "Pairing"]
+    assert nav[7:] == ["Stock", "Forecast"]
     screenshot(page, "console-home-en")
     page.click("form.logout button")
     assert page.url.endswith("/console/login") and page.inner_text("h1") == "Sign in"
@@ -48,10 +49,14 @@ def test_wrong_password_is_refused_on_the_page(page, console: ConsoleHub) -> Non
 @pytest.mark.parametrize(
     ("role", "menu", "accounts_status"),
     [
-        ("hq_admin", ["首页", "账号管理", "会员分析", "审计日志", "网关配对"], 200),
+        (
+            "hq_admin",
+            ["首页", "账号管理", "会员分析", "审计日志", "网关配对", "库存与补货", "需求预测"],
+            200,
+        ),
         ("hq_marketing", ["首页", "会员分析"], 403),
-        ("hq_analyst", ["首页", "会员分析"], 403),
-        ("store_manager", ["首页"], 403),
+        ("hq_analyst", ["首页", "会员分析", "库存与补货", "需求预测"], 403),
+        ("store_manager", ["首页", "库存与补货", "需求预测"], 403),
         ("technician", ["首页", "网关配对"], 403),
     ],
 )

@@ -1,0 +1,222 @@
+"""The forecast in the hub: a store's daily demand history (`stock_daily_demand`, kept with
+every sale) as one matrix, the promotions calendar, the model over all the store's SKUs at
+once, and the rows in `demand_forecasts` (replaced per store on each run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hub.catalog.models import CatalogItem, Promotion
+from hub.db import bulk_insert
+from hub.forecast.backtest import backtest
+from hub.forecast.calendar import days_between, holiday_matrix, holidays_named, promo_matrix
+from hub.forecast.model import Forecast, design, fit_predict
+from hub.forecast.models import DemandForecast
+from hub.stores.models import Store
+
+HISTORY_DAYS = 730
+MIN_HISTORY_DAYS = 28
+HORIZON = 7
+
+
+@dataclass
+class History:
+    keys: list[tuple[str, str]]  # (store, sku) per row
+    days: np.ndarray  # datetime64[D], the columns
+    demand: np.ndarray  # (series, days) net milli-units, zero where nothing sold
+
+
+def history(s: Session, stores: list[str] | None, until: date, n_days: int) -> History:
+    """Net demand per store × SKU × day over the `n_days` up to `until` (inclusive).
+
+    A store's two years are ~1.5 M rows: one Python object per row would cost seconds per
+    store. So the database aggregates each series' days and quantities into two strings
+    (`group_concat` / `string_agg`, in the same row order) and numpy parses them in C."""
+    first = until - timedelta(days=n_days - 1)
+    conn = s.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    if sqlite:
+        day = "CAST(julianday(day) - 2440587.5 AS INTEGER)"
+        agg = "group_concat({}, ',')"
+    else:
+        day = "(day - DATE '1970-01-01')"
+        agg = "string_agg(({})::text, ',' ORDER BY day)"
+    sql = (
+        f"SELECT store_id, sku, {agg.format(day)}, {agg.format('sold_milli - refunded_milli')}"
+        f" FROM stock_daily_demand WHERE day >= {mark} AND day <= {mark}"
+    )
+    params: tuple[Any, ...] = (first.isoformat(), until.isoformat())
+    if stores is not None:
+        sql += f" AND store_id IN ({', '.join([mark] * len(stores))})"
+        params += tuple(stores)
+    sql += " GROUP BY store_id, sku ORDER BY store_id, sku"
+    rows = conn.exec_driver_sql(sql, params).all()
+    offset = (first - date(1970, 1, 1)).days
+    demand = np.zeros((len(rows), n_days))
+    for i, (_, _, days, nets) in enumerate(rows):  # one per series, the parsing in C
+        demand[i, np.fromstring(days, dtype=np.int64, sep=",") - offset] = np.fromstring(
+            nets, dtype=np.float64, sep=","
+        )
+    keys = [(r[0], r[1]) for r in rows]
+    return History(keys, days_between(first, n_days), np.maximum(demand, 0))
+
+
+def promotions(s: Session, tz: str = "Asia/Shanghai") -> list[dict[str, Any]]:
+    """Active promotions as the calendar reads them: stores, SKUs (scope, gift, bundle items),
+    categories, first and last store-local day (None: open)."""
+    zone = ZoneInfo(tz)
+
+    def day(at: datetime | None) -> date | None:
+        return at.astimezone(zone).date() if at else None
+
+    out = []
+    for p in s.scalars(select(Promotion).where(Promotion.active.is_(True))):
+        rule = p.rule or {}
+        skus = set(rule.get("skus") or [])
+        skus |= {rule["gift_sku"]} if rule.get("gift_sku") else set()
+        skus |= {i["sku"] for i in rule.get("items") or [] if isinstance(i, dict) and "sku" in i}
+        out.append(
+            {
+                "stores": list(p.stores or []),
+                "skus": sorted(skus),
+                "categories": list(rule.get("categories") or []),
+                "first": day(p.valid_from),
+                "last": day(p.valid_until),
+            }
+        )
+    return out
+
+
+def _inputs(s: Session, h: History, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The holiday columns, the design matrix and the promotion indicator over the history
+    and the `horizon` days after it."""
+    days = days_between(h.days[0].astype(date), len(h.days) + horizon)
+    cal = holiday_matrix(days)
+    skus = sorted({k[1] for k in h.keys})
+    category = dict(
+        s.execute(
+            select(CatalogItem.sku, CatalogItem.category).where(CatalogItem.sku.in_(skus))
+        ).all()
+    )
+    zone = store_zone(s, h.keys[0][0]) if h.keys else "Asia/Shanghai"
+    promo = promo_matrix(h.keys, days, promotions(s, zone), category)
+    return cal, design(days, cal), promo
+
+
+def forecast(s: Session, h: History, horizon: int = HORIZON) -> Forecast:
+    _, x, promo = _inputs(s, h, horizon)
+    n = len(h.days)
+    return fit_predict(h.demand, x[:n], x[n:], promo[:, :n], promo[:, n:])
+
+
+def run_store(s: Session, store: str, today: date, now: datetime, horizon: int = HORIZON) -> int:
+    """Forecast every SKU of a store from `today` on (history up to yesterday) and replace
+    its rows. Returns how many series were forecast."""
+    h = history(s, [store], today - timedelta(days=1), HISTORY_DAYS)
+    s.execute(delete(DemandForecast).where(DemandForecast.store_id == store))
+    if not h.keys:
+        return 0
+    f = forecast(s, h, horizon)
+    mean, low, high = (np.rint(a).astype(np.int64) for a in (f.mean, f.low, f.high))
+    low, high = np.minimum(low, mean), np.maximum(high, mean)
+    sigma = np.rint(f.sigma).astype(np.int64)
+    rows = [
+        {
+            "sku": sku,
+            "day": today + timedelta(days=d),
+            "mean_milli": int(mean[i, d]),
+            "low_milli": int(low[i, d]),
+            "high_milli": int(high[i, d]),
+            "sigma_milli": int(sigma[i]),
+        }
+        for i, (_, sku) in enumerate(h.keys)
+        for d in range(horizon)
+    ]
+    bulk_insert(s, DemandForecast.__table__, rows, same={"store_id": store, "made_at": now})
+    return len(h.keys)
+
+
+def stored(s: Session, store: str, sku: str | None = None) -> list[dict[str, Any]]:
+    q = select(DemandForecast).where(DemandForecast.store_id == store)
+    if sku:
+        q = q.where(DemandForecast.sku == sku)
+    return [
+        {
+            "sku": f.sku,
+            "day": f.day.isoformat(),
+            "mean_milli": f.mean_milli,
+            "low_milli": f.low_milli,
+            "high_milli": f.high_milli,
+            "sigma_milli": f.sigma_milli,
+        }
+        for f in s.scalars(q.order_by(DemandForecast.sku, DemandForecast.day))
+    ]
+
+
+def live(s: Session, store: str, sku: str, today: date) -> list[dict[str, Any]]:
+    """One SKU's forecast computed now, not stored (before the first nightly run)."""
+    h = history(s, [store], today - timedelta(days=1), HISTORY_DAYS)
+    if (store, sku) not in h.keys:
+        return []
+    i = h.keys.index((store, sku))
+    f = forecast(s, History([h.keys[i]], h.days, h.demand[i : i + 1]), HORIZON)
+    return [
+        {
+            "sku": sku,
+            "day": (today + timedelta(days=d)).isoformat(),
+            "mean_milli": round(float(f.mean[0, d])),
+            "low_milli": round(float(f.low[0, d])),
+            "high_milli": round(float(f.high[0, d])),
+            "sigma_milli": round(float(f.sigma[0])),
+        }
+        for d in range(HORIZON)
+    ]
+
+
+def chart(
+    s: Session, store: str, sku: str, today: date, weeks: int = 8, language: str = "en_US"
+) -> dict[str, Any]:
+    """A SKU's last weeks of demand, its stored forecast and interval, and the holidays in
+    that span (for the console's chart). Milli-units."""
+    first = today - timedelta(days=7 * weeks)
+    h = history(s, [store], today - timedelta(days=1), 7 * weeks)
+    past = h.demand[h.keys.index((store, sku))] if (store, sku) in h.keys else np.zeros(len(h.days))
+    ahead = stored(s, store, sku) or live(s, store, sku, today)
+    last = date.fromisoformat(ahead[-1]["day"]) if ahead else today - timedelta(days=1)
+    return {
+        "store_id": store,
+        "sku": sku,
+        "history": [
+            {"day": str(d), "net_milli": int(v)} for d, v in zip(h.days, past, strict=True)
+        ],
+        "forecast": ahead,
+        "holidays": holidays_named(first, last, language),
+    }
+
+
+def store_zone(s: Session, store: str) -> str:
+    return s.scalar(select(Store.tz).where(Store.id == store)) or "Asia/Shanghai"
+
+
+def backtest_chain(
+    s: Session, until: date, origins: int = 8, stores: list[str] | None = None
+) -> dict[str, Any]:
+    """The backtest over the hub's own history up to `until` (every store, or those named)."""
+    h = history(s, stores, until, HISTORY_DAYS)
+    active = h.demand.sum(axis=1) > 0
+    h = History([k for k, a in zip(h.keys, active, strict=True) if a], h.days, h.demand[active])
+    if not h.keys:
+        raise ValueError("no demand recorded yet")
+    keep = np.flatnonzero(h.demand.any(axis=0))
+    start = int(keep[0]) if keep.size else 0  # from the first day anything sold
+    h = History(h.keys, h.days[start:], h.demand[:, start:])
+    cal, _, promo = _inputs(s, h, 0)
+    return backtest(h.demand, h.days, cal, promo, origins=origins)

@@ -1,0 +1,184 @@
+"""Replenishment through the real app on SQLite and PostgreSQL: a store short of milk gets a
+reorder alert, a suggested order in whole packs, a PO drafted through purchasing (sent at once
+under the threshold, else waiting for approval and not drafted twice), a transfer suggestion
+from the store that holds too much; the forecast rows and the CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hub.app import create_app
+from hub.db import Database, bulk_insert
+from hub.members.overview import today
+from hub.stock.models import DailyDemand
+from hub.stores.models import Store
+
+H = {"Authorization": "Bearer api-test-token"}
+
+
+def _demand(db: Database, store: str, sku: str, per_day: int, days: int) -> None:
+    with db.transaction() as s:
+        last = today(s) - timedelta(days=1)
+        rows = [{"day": last - timedelta(days=i), "sold_milli": per_day} for i in range(days)]
+        bulk_insert(
+            s,
+            DailyDemand.__table__,
+            rows,
+            same={"store_id": store, "sku": sku, "refunded_milli": 0},
+        )
+
+
+@pytest.fixture
+def api(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("STOREGW_HUB_TOKEN", "api-test-token")
+    monkeypatch.setenv("STOREGW_STOCK_JOB_S", "3600")
+    with db.transaction() as s:
+        s.add_all([Store(id="s1", name="一店"), Store(id="s2", name="二店")])
+    _demand(db, "s1", "milk", 10_000, 120)
+    _demand(db, "s1", "tea", 2_000, 120)
+    _demand(db, "s2", "milk", 1_000, 120)
+    app = create_app(tmp_path / "hub-data", db.url)
+    with TestClient(app, headers=H) as client:
+        sup = client.put(
+            "/api/suppliers/fresh",
+            json={
+                "name": "鲜奶",
+                "lead_time_days": 2,
+                "items": [
+                    {
+                        "sku": "milk",
+                        "cost_fen": 300,
+                        "pack_milli": 6_000,
+                        "min_order_milli": 12_000,
+                    },
+                    {"sku": "tea", "cost_fen": 1000, "pack_milli": 1_000},
+                ],
+            },
+        )
+        assert sup.status_code == 200, sup.text
+        for store, lines in {
+            "s1": [("milk", 5_000), ("tea", 50_000), ("dead", 3_000)],
+            "s2": [("milk", 200_000)],
+        }.items():
+            r = client.post(
+                f"/api/stock/stores/{store}/stocktakes",
+                json={
+                    "counted_by": "t",
+                    "lines": [{"sku": k, "counted_milli": q} for k, q in lines],
+                },
+            )
+            assert r.status_code == 201, r.text
+        yield client
+
+
+def _by_sku(rows: list[dict]) -> dict[str, dict]:
+    return {r["sku"]: r for r in rows}
+
+
+def test_plan_alert_draft_approve_and_transfer(api: TestClient) -> None:
+    plan = _by_sku(api.get("/api/replenishment/stores/s1/plan").json()["plan"])
+    milk, tea, dead = plan["milk"], plan["tea"], plan["dead"]
+    # ten a day, lead 2 + review 7: target ≈ 90 pieces, 5 available → 85 → 15 packs of 6
+    assert abs(milk["forecast_7d_milli"] - 70_000) < 500, milk
+    assert abs(milk["reorder_point_milli"] - 20_000) < 500, milk
+    assert milk["below_reorder_point"] and milk["suggested_milli"] == 90_000, milk
+    assert milk["supplier_id"] == "fresh" and milk["value_fen"] == 27_000
+    assert not tea["below_reorder_point"] and tea["suggested_milli"] == 0, tea
+    assert dead["forecast_7d_milli"] == 0 and dead["supplier_id"] is None
+
+    moves = api.get("/api/replenishment/transfers").json()["transfers"]
+    assert [(m["sku"], m["from_store"], m["to_store"]) for m in moves] == [("milk", "s2", "s1")]
+    assert 80_000 <= moves[0]["qty_milli"] <= 90_000 and moves[0]["qty_milli"] % 1000 == 0
+
+    run = api.post("/api/replenishment/stores/s1/run", json={})
+    assert run.status_code == 200, run.text
+    done = run.json()
+    assert done["series"] == 2 and done["alerts"] == 1
+    [po] = done["purchase_orders"]
+    assert po["state"] == "draft" and po["supplier_id"] == "fresh"
+    assert [(ln["sku"], ln["ordered_milli"]) for ln in po["lines"]] == [("milk", 90_000)]
+    alerts = api.get("/api/replenishment/alerts", params={"store": "s1"}).json()["alerts"]
+    assert [a["sku"] for a in alerts] == ["milk"]
+    # waiting for a person: the next run drafts nothing more
+    assert api.post("/api/replenishment/stores/s1/run", json={}).json()["purchase_orders"] == []
+    assert api.post(f"/api/purchase-orders/{po['id']}/send").json()["state"] == "sent"
+    plan = _by_sku(api.get("/api/replenishment/stores/s1/plan").json()["plan"])
+    assert plan["milk"]["on_order_milli"] == 90_000 and plan["milk"]["suggested_milli"] == 0
+
+    fc = api.get("/api/replenishment/stores/s1/forecast", params={"sku": "milk"}).json()
+    assert len(fc["forecast"]) == 7
+    assert all(f["low_milli"] <= f["mean_milli"] <= f["high_milli"] for f in fc["forecast"])
+
+
+def test_auto_send_under_the_threshold(api: TestClient) -> None:
+    done = api.post("/api/replenishment/stores/s1/run", json={"auto_send_below_fen": 30_000})
+    [po] = done.json()["purchase_orders"]
+    assert po["state"] == "sent" and po["value_fen"] == 27_000
+
+
+def test_exports_and_bad_input(api: TestClient) -> None:
+    r = api.get("/api/replenishment/stores/s1/plan", params={"format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
+    assert [x["sku"] for x in rows] == ["dead", "milk", "tea"]
+    assert rows[1]["suggested_milli"] == "90000"
+    r = api.get("/api/replenishment/stores/s1/classification", params={"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
+    assert {x["sku"]: x["mover"] for x in rows} == {"dead": "dead", "milk": "fast", "tea": "medium"}
+    assert {x["sku"]: x["xyz"] for x in rows}["milk"] == "X"
+    assert api.get("/api/replenishment/stores/nope/plan").status_code == 404
+    bad = api.put("/api/replenishment/stores/s1/skus/milk/setting", json={"service_level_pm": 1000})
+    assert bad.status_code == 422
+    bad = api.put("/api/replenishment/stores/s1/skus/milk/setting", json={"supplier_id": "x"})
+    assert bad.status_code == 422 and "does not sell" in bad.json()["detail"]
+    ok = api.put(
+        "/api/replenishment/stores/s1/skus/milk/setting", json={"fixed_safety_milli": 30_000}
+    )
+    assert ok.status_code == 200
+    milk = _by_sku(api.get("/api/replenishment/stores/s1/plan").json()["plan"])["milk"]
+    assert milk["safety_milli"] == 30_000 and milk["suggested_milli"] == 120_000
+
+
+def test_backtest_command(db: Database, tmp_path: Path) -> None:
+    """`storegw forecast backtest` over the hub's own history (here two flat series: the
+    model and seasonal naive both near perfect, the report well formed)."""
+    with db.transaction() as s:
+        s.add(Store(id="s1", name="一店"))
+    _demand(db, "s1", "milk", 10_000, 120)
+    got = subprocess.run(
+        [sys.executable, "-m", "storegw.cli", "forecast", "backtest", "--database-url", db.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert got.returncode == 0, got.stderr
+    assert '"seasonal_naive"' in got.stdout and '"wape": 0.0' in got.stdout
+
+
+def test_reorder_alerts_published_once_per_change(api: TestClient, db: Database) -> None:
+    """What goes to the store (retained, on its config leaf), and only when the list changed."""
+    from hub.db import utcnow
+    from hub.replenishment import service
+
+    assert api.post("/api/replenishment/stores/s1/run", json={}).status_code == 200
+    sent: list[tuple[str, bytes, int, bool]] = []
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        sent.append((topic, payload, qos, retain))
+
+    with db.transaction() as s:
+        assert service.publish_alerts(s, "s1", publish, utcnow())
+    with db.transaction() as s:
+        assert not service.publish_alerts(s, "s1", publish, utcnow())  # unchanged: nothing
+    [(topic, payload, qos, retain)] = sent
+    assert topic == "storegw/v1/s1/config/reorder-alerts" and qos == 1 and retain
+    assert '"sku": "milk"' in payload.decode()
