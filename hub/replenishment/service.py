@@ -24,7 +24,7 @@ from hub.replenishment import plan as arithmetic
 from hub.replenishment.models import ReorderAlert, ReplenishmentSetting
 from hub.sales.models import Sale, SaleLine
 from hub.stock import reads
-from hub.stock.ledger import StockError
+from hub.stock.ledger import StockError, StockInvalid, StockNotFound
 from hub.stores.models import Store
 from protocols import topics
 
@@ -70,7 +70,7 @@ def plan_store(s: Session, store: str, today: date) -> list[dict[str, Any]]:
     """Every SKU the store sold in the history window or holds: forecast, position, terms,
     safety stock, reorder point, target and the suggested order (milli-units, fen)."""
     if s.get(Store, store) is None:
-        raise StockError(f"no store {store}", 404)
+        raise StockNotFound(f"no store {store}")
     h = forecasting.history(s, [store], today - timedelta(days=1), forecasting.HISTORY_DAYS)
     pos = {p["sku"]: p for p in reads.positions(s, store)}
     skus = sorted({k[1] for k in h.keys} | set(pos))
@@ -314,9 +314,9 @@ def nightly(
 
 def save_setting(s: Session, store: str, sku: str, values: dict[str, Any]) -> dict[str, Any]:
     if s.get(Store, store) is None:
-        raise StockError(f"no store {store}", 404)
+        raise StockNotFound(f"no store {store}")
     if values.get("supplier_id") and s.get(SupplierItem, (values["supplier_id"], sku)) is None:
-        raise StockError(f"{values['supplier_id']} does not sell {sku}", 422)
+        raise StockInvalid(f"{values['supplier_id']} does not sell {sku}")
     row = s.get(ReplenishmentSetting, (store, sku))
     if row is None:
         row = ReplenishmentSetting(store_id=store, sku=sku)
@@ -333,7 +333,7 @@ def classification(s: Session, store: str, today: date) -> list[dict[str, Any]]:
     """Every SKU the store sold in the last year or holds: ABC, XYZ, mover, seasonal
     (classify.py), with the revenue (fen) and units (milli) of the window."""
     if s.get(Store, store) is None:
-        raise StockError(f"no store {store}", 404)
+        raise StockNotFound(f"no store {store}")
     until = today - timedelta(days=1)
     h = forecasting.history(s, [store], until, 360)
     held = {p["sku"] for p in reads.positions(s, store)}
