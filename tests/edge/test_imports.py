@@ -24,6 +24,7 @@ NOT_AT_START = {
     "qrcode": "previews only",
     "barcode": "previews only",
     "yaml": "python-escpos's capabilities table",
+    "jinja2": "the admin pages' templates: at the first page",
 }
 
 ASSEMBLE = """
