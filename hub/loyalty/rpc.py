@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from pydantic import ValidationError
+import msgspec
 
 from hub.coupons import holds
 from hub.coupons import service as coupons
@@ -60,22 +60,20 @@ class RpcServer:
     def handle(self, store: str, gateway: str, payload: bytes) -> bytes | None:
         """One request → its reply bytes (None when there is no one to answer)."""
         try:
-            req = rpc.Request.model_validate_json(payload)
-        except ValidationError as err:
+            req = rpc.parse_request(payload)
+        except rpc.Invalid as err:
             corr = _corr(payload)
-            log.warning("bad RPC request from %s/%s: %s", store, gateway, err.errors()[0]["msg"])
+            log.warning("bad RPC request from %s/%s: %s", store, gateway, err)
             if corr is None:
                 return None
-            return _reply(corr, False, error=f"bad request: {err.errors()[0]['msg']}", status=400)
+            return _reply(corr, False, error=f"bad request: {err}", status=400)
         if req.deadline is not None and req.deadline < utcnow():
             log.info("RPC %s %s from %s/%s arrived too late", req.method, req.id, store, gateway)
             return None
         try:
-            params = rpc.PARAMS[req.method].model_validate(req.params)
-        except ValidationError as err:
-            e = err.errors()[0]
-            loc = ".".join(str(x) for x in e["loc"]) or "params"
-            return _reply(req.id, False, error=f"{loc}: {e['msg']}", status=422)
+            params = rpc.check_params(req.method, req.params)
+        except rpc.Invalid as err:
+            return _reply(req.id, False, error=f"{err.loc or 'params'}: {err.msg}", status=422)
         try:
             result = self.call(req.method, params, store, gateway, req.lane)
         except (
@@ -128,7 +126,7 @@ class RpcServer:
                     other_codes=p.other_codes,
                 )
             if method == "refund.claim":
-                lines = [x.model_dump() for x in p.lines]
+                lines = [msgspec.to_builtins(x) for x in p.lines]
                 where = {"store": store, "gateway": gateway, "lane": lane, "ttl_s": p.ttl_s}
                 return refunds.claim(s, p.claim_id, p.sale_id, lines, **where)
             if method == "refund.release":
@@ -227,4 +225,4 @@ def _reply(
     status: int = 200,
 ) -> bytes:
     r = rpc.Reply(id=corr, ok=ok, result=result, error=error, status=status)
-    return r.model_dump_json().encode()
+    return rpc.encode(r)
