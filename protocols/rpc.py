@@ -62,7 +62,7 @@ class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pass
 
 
-class Request(_Strict):
+class Request(_Strict, kw_only=True):
     id: Annotated[str, Meta(min_length=1, max_length=64)]
     method: Method
     params: dict[str, Any] = {}
@@ -70,7 +70,7 @@ class Request(_Strict):
     lane: str | None = None
 
 
-class Reply(_Strict):
+class Reply(_Strict, kw_only=True):
     id: str
     ok: bool
     result: dict[str, Any] | None = None
@@ -79,7 +79,7 @@ class Reply(_Strict):
 
 
 # --- params of each method ------------------------------------------------------------------
-class MemberLookup(_Strict):
+class MemberLookup(_Strict, kw_only=True):
     phone: str | None = None
     card_no: str | None = None
     member_id: str | None = None
@@ -89,14 +89,14 @@ class MemberLookup(_Strict):
             raise ValueError("give exactly one of phone, card_no, member_id")
 
 
-class MemberRegister(_Strict):
+class MemberRegister(_Strict, kw_only=True):
     phone: str
     name: str | None = None
     birthday: date | None = None
     marketing_consent: bool = False
 
 
-class CouponCheck(_Strict):
+class CouponCheck(_Strict, kw_only=True):
     code: str
     member_id: str | None = None
     lines: list[BasketLine] = []
@@ -113,31 +113,31 @@ class CouponReserve(CouponCheck, kw_only=True):
     ttl_s: Annotated[int, Meta(gt=0, le=3600)] | None = None
 
 
-class CouponSettle(_Strict):
+class CouponSettle(_Strict, kw_only=True):
     reservation_id: HoldId
     sale_id: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
 
 
-class PointsReserve(_Strict):
+class PointsReserve(_Strict, kw_only=True):
     reservation_id: Annotated[str, Meta(min_length=8, max_length=36)]
     member_id: str
     points: Annotated[int, Meta(gt=0)]
     ttl_s: Annotated[int, Meta(gt=0, le=3600)] | None = None
 
 
-class PointsSettle(_Strict):
+class PointsSettle(_Strict, kw_only=True):
     reservation_id: str
     sale_id: str | None = None
 
 
-class RefundLineParams(_Strict):
+class RefundLineParams(_Strict, kw_only=True):
     sku: Annotated[str, Meta(min_length=1, max_length=200)]
     qty_milli: Annotated[int, Meta(gt=0)]
     amount_fen: Annotated[int, Meta(ge=0)]
     line: Annotated[int, Meta(ge=1)] | None = None
 
 
-class RefundClaim(_Strict):
+class RefundClaim(_Strict, kw_only=True):
     """Reserve part of a sale for a refund about to be paid out: the hub answers what is
     still refundable and holds this much until the refund (carrying `claim_id`) is booked,
     released, or the hold times out."""
@@ -148,13 +148,13 @@ class RefundClaim(_Strict):
     ttl_s: Annotated[int, Meta(gt=0, le=86400)] | None = None
 
 
-class RefundRelease(_Strict):
+class RefundRelease(_Strict, kw_only=True):
     claim_id: Annotated[str, Meta(min_length=8, max_length=36)]
 
 
-class Ping(_Strict):
+class Ping(_Strict, kw_only=True):
     """No parameters: the answer is the proof."""
-class StockLevels(_Strict):
+class StockLevels(_Strict, kw_only=True):
     """The calling store's own stock: the SKUs named, or every SKU it has a balance for."""
 
     skus: Annotated[
@@ -162,7 +162,7 @@ class StockLevels(_Strict):
     ] = []
 
 
-class PickupComplete(_Strict):
+class PickupComplete(_Strict, kw_only=True):
     """The lane hands an online order over in its store: its held goods leave the stock."""
 
     order_id: Annotated[str, Meta(min_length=1, max_length=36)]
