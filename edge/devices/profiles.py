@@ -2,7 +2,7 @@
 limits), as TOML files under `firmware_config/<kind>/<name>.toml`, validated on load.
 
 A profile's name is its file name without `.toml`. A bad file fails loudly with the file, the key
-and what is wrong, e.g. `scales/acme.toml: serial.parity: Input should be 'N', 'E' or 'O'`.
+and what is wrong, e.g. `scales/acme.toml: serial.parity: Input should be 'E', 'N' or 'O'`.
 msgspec Structs (not pydantic: a gateway that loads no pydantic idles ~5 MiB smaller).
 The directory is the repo's `firmware_config/`, or `$STOREGW_PROFILES` when set."""
 
