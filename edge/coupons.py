@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from edge.devices.base import Context
 from edge.journal import Refused
@@ -36,6 +35,7 @@ from edge.rpc import HubCallError, HubCalls
 from protocols import coupons as rules
 from protocols import rpc
 from protocols.envelope import new_id
+from protocols.strict import Invalid, convert, to_json
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +117,10 @@ class CouponClaims:
         body = await HubCalls._json(request)
         body.setdefault("reservation_id", new_id())  # retry with this id: the same hold
         try:
-            p = rpc.CouponReserve.model_validate(body)
+            p = convert(body, rpc.CouponReserve)
             code = rules.normalize(p.code)  # a mistyped code needs no round trip
-        except ValidationError as err:
-            e = err.errors()[0]
-            reason = f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}"
+        except Invalid as err:
+            reason = f"{err.loc or 'body'}: {err.msg}"
             log.warning("lane %s: coupon reserve refused: %s", lane, reason)
             return _error(400, reason)
         except rules.CodeError as err:
@@ -141,7 +140,7 @@ class CouponClaims:
         ).fetchone()
         if other is not None:
             return _error(409, f"coupon {rules.pretty(code)} is claimed at lane {other[0]}")
-        params = {**p.model_dump(mode="json", exclude_none=True), "code": code}
+        params = {k: v for k, v in to_json(p).items() if v is not None} | {"code": code}
         try:
             got = await self.calls.call("coupon.reserve", params, lane)
         except HubCallError as err:

@@ -57,7 +57,7 @@ async def read_json(request: web.Request, type_: type[T] | Any = Any, *, empty: 
 async def read_object(
     request: web.Request, *, empty: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A body that must be a JSON object (routes validating with pydantic next)."""
+    """A body that must be a JSON object (routes validating with protocols.strict next)."""
     body = await read_json(request, empty=empty)
     if not isinstance(body, dict):
         raise bad_request("body must be a JSON object")

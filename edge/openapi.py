@@ -1,10 +1,10 @@
 """The gateway's lane and device API as an OpenAPI 3.1 document, generated from the types that
-validate the bodies (msgspec structs for sales, refunds and shift closes; pydantic models for
-the lanes' loyalty calls and weighing), served at `/openapi.json`, with a self-contained docs
-page at `/docs` (protocols/api_docs.html, the hub's too: no script, font or style from the
-internet — a store may have none). A page of our own rather than Swagger UI from a package:
-swagger-ui-bundle 1.1.0 would do it offline, but ships Swagger UI 4.15 (8 MiB unpacked, plus
-Jinja2) to every Pi-class gateway for what ~150 lines of inline HTML and script do here.
+validate the bodies (msgspec structs, the lanes' loyalty calls and weighing too), served at
+`/openapi.json`, with a self-contained docs page at `/docs` (protocols/api_docs.html, the hub's
+too: no script, font or style from the internet — a store may have none). A page of our own
+rather than Swagger UI from a package: swagger-ui-bundle 1.1.0 would do it offline, but ships
+Swagger UI 4.15 (8 MiB unpacked, plus Jinja2) to every Pi-class gateway for what ~150 lines of
+inline HTML and script do here.
 
 Both are reachable without a token: they describe the API's shape, which is the same on every
 gateway and public in this repository, and hold no data, no store name, no token. A lane
@@ -20,7 +20,6 @@ from typing import Any, Literal, NamedTuple
 
 import msgspec
 from aiohttp import web
-from pydantic import BaseModel
 
 from edge.devices.lanes_io import WeighIn
 from edge.lane import RefundIn, SaleIn, ShiftIn
@@ -70,7 +69,7 @@ class Op(NamedTuple):
     path: str
     tag: str
     summary: str
-    body: Any = None  # a msgspec struct, a pydantic model, or "object" (free-form)
+    body: Any = None  # a msgspec struct, or "object" (free-form)
     ok: tuple[int, Any] = (200, "object")
     errors: tuple[int, ...] = (400,)
     query: tuple[str, ...] = ()
@@ -242,7 +241,6 @@ def _schema(t: Any) -> dict[str, Any]:
 
 
 def _components() -> dict[str, Any]:
-    typed = [op for op in OPS if op.body not in (None, "object")]
     structs = sorted(
         {
             t
@@ -254,12 +252,6 @@ def _components() -> dict[str, Any]:
         key=lambda t: t.__name__,
     )
     _, schemas = msgspec.json.schema_components(structs, ref_template=REF)
-    for op in typed:
-        if isinstance(op.body, type) and issubclass(op.body, BaseModel):
-            schema = op.body.model_json_schema(ref_template=REF.replace("{name}", "{model}"))
-            for name, sub in {**schema.pop("$defs", {}), op.body.__name__: schema}.items():
-                if schemas.setdefault(name, sub) != sub:
-                    raise ValueError(f"two different schemas are named {name}")
     return schemas
 
 
@@ -386,7 +378,7 @@ def document() -> dict[str, Any]:
 
 @cache
 def _spec() -> bytes:
-    """Built once, at the first request (not at start: the document and the pydantic JSON
+    """Built once, at the first request (not at start: the document and the JSON
     schemas it is made from are garbage a gateway nobody asks for its API keeps resident)."""
     return msgspec.json.encode(document())
 

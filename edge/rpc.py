@@ -23,8 +23,8 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 
 from edge import http_errors
 from edge.uplink import Uplink
@@ -52,9 +52,9 @@ class HubCalls:
 
     def on_reply(self, topic: str, payload: bytes) -> None:
         try:
-            reply = rpc.Reply.model_validate_json(payload)
-        except ValidationError as err:
-            log.error("unreadable RPC reply ignored: %s", err.errors()[0]["msg"])
+            reply = rpc.parse_reply(payload)
+        except rpc.Invalid as err:
+            log.error("unreadable RPC reply ignored: %s", err)
             return
         fut = self.pending.pop(reply.id, None)
         if fut is None:
@@ -80,7 +80,7 @@ class HubCalls:
         fut: asyncio.Future[rpc.Reply] = asyncio.get_running_loop().create_future()
         self.pending[corr] = fut
         self.calls += 1
-        body = {**req.model_dump(mode="json"), "deadline": iso(deadline)}
+        body = {**msgspec.to_builtins(req), "deadline": iso(deadline)}
         self.uplink.publish(
             rpc.request_topic(self.uplink.store, self.uplink.gateway),
             json.dumps(body, ensure_ascii=False).encode(),
@@ -111,12 +111,10 @@ class HubCalls:
     async def _answer(
         self, method: str, params: dict[str, Any], lane: str | None = None, status: int = 200
     ) -> web.Response:
-        model: type[BaseModel] = rpc.PARAMS[method]
         try:
-            model.model_validate(params)  # refuse bad input here, without a round trip
-        except ValidationError as err:
-            e = err.errors()[0]
-            reason = f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}"
+            rpc.check_params(method, params)  # refuse bad input here, without a round trip
+        except rpc.Invalid as err:
+            reason = f"{err.loc or 'body'}: {err.msg}"
             log.warning("lane %s: %s refused: %s", lane, method, reason)
             return web.json_response({"error": reason}, status=400)
         try:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from hub.db import Database, utcnow
@@ -77,22 +76,20 @@ class RpcServer:
     def handle(self, store: str, gateway: str, payload: bytes) -> bytes | None:
         """One request → its reply bytes (None when there is no one to answer)."""
         try:
-            req = rpc.Request.model_validate_json(payload)
-        except ValidationError as err:
+            req = rpc.parse_request(payload)
+        except rpc.Invalid as err:
             corr = _corr(payload)
-            log.warning("bad RPC request from %s/%s: %s", store, gateway, err.errors()[0]["msg"])
+            log.warning("bad RPC request from %s/%s: %s", store, gateway, err)
             if corr is None:
                 return None
-            return _reply(corr, False, error=f"bad request: {err.errors()[0]['msg']}", status=400)
+            return _reply(corr, False, error=f"bad request: {err}", status=400)
         if req.deadline is not None and req.deadline < utcnow():
             log.info("RPC %s %s from %s/%s arrived too late", req.method, req.id, store, gateway)
             return None
         try:
-            params = rpc.PARAMS[req.method].model_validate(req.params)
-        except ValidationError as err:
-            e = err.errors()[0]
-            loc = ".".join(str(x) for x in e["loc"]) or "params"
-            return _reply(req.id, False, error=f"{loc}: {e['msg']}", status=422)
+            params = rpc.check_params(req.method, req.params)
+        except rpc.Invalid as err:
+            return _reply(req.id, False, error=f"{err.loc or 'params'}: {err.msg}", status=422)
         try:
             with self.db.transaction() as s:
                 result = self.methods[req.method](s, params, Caller(store, gateway, req.lane))
@@ -124,4 +121,4 @@ def _reply(
     status: int = 200,
 ) -> bytes:
     r = rpc.Reply(id=corr, ok=ok, result=result, error=error, status=status)
-    return r.model_dump_json().encode()
+    return rpc.encode(r)

@@ -19,7 +19,8 @@ import secrets
 from collections.abc import Sequence
 from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
+from msgspec import Meta
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
@@ -68,20 +69,18 @@ def pretty(code: str) -> str:
 
 
 # --- terms and stacking ------------------------------------------------------------------------
-Fen = Annotated[int, Field(strict=True, ge=0)]
+Fen = Annotated[int, Meta(ge=0)]
 Kind = Literal["amount_off", "percent_off", "threshold", "gift"]
 _ORDER = {"gift": 0, "percent_off": 1, "amount_off": 2, "threshold": 2}
 
 
-class Terms(BaseModel):
+class Terms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What a coupon gives and where it applies (empty scope lists mean 'any')."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str
     kind: Kind
     amount_fen: Fen = 0  # amount_off / threshold: fen off
-    percent_off: Annotated[int, Field(strict=True, ge=0, le=100)] = 0
+    percent_off: Annotated[int, Meta(ge=0, le=100)] = 0
     cap_fen: Fen | None = None  # percent_off: at most this much off
     threshold_fen: Fen = 0  # minimum in-scope spend
     gift_sku: str | None = None  # gift: one unit of this line free
@@ -92,28 +91,26 @@ class Terms(BaseModel):
     on_promoted_lines: bool = True
 
 
-class BasketLine(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class BasketLine(msgspec.Struct, frozen=True, kw_only=True):  # unknown keys are ignored
     sku: str
     category: str | None = None
-    qty_milli: Annotated[int, Field(strict=True, gt=0)] = 1000
+    qty_milli: Annotated[int, Meta(gt=0)] = 1000
     unit_price_fen: Fen = 0
     discount_fen: Fen = 0  # taken off by promotions already
     total_fen: Fen
 
 
-class Applied(BaseModel):
+class Applied(msgspec.Struct, kw_only=True):
     code: str
     discount_fen: int
 
 
-class Refused(BaseModel):
+class Refused(msgspec.Struct, kw_only=True):
     code: str
     reason: str
 
 
-class Stack(BaseModel):
+class Stack(msgspec.Struct, kw_only=True):
     applied: list[Applied] = []
     refused: list[Refused] = []
 

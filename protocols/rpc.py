@@ -14,9 +14,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import msgspec
+from msgspec import Meta
 
 from protocols.coupons import BasketLine
+from protocols.strict import Invalid as Invalid  # callers catch rpc.Invalid
+from protocols.strict import convert, decode
 from protocols.topics import ROOT, TopicError, check_id
 
 REQUESTS_ALL = f"{ROOT}/+/+/rpc/request"
@@ -55,19 +58,19 @@ def caller(topic: str) -> tuple[str, str]:
     return check_id(parts[2], "store"), check_id(parts[3], "gateway")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
 
 
-class Request(_Strict):
-    id: Annotated[str, Field(min_length=1, max_length=64)]
+class Request(_Strict, kw_only=True):
+    id: Annotated[str, Meta(min_length=1, max_length=64)]
     method: Method
     params: dict[str, Any] = {}
     deadline: datetime | None = None
     lane: str | None = None
 
 
-class Reply(_Strict):
+class Reply(_Strict, kw_only=True):
     id: str
     ok: bool
     result: dict[str, Any] | None = None
@@ -76,95 +79,111 @@ class Reply(_Strict):
 
 
 # --- params of each method ------------------------------------------------------------------
-class MemberLookup(_Strict):
+class MemberLookup(_Strict, kw_only=True):
     phone: str | None = None
     card_no: str | None = None
     member_id: str | None = None
 
-    @model_validator(mode="after")
-    def _one(self) -> MemberLookup:
+    def __post_init__(self) -> None:
         if sum(x is not None for x in (self.phone, self.card_no, self.member_id)) != 1:
             raise ValueError("give exactly one of phone, card_no, member_id")
-        return self
 
 
-class MemberRegister(_Strict):
+class MemberRegister(_Strict, kw_only=True):
     phone: str
     name: str | None = None
     birthday: date | None = None
     marketing_consent: bool = False
 
 
-class CouponCheck(_Strict):
+class CouponCheck(_Strict, kw_only=True):
     code: str
     member_id: str | None = None
     lines: list[BasketLine] = []
     other_codes: list[str] = []  # coupons already in the basket, for the stacking rules
 
 
-HoldId = Annotated[str, Field(min_length=8, max_length=36)]
+HoldId = Annotated[str, Meta(min_length=8, max_length=36)]
 
 
-class CouponReserve(CouponCheck):
+class CouponReserve(CouponCheck, kw_only=True):
     """Claim the coupon for this lane's basket before granting it (check + hold, atomically)."""
 
     reservation_id: HoldId
-    ttl_s: Annotated[int, Field(strict=True, gt=0, le=3600)] | None = None
+    ttl_s: Annotated[int, Meta(gt=0, le=3600)] | None = None
 
 
-class CouponSettle(_Strict):
+class CouponSettle(_Strict, kw_only=True):
     reservation_id: HoldId
-    sale_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    sale_id: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
 
 
-class PointsReserve(_Strict):
-    reservation_id: Annotated[str, Field(min_length=8, max_length=36)]
+class PointsReserve(_Strict, kw_only=True):
+    reservation_id: Annotated[str, Meta(min_length=8, max_length=36)]
     member_id: str
-    points: Annotated[int, Field(strict=True, gt=0)]
-    ttl_s: Annotated[int, Field(strict=True, gt=0, le=3600)] | None = None
+    points: Annotated[int, Meta(gt=0)]
+    ttl_s: Annotated[int, Meta(gt=0, le=3600)] | None = None
 
 
-class PointsSettle(_Strict):
+class PointsSettle(_Strict, kw_only=True):
     reservation_id: str
     sale_id: str | None = None
 
 
-class RefundLineParams(_Strict):
-    sku: Annotated[str, Field(min_length=1, max_length=200)]
-    qty_milli: Annotated[int, Field(strict=True, gt=0)]
-    amount_fen: Annotated[int, Field(strict=True, ge=0)]
-    line: Annotated[int, Field(strict=True, ge=1)] | None = None
+class RefundLineParams(_Strict, kw_only=True):
+    sku: Annotated[str, Meta(min_length=1, max_length=200)]
+    qty_milli: Annotated[int, Meta(gt=0)]
+    amount_fen: Annotated[int, Meta(ge=0)]
+    line: Annotated[int, Meta(ge=1)] | None = None
 
 
-class RefundClaim(_Strict):
+class RefundClaim(_Strict, kw_only=True):
     """Reserve part of a sale for a refund about to be paid out: the hub answers what is
     still refundable and holds this much until the refund (carrying `claim_id`) is booked,
     released, or the hold times out."""
 
-    claim_id: Annotated[str, Field(min_length=8, max_length=36)]
-    sale_id: Annotated[str, Field(min_length=1, max_length=36)]
-    lines: Annotated[list[RefundLineParams], Field(min_length=1, max_length=500)]
-    ttl_s: Annotated[int, Field(strict=True, gt=0, le=86400)] | None = None
+    claim_id: Annotated[str, Meta(min_length=8, max_length=36)]
+    sale_id: Annotated[str, Meta(min_length=1, max_length=36)]
+    lines: Annotated[list[RefundLineParams], Meta(min_length=1, max_length=500)]
+    ttl_s: Annotated[int, Meta(gt=0, le=86400)] | None = None
 
 
-class RefundRelease(_Strict):
-    claim_id: Annotated[str, Field(min_length=8, max_length=36)]
+class RefundRelease(_Strict, kw_only=True):
+    claim_id: Annotated[str, Meta(min_length=8, max_length=36)]
 
 
-class Ping(_Strict):
+class Ping(_Strict, kw_only=True):
     """No parameters: the answer is the proof."""
-class StockLevels(_Strict):
+class StockLevels(_Strict, kw_only=True):
     """The calling store's own stock: the SKUs named, or every SKU it has a balance for."""
 
     skus: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=500)
+        list[Annotated[str, Meta(min_length=1, max_length=200)]], Meta(max_length=500)
     ] = []
 
 
-class PickupComplete(_Strict):
+class PickupComplete(_Strict, kw_only=True):
     """The lane hands an online order over in its store: its held goods leave the stock."""
 
-    order_id: Annotated[str, Field(min_length=1, max_length=36)]
+    order_id: Annotated[str, Meta(min_length=1, max_length=36)]
+
+
+def parse_request(payload: bytes) -> Request:
+    """A request as it arrives, or Invalid saying why."""
+    return decode(payload, Request)
+
+
+def parse_reply(payload: bytes) -> Reply:
+    return decode(payload, Reply)
+
+
+def encode(message: Request | Reply) -> bytes:
+    return msgspec.json.encode(message)
+
+
+def check_params(method: str, params: dict[str, Any]) -> _Strict:
+    """A method's parameters checked by its type, or Invalid (`loc` within the params)."""
+    return convert(params, PARAMS[method])
 
 
 PARAMS: dict[str, type[_Strict]] = {

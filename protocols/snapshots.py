@@ -10,41 +10,43 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import msgspec
+from msgspec import Meta
 
 from protocols.pricing import rules
+from protocols.strict import Invalid, convert, to_json
 
 Kind = Literal["catalog", "prices", "promotions", "tiers"]
 KINDS: tuple[str, ...] = ("catalog", "prices", "promotions", "tiers")
-Fen = Annotated[int, Field(strict=True, ge=0)]
+Fen = Annotated[int, Meta(ge=0)]
 
 
 class SnapshotError(ValueError):
     pass
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
 
 
-class Item(_Strict):
-    sku: Annotated[str, Field(min_length=1, max_length=200)]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+class Item(_Strict, kw_only=True):
+    sku: Annotated[str, Meta(min_length=1, max_length=200)]
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
     category: str | None = None
     unit: Literal["piece", "kg"] = "piece"
     barcodes: list[str] = []
     cost_fen: Fen | None = None  # per unit: the pricing engine's margin floor
 
 
-class CatalogData(_Strict):
+class CatalogData(_Strict, kw_only=True):
     items: list[Item]
 
 
-class PricesData(_Strict):
+class PricesData(_Strict, kw_only=True):
     prices: dict[str, Fen]  # sku → unit price (per piece, or per kg for weighed goods)
 
 
-class Promotion(_Strict):
+class Promotion(_Strict, kw_only=True):
     """A typed promotion: `rule` is validated by the pricing engine's own types for `kind`
     (protocols/pricing/rules.py), so a store never holds a rule its engine cannot evaluate."""
 
@@ -56,26 +58,24 @@ class Promotion(_Strict):
     valid_from: datetime | None = None
     valid_until: datetime | None = None
 
-    @model_validator(mode="after")
-    def _typed(self) -> Promotion:
+    def __post_init__(self) -> None:
         self.rule = rules.rule_fields(rules.check_rule(self.kind, self.rule))
-        return self
 
 
-class PromotionsData(_Strict):
+class PromotionsData(_Strict, kw_only=True):
     promotions: list[Promotion]
 
 
-class Tier(_Strict):
+class Tier(_Strict, kw_only=True):
     code: str
     name: str
     rank: int
-    discount_pct: Annotated[int, Field(strict=True, ge=1, le=100)]
-    points_multiplier_pct: Annotated[int, Field(strict=True, ge=0)]
+    discount_pct: Annotated[int, Meta(ge=1, le=100)]
+    points_multiplier_pct: Annotated[int, Meta(ge=0)]
     birthday_gift: bool = False
 
 
-class TiersData(_Strict):
+class TiersData(_Strict, kw_only=True):
     tiers: list[Tier]
 
 
@@ -87,11 +87,11 @@ DATA: dict[str, type[_Strict]] = {
 }
 
 
-class Snapshot(_Strict):
+class Snapshot(_Strict, kw_only=True):
     store: str
     kind: Kind
-    version: Annotated[int, Field(strict=True, ge=1)]
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    version: Annotated[int, Meta(ge=1)]
+    sha256: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
     created_at: datetime
     data: dict[str, Any]
 
@@ -110,11 +110,9 @@ def check_data(kind: str, data: Any) -> dict[str, Any]:
     if model is None:
         raise SnapshotError(f"unknown snapshot kind {kind!r} (known: {', '.join(KINDS)})")
     try:
-        return model.model_validate(data).model_dump(mode="json")
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise SnapshotError(f"bad {kind} data at {loc}: {first['msg']}") from None
+        return to_json(convert(data, model))  # type: ignore[no-any-return]
+    except Invalid as err:
+        raise SnapshotError(f"bad {kind} data at {err.loc}: {err.msg}") from None
 
 
 def build(store: str, kind: str, version: int, data: Any, created_at: datetime) -> Snapshot:
@@ -130,7 +128,7 @@ def build(store: str, kind: str, version: int, data: Any, created_at: datetime) 
 
 
 def encode(snap: Snapshot) -> bytes:
-    return json.dumps(snap.model_dump(mode="json"), ensure_ascii=False).encode()
+    return json.dumps(to_json(snap), ensure_ascii=False).encode()
 
 
 def parse(payload: bytes, store: str, kind: str) -> Snapshot:
@@ -140,11 +138,9 @@ def parse(payload: bytes, store: str, kind: str) -> Snapshot:
     except (ValueError, UnicodeDecodeError) as err:
         raise SnapshotError(f"snapshot is not JSON: {err}") from None
     try:
-        snap = Snapshot.model_validate(doc)
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"]) or "snapshot"
-        raise SnapshotError(f"bad snapshot at {loc}: {first['msg']}") from None
+        snap = convert(doc, Snapshot)
+    except Invalid as err:
+        raise SnapshotError(f"bad snapshot at {err.loc or 'snapshot'}: {err.msg}") from None
     if snap.store != store:
         raise SnapshotError(f"snapshot for store {snap.store!r} arrived for {store!r}")
     if snap.kind != kind:

@@ -20,7 +20,7 @@ from edge.admin.redact import Redactor
 if TYPE_CHECKING:
     from edge.gateway import Gateway
 
-PACKAGES = ("aiohttp", "paho-mqtt", "pyserial", "python-escpos", "pydantic", "msgspec", "jinja2")
+PACKAGES = ("aiohttp", "paho-mqtt", "pyserial", "python-escpos", "msgspec", "jinja2")
 
 
 def known_secrets(gw: Gateway, extra: list[str]) -> list[str]:

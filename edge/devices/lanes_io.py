@@ -14,13 +14,15 @@ import json
 import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
+import msgspec
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from msgspec import Meta
 
 from edge import http_errors
 from edge.devices.base import DeviceError
 from edge.devices.scale import Scale
 from protocols import pricing
+from protocols.strict import Invalid, convert
 
 if TYPE_CHECKING:
     from edge.devices.registry import Devices
@@ -30,11 +32,10 @@ log = logging.getLogger(__name__)
 KEEPALIVE_S = 15.0
 
 
-class WeighIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    sku: Annotated[str, Field(min_length=1)]
+class WeighIn(msgspec.Struct, forbid_unknown_fields=True):
+    sku: Annotated[str, Meta(min_length=1)]
     name: str
-    price_per_kg_fen: Annotated[int, Field(strict=True, ge=0)]
+    price_per_kg_fen: Annotated[int, Meta(ge=0)]
 
 
 def _error(status: int, reason: str, **more: Any) -> web.Response:
@@ -108,15 +109,9 @@ def routes(devices: Devices) -> list[web.RouteDef]:
     async def weigh(request: web.Request) -> web.Response:
         lane = request.match_info["lane"]
         try:
-            body = WeighIn.model_validate(await http_errors.read_object(request))
-        except ValueError as err:  # JSON and validation errors alike
-            reason = (
-                "; ".join(
-                    f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors()
-                )
-                if isinstance(err, ValidationError)
-                else "body is not JSON"
-            )
+            body = convert(await http_errors.read_object(request), WeighIn)
+        except Invalid as err:
+            reason = f"{err.loc or 'body'}: {err.msg}"
             log.warning("lane %s weigh: bad request: %s", lane, reason)
             return _error(400, reason)
         try:

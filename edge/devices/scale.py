@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from pydantic import ValidationError
+from msgspec.structs import asdict
 
 from edge.devices.base import ConfigurationError, Context, Device, DeviceError, DeviceSpec
 from edge.devices.profiles import ProfileError, ScaleProfile, SerialSettings, Weighing, profiles
@@ -31,6 +31,7 @@ from protocols.scales import (
     sics,
     toledo,
 )
+from protocols.strict import Invalid, convert
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,13 @@ class Scale(Device):
         self.profile: ScaleProfile | None = None
         try:
             self.profile = profiles().scale(spec.profile)
-            self.settings = SerialSettings(
-                **{**self.profile.serial.model_dump(), **_pick(spec.options, SERIAL_KEYS)}
+            self.settings = convert(
+                {**asdict(self.profile.serial), **_pick(spec.options, SERIAL_KEYS)}, SerialSettings
             )
-            self.weighing = Weighing(
-                **{**self.profile.weighing.model_dump(), **_pick(spec.options, WEIGHING_KEYS)}
+            self.weighing = convert(
+                {**asdict(self.profile.weighing), **_pick(spec.options, WEIGHING_KEYS)}, Weighing
             )
-        except (ProfileError, ValidationError) as err:
+        except (ProfileError, Invalid) as err:
             self.setup_error = f"{spec.id}: {err}"
             self.settings, self.weighing = SerialSettings(), Weighing(capacity_g=1)
         self.protocol = self.profile.protocol if self.profile else "toledo"

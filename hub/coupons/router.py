@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,6 @@ from hub.deps import Actor, session
 from hub.inputs import INT32, Fen, In, RowId, When, errors
 from hub.members.service import MemberNotFound
 from hub.members.survivors import resolve
-from protocols.coupons import BasketLine
 from protocols.envelope import new_id
 
 router = APIRouter(tags=["coupons"], responses=errors(404, 409))
@@ -69,6 +68,19 @@ class TemplateIn(_In):
 class IssueIn(_In):
     member_ids: Annotated[list[Id], Field(min_length=1, max_length=10_000)]
     key: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+# protocols.coupons.BasketLine as the API's schema (the contract's type is a msgspec Struct,
+# which FastAPI cannot describe); `coupons.check` reads either by attribute
+class BasketLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sku: str
+    category: str | None = None
+    qty_milli: Annotated[int, Field(strict=True, gt=0)] = 1000
+    unit_price_fen: Annotated[int, Field(strict=True, ge=0)] = 0
+    discount_fen: Annotated[int, Field(strict=True, ge=0)] = 0  # taken off by promotions
+    total_fen: Annotated[int, Field(strict=True, ge=0)]
 
 
 class CheckIn(_In):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy.orm import Session
 
 from hub.rpc import Caller, Method
@@ -12,7 +13,7 @@ from hub.sales import refunds
 
 
 def claim(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
-    lines = [x.model_dump() for x in p.lines]
+    lines = [msgspec.to_builtins(x) for x in p.lines]
     return refunds.claim(
         s,
         p.claim_id,

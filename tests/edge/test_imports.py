@@ -24,6 +24,8 @@ NOT_AT_START = {
     "qrcode": "previews only",
     "barcode": "previews only",
     "yaml": "python-escpos's capabilities table",
+    "jinja2": "the admin pages' templates: at the first page",
+    "pydantic": "the contract is msgspec; pydantic is the hub's (FastAPI), ~5 MiB with its core",
 }
 
 ASSEMBLE = """

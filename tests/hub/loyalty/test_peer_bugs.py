@@ -229,9 +229,9 @@ def test_points_redeemed_in_another_store_are_deducted_exactly_once(db: Database
 
     def call(method: str, params: dict) -> rpc.Reply:
         req = rpc.Request(id=f"c-{method}", method=method, params=params)  # type: ignore[arg-type]
-        out = server.handle("s2", "g7", req.model_dump_json().encode())
+        out = server.handle("s2", "g7", rpc.encode(req))
         assert out is not None
-        return rpc.Reply.model_validate_json(out)
+        return rpc.parse_reply(out)
 
     held = call("points.reserve", {"reservation_id": "rsv-s2-0001", "member_id": m, "points": 300})
     assert held.ok and held.result and held.result["available"] == 200
