@@ -110,7 +110,8 @@ class SaleCompleted(_Strict):
     business_day: date
     lines: Annotated[list[Line], msgspec.Meta(min_length=1, max_length=bounds.MAX_LINES)]
     total_fen: Fen
-    payments: Annotated[list[Payment], msgspec.Meta(min_length=1, max_length=bounds.MAX_PAYMENTS)]
+    # none only for a basket promotions and coupons made free (the check below: paid == total)
+    payments: Annotated[list[Payment], msgspec.Meta(max_length=bounds.MAX_PAYMENTS)]
     discounts: Annotated[list[Discount], msgspec.Meta(max_length=bounds.MAX_DISCOUNTS)] = []
     change_fen: Fen = 0
     member_id: Uuid | None = None

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from aiohttp import web
 
 from edge import http_errors
@@ -27,6 +27,9 @@ from edge.devices.lanes_io import stream
 from edge.members_cache import MemberNotFound
 from edge.pages import i18n
 from edge.pages.pairing import COOKIE, STAFF, Pairing
+
+if TYPE_CHECKING:
+    import jinja2
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,12 @@ def _error(status: int, reason: str) -> web.Response:
 class Pages:
     def __init__(self, baskets: Baskets, pairing: Pairing, devices: Any) -> None:
         self.baskets, self.pairing, self.devices = baskets, pairing, devices
-        self.env = jinja2.Environment(
+
+    @cached_property
+    def env(self) -> jinja2.Environment:
+        import jinja2  # at the first page, not at start (as the admin pages: edge/admin/pages.py)
+
+        return jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True
         )
 
