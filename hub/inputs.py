@@ -111,3 +111,9 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "invalid input, or refers to something that does not exist",
     }
     return {s: {"model": Problem, "description": what[s]} for s in (400, 401, 403, 422, *statuses)}
+
+
+# a listing that also comes as CSV (`?format=csv`): both content types declared for its 200
+CSV_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}
+}

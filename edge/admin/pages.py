@@ -443,7 +443,7 @@ class Admin:
             entries = settings.read_entries(path)
             before = {e.get("id"): settings.masked(e) for e in entries}
             target = change(entries)
-            settings.save(path, entries)
+            settings.save(path, entries, self.gw.devices.drivers)
         except settings.SettingsError as err:
             log.warning("admin: configuration refused: %s", err)
             ctx = self._config_context() | {"error": str(err)}

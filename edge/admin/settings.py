@@ -133,8 +133,9 @@ def entry_from_form(
     return entry | options
 
 
-def save(path: Path, entries: list[dict[str, Any]]) -> None:
-    """Write devices.toml atomically, only if the gateway reads it back without complaint."""
+def save(path: Path, entries: list[dict[str, Any]], kinds: Collection[str]) -> None:
+    """Write devices.toml atomically, only if the gateway reads it back without complaint
+    (`kinds`: those the gateway has drivers for)."""
     text = render(entries)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it may hold api keys
@@ -143,7 +144,7 @@ def save(path: Path, entries: list[dict[str, Any]]) -> None:
         f.flush()
         os.fsync(f.fileno())
     try:
-        load_declared(tmp)  # the very check the gateway runs at start
+        load_declared(tmp, kinds)  # the very check the gateway runs at start
         for entry in entries:
             check_profile(entry)
     except (DeclarationError, SettingsError) as err:

@@ -131,7 +131,7 @@ class Devices:
     async def reload_declared(self) -> list[str]:
         """Re-read devices.toml and restart only the declared devices whose declaration changed
         (or that were added or removed), without restarting the gateway. Returns their ids."""
-        new = {spec.id: spec for spec in load_declared(self.declared)}
+        new = {spec.id: spec for spec in load_declared(self.declared, self.drivers)}
         changed: list[str] = []
         for device_id, device in list(self.by_id.items()):
             declared_now = new.get(device_id)

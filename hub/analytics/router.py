@@ -39,10 +39,12 @@ from hub.analytics.models import (
     SegmentMembership,
 )
 from hub.deps import session
-from hub.inputs import In, When, errors
+from hub.inputs import CSV_TOO, In, When, errors
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/analytics", tags=["analytics"], responses=errors(404, 409, 422))
+router = APIRouter(
+    prefix="/analytics", tags=["analytics"], responses={**errors(404, 409, 422), **CSV_TOO}
+)
 Db = Annotated[Session, Depends(session)]
 Format = Annotated[Literal["json", "csv"], Query(alias="format")]
 Limit = Annotated[int, Query(ge=1, le=100000)]

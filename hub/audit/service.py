@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi.encoders import jsonable_encoder
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,15 @@ log = logging.getLogger(__name__)
 
 SYSTEM = "system"  # the actor of a change no one signed in made (CLI, scheduled job)
 FIELDS = ("seq", "at", "who", "role", "action", "target", "before", "after", "prev_hash")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able builtins: datetimes and dates as ISO text, models as their fields (a domain
+    module, so msgspec rather than FastAPI's encoder)."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        value = dump(mode="json")
+    return msgspec.to_builtins(value, enc_hook=str)
 
 
 def entry_hash(row: dict[str, Any]) -> str:
@@ -55,8 +64,8 @@ def record(
         "role": role,
         "action": action,
         "target": str(target)[:200],
-        "before": canonical_json(jsonable_encoder(before)),
-        "after": canonical_json(jsonable_encoder(after)),
+        "before": canonical_json(_plain(before)),
+        "after": canonical_json(_plain(after)),
         "prev_hash": head.hash,
     }
     entry = AuditEntry(**row, hash=entry_hash(row))

@@ -14,12 +14,14 @@ from sqlalchemy.orm import Session
 from hub.db import utcnow
 from hub.deps import session
 from hub.forecast import service as forecasting
-from hub.inputs import In, errors
+from hub.inputs import CSV_TOO, In, errors
 from hub.members.overview import today
 from hub.replenishment import export, service
 from hub.stock.inputs import SkuPath, StorePath
 
-router = APIRouter(prefix="/replenishment", tags=["replenishment"], responses=errors(404, 422))
+router = APIRouter(
+    prefix="/replenishment", tags=["replenishment"], responses={**errors(404, 422), **CSV_TOO}
+)
 Db = Annotated[Session, Depends(session)]
 Format = Annotated[Literal["json", "csv"], Query()]
 

@@ -64,14 +64,14 @@ def test_saved_atomically_and_read_back_as_the_gateway_reads_it(tmp_path: Path) 
     path = tmp_path / "devices.toml"
     entries: list[dict[str, object]] = []
     settings.upsert(entries, settings.entry_from_form(form(), None, KINDS), None)
-    settings.save(path, entries)
+    settings.save(path, entries, KINDS)
     assert settings.read_entries(path) == entries
     assert path.stat().st_mode & 0o077 == 0  # it may hold api keys
     with pytest.raises(settings.SettingsError, match="already declared"):
         settings.upsert(entries, settings.entry_from_form(form(), None, KINDS), None)
     before = path.read_text("utf-8")
     with pytest.raises(settings.SettingsError, match="no printer profile"):
-        settings.save(path, [dict(entries[0], profile="gone")])
+        settings.save(path, [dict(entries[0], profile="gone")], KINDS)
     assert path.read_text("utf-8") == before and not list(tmp_path.glob(".*.tmp"))
 
 
@@ -79,7 +79,7 @@ def test_reload_restarts_only_the_changed_drivers(tmp_path: Path) -> None:
     path = tmp_path / "devices.toml"
     a = settings.entry_from_form(form(id="p1"), None, KINDS)
     b = settings.entry_from_form(form(id="p2", lane="2"), None, KINDS)
-    settings.save(path, [a, b])
+    settings.save(path, [a, b], KINDS)
     db = JournalDb(sqlite3.connect(tmp_path / "journal.db", check_same_thread=False))
 
     async def scenario() -> None:
@@ -87,12 +87,12 @@ def test_reload_restarts_only_the_changed_drivers(tmp_path: Path) -> None:
         await devices.start()
         p1, p2 = devices.by_id["p1"], devices.by_id["p2"]
         c = settings.entry_from_form(form(id="p3", lane="3"), None, KINDS)
-        settings.save(path, [a, dict(b, store_name="新店"), c])
+        settings.save(path, [a, dict(b, store_name="新店"), c], KINDS)
         assert await devices.reload_declared() == ["p2", "p3"]
         assert devices.by_id["p1"] is p1  # untouched, not restarted
         assert devices.by_id["p2"] is not p2 and p2.state == "stopped"
         assert devices.by_id["p2"].spec.options["store_name"] == "新店"
-        settings.save(path, [a])
+        settings.save(path, [a], KINDS)
         assert await devices.reload_declared() == ["p2", "p3"]
         assert set(devices.by_id) == {"p1"}
         await devices.stop()
