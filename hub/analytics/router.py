@@ -39,7 +39,7 @@ from hub.analytics.models import (
     SegmentMembership,
 )
 from hub.deps import session
-from hub.inputs import CSV_TOO, In, When, errors
+from hub.inputs import CSV_TOO, In, RowId, When, errors
 
 log = logging.getLogger(__name__)
 router = APIRouter(
@@ -359,14 +359,14 @@ def create_segment(body: SegmentIn, db: Db, request: Request) -> dict[str, Any]:
 
 
 @router.patch("/segments/{seg_id}")
-def change_segment(seg_id: int, body: SegmentChange, db: Db) -> dict[str, Any]:
+def change_segment(seg_id: RowId, body: SegmentChange, db: Db) -> dict[str, Any]:
     with _answer("segment"), db.begin():
         return _segment(segments.change(db, seg_id, body.rule, body.description, body.active))
 
 
 @router.get("/segments/{seg_id}/members")
 def segment_members(
-    seg_id: int,
+    seg_id: RowId,
     db: Db,
     entered_since: Day | None = None,
     limit: Limit = 1000,
@@ -404,7 +404,7 @@ def segment_members(
 
 @router.get("/segments/{seg_id}/sizes")
 def segment_sizes(
-    seg_id: int,
+    seg_id: RowId,
     db: Db,
     first: Day | None = None,
     last: Day | None = None,
