@@ -287,6 +287,10 @@ class Lanes:
         lane = request.match_info["lane"]
         if not self.declared.known(lane):  # before any claim at the hub
             return _error(404, str(UnknownLane(lane)))
+        return await self.refund(request, refund)
+
+    async def refund(self, request: web.Request, refund: RefundIn) -> web.Response:
+        """A refund on the request's lane: the lane API's path, and the returns screen's."""
         booked: list[dict[str, Any]] = []
 
         def commit(request: web.Request, *args: Any) -> tuple[web.Response, Any]:

@@ -73,6 +73,11 @@ class Shifts:
         keys = ("shift_id", "cashier", "float_fen", "opened_seq", "opened_at")
         return dict(zip(keys, row, strict=True)) if row else None
 
+    def cashier(self, lane: str) -> str | None:
+        """Who has the lane's open shift (a refund on the returns screen is theirs)."""
+        shift = self.current(lane)
+        return shift["cashier"] if shift else None
+
     def report(self, lane: str, shift: dict[str, Any]) -> dict[str, Any]:
         """The X report: what the journal holds for this lane since the shift opened."""
         sales = refunds = sales_fen = refunds_fen = change = 0
