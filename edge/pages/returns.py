@@ -6,6 +6,7 @@ hub when online), and its slip prints in the refund's transaction (edge/devices/
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,14 @@ class ReturnsScreen:
     async def confirm(self, request: web.Request) -> web.Response:
         """The refund as quoted now (never a stale quote from the page), by the lane API."""
         lane = request.match_info["lane"]
+        key = request.headers.get("Idempotency-Key")
+        row = key and self.lanes.journal.conn.execute(
+            "SELECT envelope FROM events WHERE client_ref = ? AND type = 'sale.refunded'", (key,)
+        ).fetchone()
+        if row:  # a retried click whose answer was lost: the refund it made, not a new quote
+            keys = ("cashier", "sale_id", "lines", "payments", "reason")
+            made = {k: v for k, v in json.loads(row[0])["body"].items() if k in keys}
+            return await self.lanes.refund(request, msgspec.convert(made, RefundIn))
         try:
             body, q = await self._quote(request)
         except ReturnError as err:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -122,3 +123,51 @@ def test_a_partial_return_through_the_screen(shop, page):
     x = http.get("/api/lanes/1/shifts/current").json()
     assert (x["refunds_count"], x["refunds_fen"]) == (2, 2000)
     assert x["tenders"] == {"card": 0, "cash": 0}
+
+
+def test_the_screens_calls_refuse_bad_input_and_unpaired_screens(shop):
+    """Each of the returns screen's calls: a clear 4xx with a reason, nothing booked."""
+    edge, _ = shop
+    http = edge.http
+    sold = http.post("/api/lanes/1/sales", json=sale())
+    assert sold.status_code == 201, sold.text
+    sale_id, receipt_no = sold.json()["sale_id"], sold.json()["receipt_no"]
+    base = f"http://127.0.0.1:{edge.port}"
+    anon = httpx.Client(base_url=base, timeout=10)
+    assert anon.post("/lane/1/returns/quote", json={}).status_code == 403  # not paired
+    code = http.post("/api/lanes/1/pairing").json()["code"]
+    screen = httpx.Client(base_url=base, timeout=10, headers={"X-Storegw": "1"})
+    assert screen.post("/lane/pair", data={"code": code}).status_code == 302
+    assert screen.post("/lane/2/returns/quote", json={}).status_code == 403  # another lane
+    assert screen.get("/lane/1/returns/receipt", params={"q": ""}).status_code == 400
+    found = screen.get("/lane/1/returns/receipt", params={"q": receipt_no})
+    assert found.status_code == 200 and found.json()["tenders"] == {"cash": 2000}
+    by_id = screen.get("/lane/1/returns/receipt", params={"q": sale_id.upper()})
+    assert by_id.json()["receipt_no"] == receipt_no  # the sale id typed from a receipt
+    bad = [
+        ({"sale_id": sale_id, "picks": [{"line": 1, "qty_milli": 1.5}]}, 400, "bad_request"),
+        ({"sale_id": sale_id, "picks": [{"line": 1, "qty_milli": 1000}] * 2}, 400, "bad_request"),
+        ({"sale_id": sale_id, "picks": "all"}, 400, "bad_request"),
+        ({"sale_id": sale_id, "picks": [{"line": 9, "qty_milli": 1000}]}, 422, "no_line"),
+        ({"sale_id": sale_id, "picks": [{"line": 1, "qty_milli": 3000}]}, 409, "over_qty"),
+        ({"sale_id": sale_id, "picks": [{"line": 2, "qty_milli": 250}]}, 422, "weighed_whole"),
+        ({"sale_id": sale_id, "picks": [{"line": 1, "qty_milli": 0}]}, 422, "nothing_picked"),
+        ({"sale_id": "20200101-1-0001", "picks": []}, 404, "unknown_offline"),
+    ]
+    for body, status, why in bad:
+        for route in ("quote", "refund"):
+            r = screen.post(f"/lane/1/returns/{route}", json=body)
+            assert (r.status_code, r.json()["code"]) == (status, why), (route, body, r.text)
+    r = screen.post("/lane/1/returns/refund", content=b"{nope", headers={"X-Storegw": "1"})
+    assert r.status_code == 400
+    too_long = {"sale_id": sale_id, "picks": [{"line": 1, "qty_milli": 1000}], "reason": "x" * 501}
+    assert screen.post("/lane/1/returns/refund", json=too_long).status_code == 400
+    assert http.get("/api/lanes/1/shifts/current").status_code == 404  # no shift: lane's name
+    ok = {"sale_id": sale_id, "picks": [{"line": 1, "qty_milli": 2000}]}
+    key = {"Idempotency-Key": "screen-refund-1"}
+    first = screen.post("/lane/1/returns/refund", json=ok, headers=key)
+    assert first.status_code == 201 and first.json()["total_fen"] == 400, first.text
+    again = screen.post("/lane/1/returns/refund", json=ok, headers=key)  # a retried click
+    assert again.status_code == 200 and again.json()["refund_id"] == first.json()["refund_id"]
+    left = http.get(f"/api/sales/by-receipt/{receipt_no}").json()
+    assert left["fen_left"] == 1600  # one refund of 400, not two
