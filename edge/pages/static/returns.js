@@ -152,3 +152,9 @@ es.addEventListener("scan", (e) => {
     find(code);
   }
 });
+// a keyboard-wedge scanner types into the page: anything typed outside a field goes to the
+// receipt field, and its Enter looks the receipt up
+document.addEventListener("keydown", (e) => {
+  const inField = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName);
+  if (!inField && e.key.length === 1) $("receipt").focus();
+});

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from edge.sim.printer import PrinterSim
-from rig.browser import outside_requests, screenshot
+from rig.browser import PHONE, outside_requests, screenshot
 from rig.lane_store import write_snapshots
 from rig.sim_loop import SimLoop
 from tests.conftest import Broker, Edge, wait_until
@@ -72,8 +72,11 @@ def test_a_partial_return_through_the_screen(shop, page):
     expect(page.locator("#problem")).to_have_text(
         "本机找不到这张小票，总部也未连接，暂时无法核实，不能退款。")  # fmt: skip
 
-    page.fill("#receipt", receipt_no)
-    page.press("#receipt", "Enter")
+    # a keyboard-wedge scanner types the receipt's barcode into the page, then Enter
+    page.locator("#receipt").fill("")
+    page.locator("header strong").click()  # the focus away from the field
+    page.keyboard.type(receipt_no)
+    page.keyboard.press("Enter")
     water = page.locator("#ret-lines tr[data-line='1']")
     expect(water.locator("td.left")).to_have_text("2")
     water.locator("input.ret-qty").fill("1")
@@ -115,6 +118,10 @@ def test_a_partial_return_through_the_screen(shop, page):
         "Everything on this receipt was already returned.")  # fmt: skip
     expect(page.locator("#sale-head")).to_contain_text("Returned ¥20.00")
     screenshot(page, "lane-returns-all-returned-en")
+    page.set_viewport_size(PHONE)  # a phone-sized lane screen: no sideways scrolling
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    expect(page.locator("#ret-lines tr[data-line='1'] td.left")).to_be_visible()
+    screenshot(page, "lane-returns-phone-en")
     assert outside == []
 
     # the journal: two refunds in the shift's cashier's name, nothing left of the sale
