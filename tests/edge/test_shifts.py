@@ -138,3 +138,43 @@ def test_closing_prints_the_z_report_on_the_lanes_printer(
     with sqlite3.connect(data / "journal.db") as db:
         jobs = db.execute("SELECT kind, state FROM print_jobs WHERE sale_id = ?", (event_id,))
         assert jobs.fetchall() == [("report", "printed")]  # keyed by the shift.closed event
+
+
+@pytest.mark.slow
+def test_the_z_report_survives_a_crash_with_the_printer_off(tmp_path: Path, broker: Broker):
+    """The printer is off when the shift closes and the gateway is killed right after: the Z
+    report's job was committed with `shift.closed`, so the restarted gateway prints it once."""
+    sims = SimLoop()
+    printer = PrinterSim(columns=48)
+    _, port = sims.run(printer.start())
+    data = tmp_path / "edge"
+    write_snapshots(data, "s1")
+    (data / "devices.toml").write_text(_printer_toml(port, "zh"), "utf-8")
+    edge = Edge(data, "s1", "g1", broker.url)
+
+    def printer_state() -> str:
+        return edge.http.get("/api/devices").json()["devices"][0]["state"]
+
+    edge.start()
+    try:
+        wait_until(lambda: printer_state() == "online", 10, what="printer online")
+        shift = {"cashier": "张丽", "float_fen": 10000}
+        assert edge.http.post("/api/lanes/1/shifts/open", json=shift).status_code == 201
+        assert edge.http.post("/api/lanes/1/sales", json=sale()).status_code == 201
+        wait_until(lambda: len(printer.receipts) == 1, 10, what="the sale's receipt")
+        sims.run(printer.stop())  # the printer is switched off
+        wait_until(lambda: printer_state() == "unavailable", 15, what="printer unavailable")
+        z = edge.http.post("/api/lanes/1/shifts/current/close", json={"counted": {"cash": 12000}})
+        assert z.status_code == 201, z.text
+        edge.kill()  # SIGKILL: no cleanup
+        sims.run(printer.power_on())
+        edge.start()
+        wait_until(lambda: len(printer.receipts) == 2, 20, what="the Z report after the restart")
+        lines = [" ".join(ln.split()) for ln in printer.receipts[1].text.splitlines()]
+        assert "Z 报表（结班）" in lines and "差额 现金 0.00" in lines, lines
+        assert edge.http.get("/api/lanes/1/shifts/current").status_code == 404  # closed with it
+    finally:
+        edge.stop()
+        sims.run(printer.stop())
+        sims.stop()
+    assert len(printer.receipts) == 2  # the Z report once
