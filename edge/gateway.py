@@ -32,6 +32,7 @@ from edge.members_cache import MemberDesk
 from edge.metrics import GatewayMetrics
 from edge.pages import routes as pages_routes
 from edge.pages.pairing import Pairing as ScreenPairing  # a lane screen or staff phone
+from edge.pages.returns import ReturnsScreen
 from edge.pages.routes import Pages
 from edge.pairing import Pairing  # this gateway with the hub (certificates)
 from edge.payments.service import Payments
@@ -109,6 +110,7 @@ class Gateway:
                 self.pages.guard,  # paired screens only, on the pages' paths
             ]
         )
+        shifts = Shifts(self.journal.conn, self.lanes)
         # every route the gateway serves, by who provides it (one line each)
         for routes in (
             [web.get("/health", self._health), *openapi.routes()],
@@ -124,7 +126,9 @@ class Gateway:
             receipt_routes.routes(self.devices),  # e-receipts and reprints
             self.stock.routes(),  # the store's own stock and alerts, pickups
             self.pages.routes(),  # the cashier page, the staff order page, pairing
-            Shifts(self.journal.conn, self.lanes).routes(),  # open, X, Z
+            shifts.routes(),  # open, X, Z
+            # the returns screen on a paired lane; a refund is made in the open shift's name
+            ReturnsScreen(self.pages, self.lanes, shifts.cashier).routes(),
         ):
             app.add_routes(routes)
         admin.Admin(self).mount(app)  # the technician's pages, /admin/ (edge/admin)

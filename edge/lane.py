@@ -21,7 +21,7 @@ from edge import http_errors
 from edge.coupons import CouponClaims
 from edge.declared_lanes import DeclaredLanes, UnknownLane
 from edge.devices.base import Context
-from edge.journal import Journal, JournalFull, KeyReused, Refused
+from edge.journal import Journal, JournalFull, KeyReused, Refused, TxnHook
 from edge.returns import Returns
 from edge.uplink import Uplink
 from protocols import bounds, coupons, events, pricing
@@ -151,9 +151,16 @@ class Lanes:
         return self.commit(lane, type_, ref, request.get("request_hash"), build)
 
     def commit(
-        self, lane: str, type_: str, ref: str | None, request_hash: str | None, build: Any
+        self,
+        lane: str,
+        type_: str,
+        ref: str | None,
+        request_hash: str | None,
+        build: Any,
+        hooks: Iterable[TxnHook] = (),
     ) -> tuple[web.Response, dict[str, Any] | None]:
-        """`_commit` for callers inside the gateway (the basket's checkout)."""
+        """`_commit` for callers inside the gateway (the basket's checkout, the Z report);
+        `hooks` run in the event's transaction after the devices' own."""
         try:
             self.declared.check(lane)
         except UnknownLane as err:
@@ -167,13 +174,13 @@ class Lanes:
             # the same check the hub makes: a sale that doesn't add up is refused here, now
             return events.check_body(type_, 1, build(env, lane))
 
-        hooks = self.ctx.sale_txn_hooks if type_ == "sale.completed" else ()
+        own = {"sale.completed": self.ctx.sale_txn_hooks, "sale.refunded": self.ctx.print_txn_hooks}
         try:
             rec = self.journal.record(
                 type_,
                 make_body,
                 client_ref=ref,
-                hooks=hooks,
+                hooks=[*own.get(type_, ()), *hooks],
                 request_hash=request_hash,
             )
         except KeyReused as err:
@@ -280,7 +287,29 @@ class Lanes:
         lane = request.match_info["lane"]
         if not self.declared.known(lane):  # before any claim at the hub
             return _error(404, str(UnknownLane(lane)))
-        return await self.returns.refund(request, refund, self._commit)  # edge/returns.py
+        return await self.refund(request, refund)
+
+    async def refund(self, request: web.Request, refund: RefundIn) -> web.Response:
+        """A refund on the request's lane: the lane API's path, and the returns screen's."""
+        booked: list[dict[str, Any]] = []
+
+        def commit(request: web.Request, *args: Any) -> tuple[web.Response, Any]:
+            resp, env = self._commit(request, *args)
+            booked.extend([env] if env else [])
+            return resp, env
+
+        resp = await self.returns.refund(request, refund, commit)  # edge/returns.py
+        for env in booked:  # its slip is queued: wake the printer now the refund is durable
+            await self.after_print(env)
+        return resp
+
+    async def after_print(self, doc: dict[str, Any]) -> None:
+        """After a refund or a shift report is durable: the printers' `print_hooks`."""
+        for hook in self.ctx.print_hooks:
+            try:
+                await hook(doc)
+            except Exception:  # booked already; a printer hiccup must not fail the lane
+                log.exception("after-print hook failed for %s", doc.get("id"))
 
     async def post_shift_close(self, request: web.Request) -> web.Response:
         shift: ShiftIn = await self._body(request, ShiftIn)
@@ -295,6 +324,7 @@ class Lanes:
         ref: str | None,
         request_hash: str | None,
         refunds_fen: int = 0,
+        hooks: Iterable[TxnHook] = (),
     ) -> web.Response:
         """Journal a shift close: the lane API's path, and the Z report's (edge/shifts.py)."""
 
@@ -311,7 +341,7 @@ class Lanes:
                 "tenders": _plain(shift.tenders),
             }
 
-        return self.commit(lane, "shift.closed", ref, request_hash, build)[0]
+        return self.commit(lane, "shift.closed", ref, request_hash, build, hooks)[0]
 
     async def get_journal(self, request: web.Request) -> web.Response:
         stats = self.journal.stats()

@@ -219,8 +219,10 @@ OPS: tuple[Op, ...] = (
        OpenIn, (201, "object"), (400, 404, 409)),
     Op("get", "/api/lanes/{lane}/shifts/current", "lanes", "The X report", errors=(404,)),
     Op("post", "/api/lanes/{lane}/shifts/current/close", "lanes",
-       "Close the shift with the counts: the Z report, journaled", CloseIn,
+       "Close the shift with the counts: the Z report, journaled and printed", CloseIn,
        (201, "object"), (400, 404, 507)),
+    Op("post", "/api/lanes/{lane}/shifts/current/print", "lanes",
+       "Print the X report on the lane's printer", ok=(200, "object"), errors=(404,)),
 )  # fmt: skip
 
 QUERY_DOC = {

@@ -29,6 +29,7 @@ from edge.journal import Journal
 from edge.rpc import HubCallError, HubCalls
 from protocols import events
 from protocols.envelope import new_id
+from protocols.pricing.engine import split
 from protocols.refunds import Refundable, Refusal, is_sale_id
 
 log = logging.getLogger(__name__)
@@ -234,3 +235,157 @@ class Returns:
         if claim_id and booked is None:  # refused, or a concurrent retry won: give it back
             self._release_later(claim_id, lane)
         return resp
+
+
+# --- the returns screen: a receipt, what is left of it, and what a return gives back -------------
+class ReturnError(ValueError):
+    """What the returns screen cannot do, with a `code` the page words in zh/en."""
+
+    def __init__(self, status: int, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.code, self.reason = status, code, reason
+
+
+def _half_up(num: int, den: int) -> int:
+    return (2 * num + den) // (2 * den)
+
+
+def _net_tenders(sale: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[str, int]:
+    """What each original tender took, net of the change, less what refunds already gave back
+    to it: the refund goes back the way the money came."""
+    net: dict[str, int] = {}
+    for p in sale.get("payments", []):
+        net[p["tender"]] = net.get(p["tender"], 0) + p["amount_fen"]
+    if "cash" in net:
+        net["cash"] -= sale.get("change_fen", 0)
+    for r in earlier:
+        for p in r["payments"]:
+            net[p["tender"]] = net.get(p["tender"], 0) - p["amount_fen"]
+    return {t: fen for t, fen in net.items() if fen > 0}
+
+
+def _points_share(points: int, refunds: list[int], sale_fen: int) -> int:
+    """The points the last of `refunds` takes back: the hub's rule (hub/loyalty/ingest.py),
+    proportional half up and the rest on the refund that completes the sale."""
+    done = refunded = 0
+    share = 0
+    for fen in refunds:
+        refunded += fen
+        left = points - done
+        full = refunded >= sale_fen
+        share = left if full else min(_half_up(points * fen, sale_fen), left)
+        share = max(share, 0)
+        done += share
+    return share
+
+
+class ReturnDesk:
+    """The returns screen's reading of the journal (edge/pages/returns.py serves it): a
+    receipt's lines with what is left, and the quote for the lines the cashier picks."""
+
+    def __init__(self, returns: Returns) -> None:
+        self.returns = returns
+
+    def find(self, q: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The sale of a receipt number or sale id in this journal, and its earlier refunds."""
+        q = q.strip()
+        conn = self.returns.journal.conn
+        if is_sale_id(q.lower()):
+            row = conn.execute(
+                "SELECT envelope FROM events WHERE id = ? AND type = 'sale.completed'",
+                (q.lower(),),
+            ).fetchone()
+        else:
+            row = conn.execute(
+                "SELECT envelope FROM events WHERE type = 'sale.completed' "
+                "AND json_extract(envelope, '$.body.receipt_no') = ?",
+                (q,),
+            ).fetchone()
+        if row is None:
+            if self.returns._hub_reachable():
+                raise ReturnError(404, "not_here", f"receipt {q} was not sold at this gateway: "
+                                  "refund it where it was sold, or ask a manager")  # fmt: skip
+            raise ReturnError(404, "unknown_offline", f"receipt {q} is not in this gateway's "
+                              "journal and the hub is unreachable: not checkable")  # fmt: skip
+        env = json.loads(row[0])
+        sale = {**env["body"], "occurred_at": env["occurred_at"]}
+        return sale, self.returns._earlier(sale["sale_id"])
+
+    def view(self, sale: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[str, Any]:
+        left = self.returns._left(sale["sale_id"], sale)
+        lines = [
+            {"line": x.n, "sku": x.sku, "name": ln["name"], "weighed": ln.get("weighed", False),
+             "qty_milli": x.qty_milli, "total_fen": x.total_fen, "qty_left": x.qty_left,
+             "fen_left": min(x.fen_left, left.fen_left)}
+            for x, ln in zip(left.lines, sale["lines"], strict=True)
+        ]  # fmt: skip
+        return {
+            "sale_id": sale["sale_id"],
+            "receipt_no": sale["receipt_no"],
+            "occurred_at": sale["occurred_at"],
+            "total_fen": sale["total_fen"],
+            "refunded_fen": left.refunded_fen,
+            "fen_left": left.fen_left,
+            "tenders": _net_tenders(sale, earlier),
+            "member": sale.get("member") if sale.get("member_id") else None,
+            "coupons": sale.get("coupons", []),
+            "lines": lines,
+        }
+
+    def quote(
+        self, sale: dict[str, Any], earlier: list[dict[str, Any]], picks: dict[int, int]
+    ) -> dict[str, Any]:
+        """`picks` (line → quantity in milli-units) as refund lines priced from the sale (the
+        last piece of a line takes what is left of it; a sale-level discount is shared
+        pro rata), the refund split over the original tenders, the points taken back and the
+        coupons given back when it completes the sale. ReturnError for what cannot be."""
+        view = self.view(sale, earlier)
+        if view["fen_left"] <= 0:
+            raise ReturnError(409, "all_returned", "everything on this receipt was returned")
+        by_n = {ln["line"]: ln for ln in view["lines"]}
+        lines_sum = sum(ln["total_fen"] for ln in view["lines"]) or 1
+        out: list[dict[str, Any]] = []
+        for n, qty in sorted(picks.items()):
+            ln = by_n.get(n)
+            if ln is None:
+                raise ReturnError(422, "no_line", f"the receipt has no line {n}")
+            if qty <= 0:
+                continue
+            if qty > ln["qty_left"]:
+                raise ReturnError(409, "over_qty", f"line {n} ({ln['name']}): {qty} milli asked, "
+                                  f"{ln['qty_left']} left to return")  # fmt: skip
+            if ln["weighed"] and qty != ln["qty_left"]:
+                raise ReturnError(422, "weighed_whole", f"line {n} is weighed: return it whole")
+            if qty == ln["qty_left"]:
+                fen = ln["fen_left"]
+            else:
+                fen = _half_up(ln["total_fen"] * qty * sale["total_fen"],
+                               ln["qty_milli"] * lines_sum)  # fmt: skip
+            out.append({"line": n, "sku": ln["sku"], "name": ln["name"], "qty_milli": qty,
+                        "amount_fen": min(fen, ln["fen_left"])})  # fmt: skip
+        if not out:
+            raise ReturnError(422, "nothing_picked", "pick the lines and quantities to return")
+        completes = all(
+            ln["qty_left"] == picks.get(ln["line"], 0) for ln in view["lines"]
+        )  # the last return of the sale gives back all the money left
+        total = sum(x["amount_fen"] for x in out)
+        if completes or total > view["fen_left"]:
+            out[-1]["amount_fen"] += view["fen_left"] - total
+            total = view["fen_left"]
+        tenders = view["tenders"] or {"cash": total}
+        shares = split(total, list(tenders.values()))
+        payments = [{"tender": t, "amount_fen": min(f, tenders[t])}
+                    for t, f in zip(tenders, shares, strict=True) if f]  # fmt: skip
+        member = view["member"] or {}
+        earned = member.get("points_earned") or 0
+        refunds = [r["total_fen"] for r in earlier] + [total]
+        return {
+            "sale_id": sale["sale_id"],
+            "receipt_no": sale["receipt_no"],
+            "lines": out,
+            "total_fen": total,
+            "payments": payments,
+            "points_reversed": _points_share(earned, refunds, sale["total_fen"]) if earned else 0,
+            "coupons_released": view["coupons"] if completes else [],
+            "completes": completes,
+        }

@@ -5,7 +5,12 @@ the expected figures the gateway computed itself.
 
 The figures come from the journal: the lane's sales and refunds since the shift opened (the
 journal's seq at opening), per tender; cash expected = float + cash taken − change − cash
-refunded. One open shift per lane is the database's rule (a unique index)."""
+refunded. One open shift per lane is the database's rule (a unique index).
+
+Closing prints the Z report on the lane's printer (in the store's language, the printer's
+`language` option): its print job is queued by the printers' `print_txn_hooks` inside the
+transaction that journals `shift.closed`, as is the shift's own closing, so a crash loses
+neither. `POST …/shifts/current/print` prints the X report."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import msgspec
 from aiohttp import web
 
 from edge import http_errors
+from edge.journal import JournalDb
 from edge.lane import Lanes, ShiftIn
 from protocols.envelope import new_id
 
@@ -67,6 +73,11 @@ class Shifts:
         keys = ("shift_id", "cashier", "float_fen", "opened_seq", "opened_at")
         return dict(zip(keys, row, strict=True)) if row else None
 
+    def cashier(self, lane: str) -> str | None:
+        """Who has the lane's open shift (a refund on the returns screen is theirs)."""
+        shift = self.current(lane)
+        return shift["cashier"] if shift else None
+
     def report(self, lane: str, shift: dict[str, Any]) -> dict[str, Any]:
         """The X report: what the journal holds for this lane since the shift opened."""
         sales = refunds = sales_fen = refunds_fen = change = 0
@@ -106,7 +117,24 @@ class Shifts:
             web.post("/api/lanes/{lane}/shifts/open", self.open),
             web.get("/api/lanes/{lane}/shifts/current", self.x_report),
             web.post("/api/lanes/{lane}/shifts/current/close", self.z_report),
+            web.post("/api/lanes/{lane}/shifts/current/print", self.print_x),
         ]
+
+    def _print(self, db: JournalDb, report_id: str, at: str, report: dict[str, Any]) -> None:
+        doc = {"type": "shift.report", "id": report_id, "occurred_at": at, "body": report}
+        for hook in self.lanes.ctx.print_txn_hooks:
+            hook(db, doc)
+
+    async def print_x(self, request: web.Request) -> web.Response:
+        """Print the X report now (a reading: nothing is journaled)."""
+        lane = request.match_info["lane"]
+        shift = self.current(lane)
+        if shift is None:
+            return _error(404, f"lane {lane} has no open shift")
+        x, report_id, now = self.report(lane, shift), new_id(), datetime.now(UTC).isoformat()
+        self._print(self.lanes.journal.db, report_id, now, x)
+        await self.lanes.after_print({"id": report_id, "body": x})
+        return web.json_response(x)
 
     async def open(self, request: web.Request) -> web.Response:
         lane = request.match_info["lane"]
@@ -155,13 +183,6 @@ class Shifts:
              "tenders": tenders},
             ShiftIn, strict=False,
         )  # fmt: skip
-        resp = self.lanes.close_shift(lane, close, shift["shift_id"], None, x["refunds_fen"])
-        if resp.status >= 300:
-            return resp
-        self.conn.execute(
-            "UPDATE shifts SET closed_at = ? WHERE id = ? AND closed_at IS NULL",
-            (close.closed_at.isoformat(), shift["shift_id"]),
-        )
         z = {
             **x,
             "closed_at": close.closed_at.isoformat(),
@@ -171,7 +192,22 @@ class Shifts:
                 for t in tenders
                 if t["counted_fen"] is not None
             },
-            "journal": json.loads(resp.body),  # type: ignore[arg-type]
         }
+
+        def closing(db: JournalDb, env: dict[str, Any]) -> None:
+            # in the journal's transaction: the shift closes and its Z report is queued with it
+            db.execute(
+                "UPDATE shifts SET closed_at = ? WHERE id = ? AND closed_at IS NULL",
+                (z["closed_at"], shift["shift_id"]),
+            )
+            self._print(db, env["id"], env["occurred_at"], z)
+
+        resp = self.lanes.close_shift(
+            lane, close, shift["shift_id"], None, x["refunds_fen"], hooks=(closing,)
+        )
+        if resp.status >= 300:
+            return resp
+        journal = json.loads(resp.body)  # type: ignore[arg-type]
+        await self.lanes.after_print({"id": journal["id"], "body": z})
         log.info("lane %s: shift %s closed (Z): %s", lane, shift["shift_id"], z["over_short_fen"])
-        return web.json_response(z, status=201)
+        return web.json_response({**z, "journal": journal}, status=201)

@@ -58,6 +58,11 @@ class Context:
     sale_txn_hooks: list[SaleTxnHook] = field(default_factory=list)
     # run after a sale is durable (e.g. wake the printer); the envelope as a dict
     sale_hooks: list[SaleHook] = field(default_factory=list)
+    # run inside the transaction that journals a refund or closes a shift, with what it prints:
+    # the `sale.refunded` envelope, or a `shift.report` (edge/shifts.py) — a crash loses neither
+    print_txn_hooks: list[SaleTxnHook] = field(default_factory=list)
+    # run after those are durable (wake the printer; a cash refund opens the drawer)
+    print_hooks: list[SaleHook] = field(default_factory=list)
 
 
 class Device(ABC):

@@ -1,11 +1,14 @@
 """The print queue: every receipt is a job in the gateway's SQLite (`print_jobs`), inserted
 inside the transaction that journals its sale, so a booked sale always has its receipt queued
 and an unbooked one never does. Each job has an id and a state; the printer driver
-(edge/devices/printer.py) takes them in order."""
+(edge/devices/printer.py) takes them in order. A refund's slip and a shift's Z report are jobs
+the same way, inserted in the transaction that journals them (`sale_id` holds the refund's id,
+the shift's id)."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,7 +20,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS print_jobs (
     id TEXT PRIMARY KEY,
     printer TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('receipt', 'reprint', 'test')),
+    kind TEXT NOT NULL CHECK (kind IN ('receipt', 'reprint', 'test', 'refund', 'report')),
     sale_id TEXT,
     receipt_no TEXT,
     copy INTEGER NOT NULL DEFAULT 0,
@@ -32,7 +35,20 @@ CREATE TABLE IF NOT EXISTS print_jobs (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS print_jobs_one_receipt
     ON print_jobs(printer, sale_id) WHERE kind = 'receipt';
+CREATE UNIQUE INDEX IF NOT EXISTS print_jobs_one_document
+    ON print_jobs(printer, kind, sale_id) WHERE kind IN ('refund', 'report');
 CREATE INDEX IF NOT EXISTS print_jobs_pending ON print_jobs(printer, state);
+"""
+# a table from before refund slips and reports: SQLite changes a CHECK only by rebuilding
+WIDEN_KINDS = f"""
+BEGIN IMMEDIATE;
+DROP INDEX IF EXISTS print_jobs_one_receipt;
+DROP INDEX IF EXISTS print_jobs_pending;
+ALTER TABLE print_jobs RENAME TO print_jobs_before_kinds;
+{SCHEMA}
+INSERT INTO print_jobs SELECT * FROM print_jobs_before_kinds;
+DROP TABLE print_jobs_before_kinds;
+COMMIT;
 """
 PENDING = ("queued", "failed")
 
@@ -55,7 +71,15 @@ class PrintQueue:
     def __init__(self, db: JournalDb) -> None:
         self.db = db
         self.conn = db.conn
-        self.conn.executescript(SCHEMA)
+        row = self.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'print_jobs'"
+        ).fetchone()
+        try:
+            self.conn.executescript(WIDEN_KINDS if row and "'report'" not in row[0] else SCHEMA)
+        except sqlite3.Error:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         self.conn.execute(sql, params)

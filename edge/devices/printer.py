@@ -35,7 +35,14 @@ from edge.devices.print_queue import PrintQueue, now_iso, public
 from edge.fonts import cjk_font_path
 from protocols.escpos import commands, preview
 from protocols.escpos import status as st
-from protocols.escpos.receipt import Document, Store, render_sale, render_test_page
+from protocols.escpos.receipt import (
+    Document,
+    Store,
+    render_refund,
+    render_sale,
+    render_shift_report,
+    render_test_page,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -203,7 +210,10 @@ class Printer(Device):
             qr_url=str(opts.get("qr_url", "")),
             qr_caption=str(opts.get("qr_caption", Store.qr_caption)),
             timezone=str(opts.get("timezone", "Asia/Shanghai")),
+            language=str(opts.get("language", "zh")),
         )
+        if self.store.language not in ("zh", "en"):
+            raise DeviceError(f"language must be zh or en, not {self.store.language!r}")
         self.poll_s = float(opts.get("poll_interval_s", 2.0))
         self.drawer_enabled = bool(opts.get("drawer", bool(self.profile.drawer_pins)))
         self.link = make_link(spec.port, opts, self.profile, ctx.data_dir)
@@ -217,6 +227,8 @@ class Printer(Device):
             log.warning("printer %s: %s job(s) interrupted by a restart, not resent", spec.id, n)
         ctx.sale_txn_hooks.append(self._enqueue_sale)
         ctx.sale_hooks.append(self._after_sale)
+        ctx.print_txn_hooks.append(self._enqueue_document)
+        ctx.print_hooks.append(self._after_sale)
         PRINTERS[(id(ctx), spec.id)] = self
 
     # --- sale hooks ------------------------------------------------------------------------
@@ -229,6 +241,28 @@ class Printer(Device):
             self.spec.id, "receipt", bytes(doc.out), sale_id=body["sale_id"],
             receipt_no=body["receipt_no"], envelope=envelope, in_transaction=True,
         )  # fmt: skip
+
+    def _enqueue_document(self, db: JournalDb, doc: dict[str, Any]) -> None:
+        """A refund's slip or a shift's report, queued in the transaction that journals it."""
+        body = doc.get("body", {})
+        if body.get("lane") != self.spec.lane:
+            return
+        if doc.get("type") == "sale.refunded":
+            row = db.execute(
+                "SELECT envelope FROM events WHERE id = ? AND type = 'sale.completed'",
+                (body["sale_id"],),
+            ).fetchone()
+            sale = json.loads(row[0])["body"] if row else {}
+            names = {ln["sku"]: ln["name"] for ln in sale.get("lines", [])}
+            env = {**doc, "body": {**body, "receipt_no": sale.get("receipt_no")}}
+            out = render_refund(env, self.paper, self.store, names=names)
+            kind, key = "refund", body["refund_id"]
+        elif doc.get("type") == "shift.report":
+            out = render_shift_report(body, self.paper, self.store)
+            kind, key = "report", doc["id"]
+        else:
+            return
+        self.queue.add(self.spec.id, kind, bytes(out.out), sale_id=key, in_transaction=True)
 
     async def _after_sale(self, envelope: dict[str, Any]) -> None:
         body = envelope.get("body", {})
@@ -445,6 +479,10 @@ class Printer(Device):
             self.ctx.sale_txn_hooks.remove(self._enqueue_sale)
         with contextlib.suppress(ValueError):
             self.ctx.sale_hooks.remove(self._after_sale)
+        with contextlib.suppress(ValueError):
+            self.ctx.print_txn_hooks.remove(self._enqueue_document)
+        with contextlib.suppress(ValueError):
+            self.ctx.print_hooks.remove(self._after_sale)
         PRINTERS.pop((id(self.ctx), self.spec.id), None)
 
 

@@ -53,6 +53,7 @@ class Store:
     qr_url: str = ""  # e.g. "https://e.example.cn/r/{sale_id}"; empty: no QR code
     qr_caption: str = "扫码开电子小票 / 注册会员"
     timezone: str = "Asia/Shanghai"
+    language: str = "zh"  # zh | en: the words of refund receipts and shift reports
 
 
 @dataclass
@@ -203,5 +204,120 @@ def render_test_page(paper: Paper, store: Store, printer_id: str, now_utc: str) 
     doc.style(align="center")
     doc.barcode("TEST-0001")
     doc.style()
+    doc.cut()
+    return doc
+
+
+# --- refunds and shift reports, in the store's language ----------------------------------------
+WORDS = {
+    "zh": {
+        "refund": "退货单", "refund_no": "退货号", "sale": "原销售", "time": "时间",
+        "lane": "收银台", "cashier": "收银员", "reason": "原因", "refunded": "退款合计",
+        "to": "退回", "z": "Z 报表（结班）", "x": "X 报表（班中）", "opened": "开班",
+        "closed": "结班", "sales": "销售笔数", "sales_fen": "销售金额", "refunds": "退货笔数",
+        "refunds_fen": "退货金额", "by_tender": "按支付方式（净额）", "float": "备用金",
+        "expected": "应有现金", "counted": "实点", "difference": "差额", "not_counted": "未清点",
+    },
+    "en": {
+        "refund": "REFUND", "refund_no": "Refund", "sale": "Sale", "time": "Time",
+        "lane": "Lane", "cashier": "Cashier", "reason": "Reason", "refunded": "Refunded",
+        "to": "to", "z": "Z REPORT (shift close)", "x": "X REPORT (mid-shift)",
+        "opened": "Opened", "closed": "Closed", "sales": "Sales", "sales_fen": "Sales total",
+        "refunds": "Refunds", "refunds_fen": "Refunds total", "by_tender": "By tender (net)",
+        "float": "Float", "expected": "Cash expected", "counted": "Counted",
+        "difference": "Difference", "not_counted": "not counted",
+    },
+}  # fmt: skip
+TENDER_NAMES_EN = {"cash": "Cash", "card": "Card", "wechat": "WeChat Pay", "alipay": "Alipay",
+                   "unionpay": "UnionPay", "points": "Points", "coupon": "Coupon",
+                   "other": "Other"}  # fmt: skip
+
+
+def _words(store: Store) -> tuple[dict[str, str], dict[str, str]]:
+    en = store.language == "en"
+    return WORDS["en" if en else "zh"], TENDER_NAMES_EN if en else TENDER_NAMES
+
+
+def _head(doc: Document, store: Store, title: str) -> None:
+    doc.init()
+    if store.name:
+        doc.style(align="center", bold=True, tall=True)
+        doc.line(store.name)
+    doc.style(align="center", bold=True)
+    doc.line(title)
+    doc.style()
+
+
+def _signed(fen: int) -> str:
+    return ("+" if fen > 0 else "") + fen_to_yuan(fen)
+
+
+def render_refund(
+    envelope: dict[str, Any], paper: Paper, store: Store, *, names: dict[str, str] | None = None
+) -> Document:
+    """A `sale.refunded` envelope as the slip the customer takes: the lines given back, the
+    money per original tender; `names` (SKU → name) from the sale when the gateway has it."""
+    body, (w, tenders) = envelope["body"], _words(store)
+    doc = Document(paper)
+    _head(doc, store, w["refund"])
+    doc.pair(w["refund_no"], str(body["refund_id"])[-12:])
+    doc.pair(w["sale"], str(body.get("receipt_no") or body["sale_id"]))
+    doc.pair(w["time"], local_time(envelope["occurred_at"], store.timezone))
+    doc.pair(f"{w['lane']} {body['lane']}", f"{w['cashier']} {body.get('cashier', '')}")
+    doc.rule()
+    for line in body["lines"]:
+        for part in tx.wrap(str((names or {}).get(line["sku"]) or line["sku"]), paper.columns):
+            doc.line(part)
+        doc.pair(f"  -{qty_text(line)}", "-" + fen_to_yuan(int(line["amount_fen"])))
+    doc.rule()
+    doc.style(bold=True)
+    doc.pair(w["refunded"], "-" + fen_to_yuan(int(body["total_fen"])))
+    doc.style()
+    for p in body["payments"]:
+        name = tenders.get(p["tender"], p["tender"])
+        doc.pair(f"{w['to']} {name}", fen_to_yuan(int(p["amount_fen"])))
+    if body.get("reason"):
+        doc.pair(w["reason"], str(body["reason"]))
+    doc.cut()
+    return doc
+
+
+def render_shift_report(report: dict[str, Any], paper: Paper, store: Store) -> Document:
+    """A shift's X report (no `closed_at`) or Z report (edge/shifts.py's figures): counts and
+    totals, net per tender, the float, the cash expected and counted and the difference."""
+    w, tenders = _words(store)
+    doc = Document(paper)
+    z = bool(report.get("closed_at"))
+    _head(doc, store, w["z" if z else "x"])
+    doc.pair(f"{w['lane']} {report['lane']}", f"{w['cashier']} {report['cashier']}")
+    doc.pair(w["opened"], local_time(report["opened_at"], store.timezone))
+    if z:
+        doc.pair(w["closed"], local_time(report["closed_at"], store.timezone))
+    doc.rule()
+    doc.pair(w["sales"], str(report["sales_count"]))
+    doc.pair(w["sales_fen"], fen_to_yuan(int(report["sales_fen"])))
+    doc.pair(w["refunds"], str(report["refunds_count"]))
+    doc.pair(w["refunds_fen"], fen_to_yuan(int(report["refunds_fen"])))
+    doc.rule()
+    doc.line(w["by_tender"])
+    for tender, fen in report["tenders"].items():
+        doc.pair(f"  {tenders.get(tender, tender)}", fen_to_yuan(int(fen)))
+    doc.rule()
+    doc.pair(w["float"], fen_to_yuan(int(report["float_fen"])))
+    doc.style(bold=True)
+    doc.pair(w["expected"], fen_to_yuan(int(report["expected_cash_fen"])))
+    doc.style()
+    counted: dict[str, int] = report.get("counted") or {}
+    over_short: dict[str, int] = report.get("over_short_fen") or {}
+    if z:
+        for tender in sorted({"cash", *report["tenders"], *counted}):
+            name = tenders.get(tender, tender)
+            if tender not in counted:
+                doc.pair(f"{w['counted']} {name}", w["not_counted"])
+                continue
+            doc.pair(f"{w['counted']} {name}", fen_to_yuan(int(counted[tender])))
+            doc.style(bold=True)
+            doc.pair(f"{w['difference']} {name}", _signed(int(over_short.get(tender, 0))))
+            doc.style()
     doc.cut()
     return doc

@@ -126,7 +126,14 @@ def test_each_fault_is_an_error_and_the_receipt_waits_for_the_printer(
     run(main())
 
 
-def test_paper_running_out_mid_job_reprints_the_job_once_after_clearing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stale", [False, True], ids=["new-roll", "held-data-left"])
+def test_paper_running_out_mid_job_reprints_the_job_once_after_clearing(
+    tmp_path: Path, stale: bool
+) -> None:
+    """The gateway told the printer to drop the rest when it saw the fault, so a new roll
+    prints nothing by itself; the resend is the one whole receipt. With data the first clear
+    did not reach still held (`stale`), the resend's leading DLE DC4 8 drops it too."""
+
     async def main() -> None:
         sim = PrinterSim()
         host, port = await sim.start()
@@ -138,36 +145,16 @@ def test_paper_running_out_mid_job_reprints_the_job_once_after_clearing(tmp_path
             await until(lambda: printer.queue.counts("p1").get("failed") == 1)
             job = printer.queue.pending("p1")[0]
             assert "paper out" in job["error"] and job["attempts"] == 1
-            assert sim.receipts == []
-            # the gateway told the printer to drop the rest when it saw the fault, so a new
-            # roll prints nothing by itself; the resend is the one whole receipt
-            assert sim._held == []
-            sim.set_state()
+            assert sim.receipts == [] and sim._held == []
+            if stale:
+                sim._held.append(sim._paper[0])  # something the first clear did not reach
+                sim.status = sim.status.__class__()  # ready, without flushing what it holds
+            else:
+                sim.set_state()
             await sim.wait_for(lambda: len(sim.receipts) >= 1)
             await until(lambda: printer.queue.counts("p1") == {"printed": 1})
             assert len(sim.receipts) == 1 and "好邻居便利店" in sim.receipts[0].text
-            assert len(sim.torn) == 1  # the half the fault left, torn off at the resend
-        await sim.stop()
-
-    run(main())
-
-
-def test_failed_job_is_resent_behind_a_clear_buffer(tmp_path: Path) -> None:
-    async def main() -> None:
-        sim = PrinterSim()
-        host, port = await sim.start()
-        async with Rig(tmp_path / "gw", printer_toml(f"{host}:{port}")) as rig:
-            await rig.online("p1")
-            sim.paper_out_after(5)
-            await _sell(rig, "wechat")
-            printer = rig.devices.by_id["p1"]
-            await until(lambda: printer.queue.counts("p1").get("failed") == 1)
-            sim._held.append(sim._paper[0])  # something the first clear did not reach
-            sim.status = sim.status.__class__()  # ready, without flushing what it holds
-            await sim.wait_for(lambda: len(sim.receipts) == 1)
-            await until(lambda: printer.queue.counts("p1") == {"printed": 1})
-            assert sim._held == [] and len(sim.torn) == 1
-            assert "好邻居便利店" in sim.receipts[0].text
+            assert sim._held == [] and len(sim.torn) == 1  # the half the fault left, torn off
             assert CLEAR_BUFFER.hex() == "10140801031401060208"
         await sim.stop()
         assert len(sim.receipts) == 1
@@ -306,3 +293,26 @@ def test_file_printer_writes_the_receipt_bytes(tmp_path: Path) -> None:
     run(main())
     text = text_preview(out.read_bytes(), 48)
     assert "好邻居便利店" in text and "微信支付" in text
+
+
+def test_a_print_queue_from_before_refund_slips_and_reports_is_widened(tmp_path: Path) -> None:
+    """A gateway's `print_jobs` made before the refund and report kinds: rebuilt at start with
+    its jobs kept, and its one-receipt-per-sale rule still holds."""
+    from edge.devices.print_queue import SCHEMA, PrintQueue
+    from edge.journal import JournalDb
+
+    old = SCHEMA.replace(", 'refund', 'report'", "").split("CREATE UNIQUE INDEX IF NOT EXISTS "
+                                                          "print_jobs_one_document")[0]  # fmt: skip
+    conn = sqlite3.connect(tmp_path / "journal.db", isolation_level=None)
+    conn.executescript(old)
+    conn.execute("INSERT INTO print_jobs (id, printer, kind, sale_id, data, created_at) "
+                 "VALUES ('j1', 'p1', 'receipt', 's1', x'00', 0)")  # fmt: skip
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO print_jobs (id, printer, kind, data, created_at) "
+                     "VALUES ('j2', 'p1', 'report', x'00', 0)")  # fmt: skip
+    queue = PrintQueue(JournalDb(conn))
+    assert queue.add("p1", "report", b"Z", sale_id="e1") and queue.add("p1", "refund", b"R")
+    assert queue.add("p1", "report", b"Z", sale_id="e1") is None  # one job per document
+    assert queue.add("p1", "receipt", b"again", sale_id="s1") is None  # the old row kept
+    assert queue.get("j1")["sale_id"] == "s1"  # type: ignore[index]
+    assert PrintQueue(JournalDb(conn)).counts("p1") == {"queued": 3}  # a second start: as is
