@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from edge import admin, http_errors, metrics, openapi, token
+from edge import admin, allocator, http_errors, metrics, openapi, token
 from edge.basket import Baskets
 from edge.coupons import CouponClaims
 from edge.declared_lanes import parse_spec
@@ -127,7 +127,7 @@ class Gateway:
             Shifts(self.journal.conn, self.lanes).routes(),  # open, X, Z
         ):
             app.add_routes(routes)
-        admin.Admin(self).mount(app)  # the technician's pages, /admin/ (edge/admin)
+        admin.AdminApp(self).mount(app)  # the technician's pages, /admin/ (edge/admin)
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -200,6 +200,7 @@ async def serve(args: Any) -> None:
         tmp.write_text(f"{bound}\n")
         tmp.replace(args.port_file)
     sd_notify.ready(f"gateway {args.store}/{args.gateway} listening on port {bound}")
+    allocator.give_back()  # what starting freed goes back to the system (edge/allocator.py)
     watchdog = asyncio.create_task(sd_notify.keep_alive())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
