@@ -10,16 +10,18 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from edge.devices.base import DeviceError
-from edge.devices.printer import Printer, printers_of
 from edge.fonts import cjk_font_path
 from protocols.escpos import preview
 
 if TYPE_CHECKING:
+    from edge.devices.printer import Printer
     from edge.devices.registry import Devices
 
 
 def routes(devices: Devices) -> list[web.RouteDef]:
     def find(sale_id: str, lane: str | None = None) -> Printer:
+        from edge.devices.printer import printers_of  # loaded already when a printer runs
+
         for p in printers_of(devices.ctx):
             if (lane is None or p.spec.lane == lane) and p.queue.by_sale(sale_id, p.spec.id):
                 return p
