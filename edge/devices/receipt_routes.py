@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from edge.devices.base import DeviceError
-from edge.fonts import cjk_font_path
-from protocols.escpos import preview
 
 if TYPE_CHECKING:
     from edge.devices.printer import Printer
@@ -33,6 +31,9 @@ def routes(devices: Devices) -> list[web.RouteDef]:
     async def receipt(request: web.Request) -> web.Response:
         sale_id, fmt = request.match_info["sale_id"], request.match_info["fmt"]
         p = find(sale_id)
+        from edge.fonts import cjk_font_path  # previews' only: not at start
+        from protocols.escpos import preview
+
         doc, _ = p._document_for({"sale_id": sale_id}, copy=False)
         if fmt == "txt":
             return web.Response(text=preview.text_preview(bytes(doc.out), p.paper.columns))
