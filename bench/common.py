@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from protocols import topics
-from protocols.envelope import iso, new_id, utc_now
+from protocols.envelope import iso, utc_now
 from protocols.pricing import line_total
 from rig import Broker, sale_body
+from transport.ids import new_id
 
 
 def sale_envelope(seq: int, store: str = "b1", gateway: str = "g1") -> dict[str, Any]:

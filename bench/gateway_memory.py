@@ -12,7 +12,7 @@ Python process with paho-mqtt and aiohttp imported.
 
 Medians of `--runs` (3) runs, each run measuring the floor, (a) and (b) in turn.
 
-    python bench/gateway_memory.py [--runs 3] [--idle 10] [--backlog 20000]
+    python bench/gateway_memory.py [--runs 3] [--idle 10] [--backlog 20000] [--case idle|busy]
 """
 
 from __future__ import annotations
@@ -220,12 +220,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle", type=float, default=10.0)
     parser.add_argument("--backlog", type=int, default=20_000)
+    parser.add_argument("--case", choices=("idle", "busy"), help="only this case (a quick check)")
     args = parser.parse_args()
     results: dict[str, list[dict[str, int]]] = {"floor": [], "idle": [], "busy": []}
     with tempfile.TemporaryDirectory(prefix="gateway-memory-") as d:
         root = Path(d)
         template = root / "journal-template.db"
-        fill(template, args.backlog)
+        if args.case != "idle":  # the backlog is case (b)'s
+            fill(template, args.backlog)
         broker = Broker(root / "broker")
         broker.start()
         try:
@@ -233,14 +235,16 @@ def main() -> None:
                 work = root / f"run-{run}"
                 work.mkdir()
                 results["floor"].append(floor(args.idle))
-                results["idle"].append(idle_gateway(work, broker, args.idle))
-                results["busy"].append(
-                    busy_gateway(work, broker, template, args.backlog, args.idle)
-                )
+                if args.case != "busy":
+                    results["idle"].append(idle_gateway(work, broker, args.idle))
+                if args.case != "idle":
+                    results["busy"].append(
+                        busy_gateway(work, broker, template, args.backlog, args.idle)
+                    )
                 print(
-                    f"run {run + 1}: RSS floor {mib(results['floor'][-1]['rss'])}  "
-                    f"idle {mib(results['idle'][-1]['rss'])}  "
-                    f"busy {mib(results['busy'][-1]['rss'])} MiB",
+                    f"run {run + 1}: RSS "
+                    + "  ".join(f"{c} {mib(r[-1]['rss'])}" for c, r in results.items() if r)
+                    + " MiB",
                     flush=True,
                 )
         finally:
@@ -248,6 +252,7 @@ def main() -> None:
     med = {
         case: {k: statistics.median(r[k] for r in runs) for k in ("rss", "pss", "uss")}
         for case, runs in results.items()
+        if runs
     }
     print(f"\nmedians of {args.runs} runs (MiB)          RSS    PSS    USS   RSS / floor")
     names = {
@@ -256,17 +261,21 @@ def main() -> None:
         "busy": f"(b) 6 devices, {args.backlog} backlog",
     }
     for case, label in names.items():
+        if case not in med:
+            continue
         m = med[case]
         print(
             f"{label:34} {mib(m['rss'])} {mib(m['pss'])} {mib(m['uss'])}   "
             f"{m['rss'] / med['floor']['rss']:.2f}"
         )
-    idle, busy, base = med["idle"]["rss"], med["busy"]["rss"], med["floor"]["rss"]
-    print(
-        f"above the floor: idle +{(idle - base) / 1024:.1f} MiB, busy +{(busy - base) / 1024:.1f}"
-        f" MiB; in MB (10^6 bytes): idle {idle * 1024 / 1e6:.1f} (goal <= 45), "
-        f"busy {busy * 1024 / 1e6:.1f} (goal <= 55)"
-    )
+    base = med["floor"]["rss"]
+    for case, goal in (("idle", 45), ("busy", 55)):
+        if case in med:
+            got = med[case]["rss"]
+            print(
+                f"{case}: +{(got - base) / 1024:.1f} MiB above the floor; "
+                f"{got * 1024 / 1e6:.1f} MB (10^6 bytes; goal <= {goal})"
+            )
 
 
 if __name__ == "__main__":

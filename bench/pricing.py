@@ -33,9 +33,10 @@ from hub.pricing import recompute as pricing_job
 from hub.stores.models import Store
 from protocols import topics
 from protocols.coupons import Terms
-from protocols.envelope import iso, new_id
+from protocols.envelope import iso
 from protocols.pricing import Member, Policy, price, promotion, sale_fields
 from rig import baskets
+from transport.ids import new_id
 
 GOAL_MS = 5.0
 AT = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)

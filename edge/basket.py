@@ -32,7 +32,7 @@ from edge.rpc import HubCallError
 from edge.snapshots import Snapshots
 from protocols import pricing
 from protocols.codes import OtherScan, ProductScan, WeighedScan, classify, ean
-from protocols.envelope import new_id
+from transport.ids import new_id
 
 log = logging.getLogger(__name__)
 

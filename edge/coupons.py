@@ -34,8 +34,8 @@ from edge.journal import Refused
 from edge.rpc import HubCallError, HubCalls
 from protocols import coupons as rules
 from protocols import rpc
-from protocols.envelope import new_id
 from protocols.strict import Invalid, convert, to_json
+from transport.ids import new_id
 
 log = logging.getLogger(__name__)
 

@@ -11,20 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
-from edge import admin, http_errors, metrics, openapi, token
+from edge import admin, allocator, http_errors, metrics, openapi, token
 from edge.basket import Baskets
 from edge.coupons import CouponClaims
 from edge.declared_lanes import parse_spec
 from edge.devices import lanes_io, receipt_routes
-from edge.devices.aggregator import Aggregator
-from edge.devices.base import Context, Device
+from edge.devices.base import Context
 from edge.devices.discovery import Discovery
-from edge.devices.drawer import Drawer
-from edge.devices.printer import Printer
 from edge.devices.registry import Devices
-from edge.devices.scale import Scale
-from edge.devices.scanner import Scanner
-from edge.devices.terminal import Terminal
 from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
@@ -45,8 +39,17 @@ from transport import sd_notify
 
 log = logging.getLogger(__name__)
 
-# the driver of each kind of device the gateway runs (devices.toml's `kind`); a kind is a line
-DRIVERS: tuple[type[Device], ...] = (Scale, Scanner, Printer, Drawer, Terminal, Aggregator)
+# the driver of each kind of device the gateway runs (devices.toml's `kind`); a kind is a line.
+# Named, not imported: a driver's module loads with the first device of its kind (declared or
+# discovered), so a gateway without a card terminal never loads the ZVT protocol
+DRIVERS: dict[str, str] = {
+    "scale": "edge.devices.scale:Scale",
+    "scanner": "edge.devices.scanner:Scanner",
+    "printer": "edge.devices.printer:Printer",
+    "drawer": "edge.devices.drawer:Drawer",
+    "terminal": "edge.devices.terminal:Terminal",
+    "aggregator": "edge.devices.aggregator:Aggregator",
+}
 
 
 class Gateway:
@@ -131,7 +134,7 @@ class Gateway:
             ReturnsScreen(self.pages, self.lanes, shifts.cashier).routes(),
         ):
             app.add_routes(routes)
-        admin.Admin(self).mount(app)  # the technician's pages, /admin/ (edge/admin)
+        admin.AdminApp(self).mount(app)  # the technician's pages, /admin/ (edge/admin)
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -204,6 +207,7 @@ async def serve(args: Any) -> None:
         tmp.write_text(f"{bound}\n")
         tmp.replace(args.port_file)
     sd_notify.ready(f"gateway {args.store}/{args.gateway} listening on port {bound}")
+    allocator.give_back()  # what starting freed goes back to the system (edge/allocator.py)
     watchdog = asyncio.create_task(sd_notify.keep_alive())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

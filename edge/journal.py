@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from protocols.envelope import iso, new_id, utc_now
+from protocols.envelope import iso, utc_now
+from transport.ids import new_id
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from importlib import resources
 from typing import Any, Literal, NamedTuple
 
 import msgspec
@@ -385,15 +384,22 @@ def _spec() -> bytes:
     return msgspec.json.encode(document())
 
 
-def routes() -> list[web.RouteDef]:
-    page = resources.files("protocols").joinpath(api_docs.PAGE).read_text("utf-8")
+@cache
+def _page() -> str:
+    from importlib import resources  # at the first /docs: with zipfile, not an idle gateway's
 
+    return resources.files("protocols").joinpath(api_docs.PAGE).read_text("utf-8")
+
+
+def routes() -> list[web.RouteDef]:
     async def openapi(request: web.Request) -> web.Response:
         return web.Response(body=_spec(), content_type="application/json")
 
     async def docs(request: web.Request) -> web.Response:
         return web.Response(
-            text=page, content_type="text/html", headers={"Content-Security-Policy": api_docs.CSP}
+            text=_page(),
+            content_type="text/html",
+            headers={"Content-Security-Policy": api_docs.CSP},
         )
 
     return [web.get("/openapi.json", openapi), web.get("/docs", docs)]

@@ -22,21 +22,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from transport.mqtt_link import url_with
 
 if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
 RENEW_DAYS = 30
-PEM = serialization.Encoding.PEM
+# cryptography (about 8 MiB resident with its Rust bindings) is imported where a key, CSR or
+# certificate is handled: pairing and renewal, which an idle gateway does not run; a paired
+# gateway decides whether to renew from the expiry kept in pairing.json
 
 
 class PairingError(Exception):
@@ -95,6 +96,8 @@ class Pairing:
         )
 
     def certificate(self) -> x509.Certificate | None:
+        from cryptography import x509
+
         try:
             return x509.load_pem_x509_certificate(self.cert_path.read_bytes())
         except (OSError, ValueError):
@@ -115,11 +118,16 @@ class Pairing:
 
     # --- pairing ------------------------------------------------------------------------------
     def _key(self, fresh: bool) -> ec.EllipticCurvePrivateKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         if fresh or not self.key_path.exists():
             key = ec.generate_private_key(ec.SECP256R1())
             self.folder.mkdir(parents=True, exist_ok=True)
             pem = key.private_bytes(
-                PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
             )
             _write(self.key_path, pem, 0o600)
             return key
@@ -128,9 +136,13 @@ class Pairing:
         return key
 
     def _csr(self, key: ec.EllipticCurvePrivateKey) -> str:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.x509.oid import NameOID
+
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{self.store}/{self.gateway}")])
         csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
-        return csr.public_bytes(PEM).decode()
+        return csr.public_bytes(serialization.Encoding.PEM).decode()
 
     async def begin(self, hub_url: str, printers: list[Any] = ()) -> dict[str, Any]:  # type: ignore[assignment]
         """A new key, CSR and code registered at the hub; then wait for HQ in the background."""
@@ -138,11 +150,16 @@ class Pairing:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise PairingError("hub URL must be http(s)://host[:port]")
         hub_url = f"{parts.scheme}://{parts.netloc}"
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         pending_key = self.folder / "pending.key"  # the paired key stays until this one is signed
         key = ec.generate_private_key(ec.SECP256R1())
         self.folder.mkdir(parents=True, exist_ok=True)
         pem = key.private_bytes(
-            PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
         _write(pending_key, pem, 0o600)
         csr = self._csr(key)
@@ -201,6 +218,10 @@ class Pairing:
 
     async def _install(self, body: dict[str, Any], key_file: Path | None) -> None:
         """Check the certificate is this gateway's, store it, move the uplink onto it."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.x509.oid import NameOID
+
         key_path = key_file or self.key_path
         key = serialization.load_pem_private_key(key_path.read_bytes(), None)
         try:
@@ -223,7 +244,9 @@ class Pairing:
             key_file.replace(self.key_path)
         state = self._state()
         state.pop("pending", None)
-        self._save({**state, "state": "paired", "broker_url": body["broker_url"]})
+        state.update(state="paired", broker_url=body["broker_url"])
+        state["not_after"] = cert.not_valid_after_utc.isoformat()  # renew_if_due reads it
+        self._save(state)
         self.error = None
         log.info(
             "paired: certificate %X for %s until %s; broker %s",
@@ -235,12 +258,18 @@ class Pairing:
     # --- renewal ------------------------------------------------------------------------------
     async def renew_if_due(self, now: datetime | None = None) -> bool:
         """Ask the hub for a new certificate when less than `renew_days` remain."""
-        cert = self.certificate()
         state = self._state()
-        if cert is None or state.get("state") != "paired" or not state.get("hub_url"):
+        if state.get("state") != "paired" or not state.get("hub_url"):
             return False
+        try:  # the expiry stored at install: no certificate parsing (cryptography) every check
+            not_after = datetime.fromisoformat(state["not_after"])
+        except (KeyError, TypeError, ValueError):  # paired before it was stored
+            cert = self.certificate()
+            if cert is None:
+                return False
+            not_after = cert.not_valid_after_utc
         now = now or datetime.now(UTC)
-        if cert.not_valid_after_utc - now >= timedelta(days=self.renew_days):
+        if not_after - now >= timedelta(days=self.renew_days):
             return False
         status, body = await self._call(
             "POST",

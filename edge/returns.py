@@ -28,9 +28,9 @@ from aiohttp import web
 from edge.journal import Journal
 from edge.rpc import HubCallError, HubCalls
 from protocols import events
-from protocols.envelope import new_id
 from protocols.pricing.engine import split
 from protocols.refunds import Refundable, Refusal, is_sale_id
+from transport.ids import new_id
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,8 @@ from aiohttp import web
 from edge import http_errors
 from edge.uplink import Uplink
 from protocols import rpc
-from protocols.envelope import iso, new_id
+from protocols.envelope import iso
+from transport.ids import new_id
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from aiohttp import web
 from edge import http_errors
 from edge.journal import JournalDb
 from edge.lane import Lanes, ShiftIn
-from protocols.envelope import new_id
+from transport.ids import new_id
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-import uuid6
 
 from protocols import bounds, topics
 from protocols import events as event_types
@@ -22,11 +21,6 @@ from protocols import events as event_types
 BATCH_VERSION = 1
 UUID7 = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 ID = topics.ID_PATTERN
-
-
-def new_id() -> str:
-    """A time-ordered UUIDv7: sortable by creation, unique without coordination."""
-    return str(uuid6.uuid7())
 
 
 def utc_now() -> datetime:

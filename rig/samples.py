@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocols.envelope import new_id
 from protocols.escpos.receipt import Store
 from protocols.pricing import line_total
+from transport.ids import new_id
 
 
 def sale_body(n: int = 0, member: str | None = None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,8 +26,9 @@ from aiohttp import web
 
 from edge import http_errors
 from edge.admin import bundle, logs, settings, status
-from edge.admin.accounts import ROLES, AccountError, Accounts, Session
+from edge.admin.accounts import ROLES, AccountError, Session
 from edge.admin.audit import Audit
+from edge.admin.base import PREFIX, Handler
 from edge.devices.base import DeviceError
 from edge.devices.lanes_io import for_the_page, sse_frame
 from edge.devices.printer import printers_of
@@ -40,11 +41,10 @@ from protocols.codes.gs1 import GS
 if TYPE_CHECKING:
     import jinja2
 
-    from edge.gateway import Gateway
+    from edge.admin import AdminApp
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/admin/"
 HERE = Path(__file__).parent
 STATIC = {"admin.css": "text/css", "admin.js": "text/javascript"}
 SESSION_COOKIE = "storegw_admin"
@@ -61,7 +61,6 @@ OPEN = {
 TECHNICIAN_ONLY = {"config_save", "config_delete", "accounts_add", "bundle", "pair"}
 TICK_S = 1.0  # the event stream's refresh of device states and problems
 OVERVIEW_EVERY = 3  # ticks between the overview's facts on the stream
-WATCH_S = 2.0  # how often the broker and hub links are sampled for "down since"
 PAGES = (
     ("overview", "总览", "Overview"),
     ("devices", "设备", "Devices"),
@@ -70,7 +69,6 @@ PAGES = (
     ("logs", "日志", "Logs"),
     ("receipts", "小票", "Receipts"),
 )
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _env() -> jinja2.Environment:
@@ -88,49 +86,27 @@ def _env() -> jinja2.Environment:
 
 
 class Admin:
-    def __init__(self, gw: Gateway) -> None:
-        self.gw = gw
-        conn = gw.journal.conn  # the gateway's SQLite (accounts, sessions, audit)
-        self.accounts = Accounts(conn, gw.data_dir)
-        self.audit = Audit(conn)
-        self.ring = logs.ring()
-        self.watch = status.Watch()
-        self.started = time.time()
-        self.app = web.Application(middlewares=[self._guard])
-        self.app.add_routes(self._routes())
-        self.closing = False  # set on shutdown: open event streams end, so a stop never waits
-        self._watcher: asyncio.Task[None] | None = None
-        self.app.on_startup.append(self._startup)
-        self.app.on_shutdown.append(self._shutdown)
+    """The pages behind the routes of edge/admin/__init__.py, made at the first request."""
+
+    def __init__(self, mount: AdminApp) -> None:
+        self.mount = mount
+        self.gw = mount.gw
+        self.accounts = mount.accounts
+        self.audit = Audit(self.gw.journal.conn)
+        self.ring = mount.ring
+        self.watch = mount.watch
+        self.started = mount.started
+
+    @property
+    def closing(self) -> bool:  # the gateway is stopping: open event streams end
+        return self.mount.closing
 
     @cached_property
     def env(self) -> jinja2.Environment:
         return _env()
 
-    async def _startup(self, app: web.Application) -> None:
-        self._watcher = asyncio.create_task(self._watch(), name="admin:watch")
-
-    async def _watch(self) -> None:
-        """Sample the links even while no page is open, so "hub unreachable for 12 min" counts
-        from when it went, not from when someone looked."""
-        while True:
-            try:
-                self.watch.sample(self.gw)
-            except Exception:  # the pages' bookkeeping must never take the gateway down
-                log.exception("admin: link sampling failed")
-            await asyncio.sleep(WATCH_S)
-
-    async def _shutdown(self, app: web.Application) -> None:
-        self.closing = True
-        if self._watcher:
-            self._watcher.cancel()
-
-    def mount(self, app: web.Application) -> None:
-        app.add_subapp(PREFIX.rstrip("/"), self.app)
-
     # --- the guard: session, CSRF, roles, headers ------------------------------------------------
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         name = request.match_info.route.name or ""
         session = self.accounts.session(request.cookies.get(SESSION_COOKIE))
         request["session"] = session
@@ -184,36 +160,6 @@ class Admin:
             path_qs=request.path_qs, **context,
         )  # fmt: skip
         return web.Response(text=html, content_type="text/html", status=status_)
-
-    def _routes(self) -> list[web.RouteDef]:
-        g, p = web.get, web.post
-        return [
-            g("/", self.home, name="home"),
-            g("/static/{file}", self.static, name="static"),
-            g("/lang/{to}", self.lang, name="lang"),
-            g("/setup", self.setup_page, name="setup"),
-            p("/setup", self.setup, name="setup_post"),
-            g("/login", self.login_page, name="login"),
-            p("/login", self.login, name="login_post"),
-            p("/logout", self.logout, name="logout"),
-            g("/overview", self.overview, name="overview"),
-            g("/devices", self.devices, name="devices"),
-            p("/devices/{id}/{action}", self.device_action, name="device_action"),
-            p("/scan-test", self.scan_test, name="scan_test"),
-            g("/events", self.events, name="events"),
-            g("/config", self.config, name="config"),
-            p("/config/devices", self.config_save, name="config_save"),
-            p("/config/devices/{id}/delete", self.config_delete, name="config_delete"),
-            p("/accounts", self.accounts_add, name="accounts_add"),
-            g("/network", self.network, name="network"),
-            p("/network/ping", self.ping, name="ping"),
-            p("/network/pair", self.pair, name="pair"),
-            g("/network/pairing", self.pairing_state, name="pairing_state"),
-            g("/logs", self.logs, name="logs"),
-            g("/logs/bundle.zip", self.bundle, name="bundle"),
-            g("/receipts", self.receipts, name="receipts"),
-            g("/receipts/{job}.png", self.receipt_png, name="receipt_png"),
-        ]
 
     # --- open pages -----------------------------------------------------------------------------
     async def home(self, request: web.Request) -> web.StreamResponse:

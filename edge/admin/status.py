@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge.admin.base import Watch
 from edge.devices.printer import Printer
 
 if TYPE_CHECKING:
@@ -114,22 +115,6 @@ def certificate(path: str | None) -> dict[str, Any] | None:
         "expires": expires.isoformat(),
         "days_left": (expires - datetime.now(UTC)).days,
     }
-
-
-class Watch:
-    """Remembers since when the broker and the hub have been unreachable (the uplink knows only
-    whether they are now); sampled by the admin's ticker and every page."""
-
-    def __init__(self) -> None:
-        self.broker_down_since: float | None = None
-        self.hub_down_since: float | None = None
-
-    def sample(self, gw: Gateway) -> None:
-        now = time.time()
-        up = gw.uplink.connected
-        self.broker_down_since = None if up else (self.broker_down_since or now)
-        hub_up = up and gw.uplink.hub_online is True  # None: not heard from since start
-        self.hub_down_since = None if hub_up else (self.hub_down_since or now)
 
 
 def sales_waiting(gw: Gateway) -> int:

@@ -23,7 +23,6 @@ from aiohttp import web
 
 from edge.devices.base import Context, DeviceError, DeviceSpec
 from edge.devices.profiles import Profiles, ScaleProfile, ScannerProfile, UsbMatch, profiles
-from edge.devices.scale import Scale
 from edge.lane_bus import LaneBus
 
 log = logging.getLogger(__name__)
@@ -277,6 +276,7 @@ class Discovery:
     async def _probe(self, kind: str, name: str, port: str) -> bool:
         if kind != "scale":
             return False
+        from edge.devices.scale import Scale  # the driver when a device may need it, not before
 
         probe = Scale(
             DeviceSpec("probe", "scale", name, port, options={"reply_timeout_ms": 300}),

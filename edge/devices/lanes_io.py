@@ -20,12 +20,12 @@ from msgspec import Meta
 
 from edge import http_errors
 from edge.devices.base import DeviceError
-from edge.devices.scale import Scale
 from protocols import pricing
 from protocols.strict import Invalid, convert
 
 if TYPE_CHECKING:
     from edge.devices.registry import Devices
+    from edge.devices.scale import Scale  # the driver loads with the first scale (gateway.py)
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class NoScale(DeviceError):
 async def read_weight(devices: Any, lane: str) -> tuple[Scale, Any]:
     """The lane's scale and a stable weight it may sell, or DeviceError with the reason
     (NoScale when the lane has none)."""
-    scales = [d for d in devices.on_lane(lane, "scale") if isinstance(d, Scale)]
+    scales: list[Scale] = devices.on_lane(lane, "scale")  # devices of kind "scale": Scales
     if not scales:
         raise NoScale(f"lane {lane} has no scale")
     scale = next((s for s in scales if s.state == "online"), scales[0])

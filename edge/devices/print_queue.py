@@ -13,6 +13,8 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from transport.ids import new_id
+
 if TYPE_CHECKING:
     from edge.journal import JournalDb
 
@@ -57,12 +59,6 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _job_id() -> str:
-    import uuid6
-
-    return str(uuid6.uuid7())
-
-
 # --- the queue -------------------------------------------------------------------------------
 class PrintQueue:
     """The `print_jobs` table. Writes commit at once unless they run inside a sale's
@@ -99,7 +95,7 @@ class PrintQueue:
         in_transaction: bool = False,
     ) -> str | None:
         """The new job's id, or None when this sale's receipt is already queued."""
-        job = _job_id()
+        job = new_id()
         sql = (
             "INSERT OR IGNORE INTO print_jobs (id, printer, kind, sale_id, receipt_no, copy, data,"
             " envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"

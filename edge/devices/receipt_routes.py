@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from edge.devices.base import DeviceError
-from edge.devices.printer import Printer, printers_of
-from edge.fonts import cjk_font_path
-from protocols.escpos import preview
 
 if TYPE_CHECKING:
+    from edge.devices.printer import Printer
     from edge.devices.registry import Devices
 
 
 def routes(devices: Devices) -> list[web.RouteDef]:
     def find(sale_id: str, lane: str | None = None) -> Printer:
+        from edge.devices.printer import printers_of  # loaded already when a printer runs
+
         for p in printers_of(devices.ctx):
             if (lane is None or p.spec.lane == lane) and p.queue.by_sale(sale_id, p.spec.id):
                 return p
@@ -31,6 +31,9 @@ def routes(devices: Devices) -> list[web.RouteDef]:
     async def receipt(request: web.Request) -> web.Response:
         sale_id, fmt = request.match_info["sale_id"], request.match_info["fmt"]
         p = find(sale_id)
+        from edge.fonts import cjk_font_path  # previews' only: not at start
+        from protocols.escpos import preview
+
         doc, _ = p._document_for({"sale_id": sale_id}, copy=False)
         if fmt == "txt":
             return web.Response(text=preview.text_preview(bytes(doc.out), p.paper.columns))

@@ -4,9 +4,11 @@ by its driver's supervisor, listed and driven through `/api/devices`."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import logging
 import os
+import sys
 import time
 import tomllib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -22,9 +24,19 @@ log = logging.getLogger(__name__)
 
 # discovery: returns the specs it sees now (or an awaitable of them, when it must probe)
 SpecSource = Callable[[], Iterable[DeviceSpec] | Awaitable[Iterable[DeviceSpec]]]
+# a kind's driver: the class, or "module:Class" imported when a device of the kind is added
+Driver = type[Device] | str
 # an action another part of the gateway offers on a kind of device (payments: test-payment);
 # registered by that part, so drivers need not import what builds on them
 ActionHandler = Callable[[Device, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def of_driver(device: object, driver: str) -> bool:
+    """isinstance(device, the class named "module:Class"), without importing its module: no
+    device of that driver exists until the module is loaded (Devices.driver)."""
+    module, _, name = driver.partition(":")
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(device, getattr(loaded, name))
 
 
 class DeclarationError(ValueError):
@@ -69,18 +81,22 @@ def load_declared(path: Path, kinds: Iterable[str]) -> list[DeviceSpec]:
 
 
 class Devices:
-    """The devices the gateway runs, each by the driver of its kind. `drivers` is the list the
-    gateway assembles (edge/gateway.py `DRIVERS`); `sources` are the discovery sources it adds."""
+    """The devices the gateway runs, each by the driver of its kind. `drivers` is what the
+    gateway assembles (edge/gateway.py `DRIVERS`: kind -> "module:Class", each module imported
+    at the first device of its kind, so a gateway loads only the drivers it runs), or driver
+    classes; `sources` are the discovery sources it adds."""
 
     def __init__(
         self,
         ctx: Context,
         *,
-        drivers: Iterable[type[Device]],
+        drivers: Mapping[str, Driver] | Iterable[type[Device]],
         declared: Path | None = None,
     ) -> None:
         self.ctx = ctx
-        self.drivers: Mapping[str, type[Device]] = {d.kind: d for d in drivers}
+        self.drivers: Mapping[str, Driver] = (
+            dict(drivers) if isinstance(drivers, Mapping) else {d.kind: d for d in drivers}
+        )
         self.declared = declared or ctx.data_dir / "devices.toml"
         self.by_id: dict[str, Device] = {}
         self.sources: list[SpecSource] = []  # the gateway adds discovery here
@@ -111,10 +127,23 @@ class Devices:
     def add(self, spec: DeviceSpec) -> Device:
         if spec.id in self.by_id:
             raise DeviceError(f"device {spec.id} already exists")
-        device = self.drivers[spec.kind](spec, self.ctx)
+        device = self.driver(spec.kind)(spec, self.ctx)
         self.by_id[spec.id] = device
         device.start()
         return device
+
+    def driver(self, kind: str) -> type[Device]:
+        """The driver class of `kind`, its module imported the first time."""
+        driver = self.drivers[kind]
+        if isinstance(driver, str):
+            module, _, name = driver.partition(":")
+            driver = getattr(importlib.import_module(module), name)
+            if not (
+                isinstance(driver, type) and issubclass(driver, Device) and driver.kind == kind
+            ):
+                raise TypeError(f"{self.drivers[kind]} is not the driver of {kind!r} devices")
+            self.drivers = {**self.drivers, kind: driver}
+        return driver
 
     async def remove(self, device_id: str) -> None:
         device = self.by_id.pop(device_id, None)

@@ -12,13 +12,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edge.devices.aggregator import Aggregator, AggregatorUnreachable
-from edge.devices.terminal import Exchange, Terminal, TerminalUnreachable
 from edge.payments.attempts import Attempt, AttemptStore, CardTxn
 from protocols import qrpay
 from protocols.zvt import commands as zc
+
+if TYPE_CHECKING:  # the drivers: loaded with the first device of their kind (edge/gateway.py)
+    from edge.devices.aggregator import Aggregator
+    from edge.devices.terminal import Exchange, Terminal
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ async def run_qr(
     notify: Notify | None = None,
     resume: bool = False,
 ) -> Attempt:
+    from edge.devices.aggregator import AggregatorUnreachable  # loaded: agg is one
+
     key = attempt.key
     flow = (
         qrpay.QrFlow.resume(attempt.state, agg.policy)  # type: ignore[arg-type]
@@ -106,6 +110,8 @@ async def run_qr(
 async def reverse_qr(
     store: AttemptStore, agg: Aggregator, attempt: Attempt, reason: str
 ) -> Attempt:
+    from edge.devices.aggregator import AggregatorUnreachable  # loaded: agg is one
+
     flow = qrpay.QrFlow(agg.policy, state="reversing", reason=reason)
     step = qrpay.Step("reverse")
     while step.action != "done":
@@ -137,6 +143,8 @@ async def run_card(
     cancel: asyncio.Event | None = None,
     notify: Notify | None = None,
 ) -> Attempt:
+    from edge.devices.terminal import TerminalUnreachable  # loaded: term is one
+
     key = attempt.key
 
     def text(t: str) -> None:
@@ -252,6 +260,8 @@ async def resolve_card(store: AttemptStore, term: Terminal, attempt: Attempt) ->
 async def reverse_card(
     store: AttemptStore, term: Terminal, attempt: Attempt, reason: str
 ) -> Attempt:
+    from edge.devices.terminal import TerminalUnreachable  # loaded: term is one
+
     if not attempt.provider_ref:
         return store.set_state(attempt.key, "unknown", "no terminal receipt number to reverse")
     receipt = int(attempt.provider_ref)

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from edge import http_errors
-from edge.devices.aggregator import Aggregator
 from edge.devices.base import Context, Device, DeviceError
-from edge.devices.terminal import Terminal, TerminalUnreachable
+from edge.devices.registry import of_driver
 from edge.journal import Refused
 from edge.payments import cash, flows
 from edge.payments.attempts import OPEN, Attempt, AttemptConflict, AttemptStore, ClaimRefused
@@ -31,6 +30,10 @@ if TYPE_CHECKING:
     from edge.journal import JournalDb
 
 log = logging.getLogger(__name__)
+
+# the drivers payments runs on, by name: their modules load with the first such device
+AGGREGATOR = "edge.devices.aggregator:Aggregator"
+TERMINAL = "edge.devices.terminal:Terminal"
 
 QR_METHODS = ("qr", "wechat", "alipay", "unionpay")
 # tenders whose money the gateway takes (terminal, aggregator): a sale must name the payment
@@ -146,10 +149,10 @@ class Payments:
     async def _run(self, attempt: Attempt, auth_code: str | None) -> Attempt:
         device = self._device(attempt)
         cancel = self._cancel.setdefault(attempt.key, asyncio.Event())
-        if isinstance(device, Aggregator):
+        if of_driver(device, AGGREGATOR):
             result = await flows.run_qr(self.store, device, attempt, auth_code=auth_code,
                                         cancel=cancel, notify=self._notify)  # fmt: skip
-        elif isinstance(device, Terminal):
+        elif of_driver(device, TERMINAL):
             result = await flows.run_card(self.store, device, attempt, cancel=cancel,
                                           notify=self._notify)  # fmt: skip
         else:
@@ -160,13 +163,13 @@ class Payments:
     async def _resume(self, attempt: Attempt) -> Attempt:
         device = self._device(attempt)
         try:
-            if isinstance(device, Aggregator):
+            if of_driver(device, AGGREGATOR):
                 if attempt.state == "approved":
                     result = await flows.reverse_qr(self.store, device, attempt, "no sale took it")
                 else:
                     result = await flows.run_qr(self.store, device, attempt, resume=True,
                                                 notify=self._notify)  # fmt: skip
-            elif isinstance(device, Terminal):
+            elif of_driver(device, TERMINAL):
                 if attempt.state == "reversing" or attempt.state == "approved":
                     result = await flows.reverse_card(self.store, device, attempt,
                                                       attempt.reason or "reversing")  # fmt: skip
@@ -176,7 +179,7 @@ class Payments:
                 log.error("payment %s: device %s is gone; left %s",
                           attempt.key, attempt.device, attempt.state)  # fmt: skip
                 return attempt
-        except (TerminalUnreachable, DeviceError, OSError) as err:
+        except (DeviceError, OSError) as err:  # TerminalUnreachable is a DeviceError
             log.warning("payment %s: cannot resolve now (%s); retrying later", attempt.key, err)
             return self.store.get(attempt.key) or attempt
         self._notify(result, None)
@@ -213,15 +216,15 @@ class Payments:
         """Give back a payment already claimed for reversal (state `reversing`)."""
         device = self._device(attempt)
         try:
-            if isinstance(device, Aggregator):
+            if of_driver(device, AGGREGATOR):
                 result = await flows.reverse_qr(self.store, device, attempt, reason)
-            elif isinstance(device, Terminal):
+            elif of_driver(device, TERMINAL):
                 result = await flows.reverse_card(self.store, device, attempt, reason)
             else:
                 log.error("payment %s: device %s is gone; left reversing", attempt.key,
                           attempt.device)  # fmt: skip
                 return attempt
-        except (TerminalUnreachable, DeviceError, OSError) as err:
+        except (DeviceError, OSError) as err:  # TerminalUnreachable is a DeviceError
             log.warning("payment %s: cannot reverse now (%s); retrying later", attempt.key, err)
             return self.store.get(attempt.key) or attempt
         self._notify(result, None)
@@ -299,8 +302,9 @@ class Payments:
         attempt = self.store.get(key)
         if attempt is None:
             raise KeyError(key)
-        if attempt.method != "cash" and not isinstance(
-            self._device(attempt), (Aggregator, Terminal)
+        device = self._device(attempt)
+        if attempt.method != "cash" and not (
+            of_driver(device, AGGREGATOR) or of_driver(device, TERMINAL)
         ):
             raise ValueError(f"device {attempt.device} is gone")
         taken = self.store.take_for_reversal(key, reason)  # the claim: no sale can take it now
@@ -446,7 +450,7 @@ async def test_payment(device: Device, params: dict[str, Any]) -> dict[str, Any]
     amount = params.get("amount_fen", 1)
     if type(amount) is not int or amount <= 0:
         raise DeviceError("amount_fen must be a positive integer")
-    if isinstance(device, Aggregator):
+    if of_driver(device, AGGREGATOR):
         auth = params.get("auth_code")
         if not isinstance(auth, str) or not qrpay.valid_auth_code(auth):
             raise DeviceError("a QR test payment needs the auth_code of a test wallet")
@@ -455,7 +459,7 @@ async def test_payment(device: Device, params: dict[str, Any]) -> dict[str, Any]
         result = await flows.run_qr(store, device, attempt, auth_code=auth)
         if result.state == "approved":
             result = await flows.reverse_qr(store, device, result, "test payment")
-    elif isinstance(device, Terminal):
+    elif of_driver(device, TERMINAL):
         attempt, _ = store.create(key, lane=device.spec.lane, method="card",
                                   device=device.spec.id, amount_fen=amount, test=True)  # fmt: skip
         result = await flows.run_card(store, device, attempt)

@@ -14,7 +14,7 @@ from hub.deps import Actor, session
 from hub.inputs import INT32, Fen, In, RowId, When, errors
 from hub.members.service import MemberNotFound
 from hub.members.survivors import resolve
-from protocols.envelope import new_id
+from transport.ids import new_id
 
 router = APIRouter(tags=["coupons"], responses=errors(404, 409))
 Db = Annotated[Session, Depends(session)]

@@ -19,7 +19,7 @@ from hub.loyalty.books import check_books, liability
 from hub.loyalty.models import EarningRule
 from hub.loyalty.service import Ledger, settings
 from hub.members.service import survivor
-from protocols.envelope import new_id
+from transport.ids import new_id
 
 router = APIRouter(tags=["loyalty"], responses=errors(404, 409))
 Db = Annotated[Session, Depends(session)]

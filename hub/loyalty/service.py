@@ -40,7 +40,7 @@ from hub.loyalty.models import (
     PointsReservation,
 )
 from hub.members.survivors import resolve
-from protocols.envelope import new_id
+from transport.ids import new_id
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from hub.deps import session
 from hub.inputs import INT32, In, Points, RowId, errors
 from hub.mall import service as mall
-from protocols.envelope import new_id
+from transport.ids import new_id
 
 router = APIRouter(tags=["loyalty"], responses=errors(404, 409))
 Db = Annotated[Session, Depends(session)]

@@ -31,7 +31,7 @@ from hub.members.models import CHANNELS, Member, MemberHistory, MemberMerge
 from hub.members.survivors import resolve
 from hub.members.vault import Vault, VaultError
 from hub.tiers import service as tiers
-from protocols.envelope import new_id
+from transport.ids import new_id
 
 log = logging.getLogger(__name__)
 

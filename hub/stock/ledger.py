@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from hub.db import utcnow
 from hub.stock import restock
 from hub.stock.models import StockAlert, StockBalance, StockMove
-from protocols.envelope import new_id
+from transport.ids import new_id
 
 log = logging.getLogger(__name__)
 

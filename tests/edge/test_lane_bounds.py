@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from protocols.envelope import new_id
 from tests.conftest import Broker, Edge, sale_body
+from transport.ids import new_id
 
 SALE = "/api/lanes/1/sales"
 REFUND = "/api/lanes/1/refunds"

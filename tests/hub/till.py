@@ -12,7 +12,8 @@ from hub.db import Database
 from hub.ingest.service import Ingest, PassResult
 from hub.members.service import Members, Registration
 from protocols import topics
-from protocols.envelope import encode_batch, iso, new_id
+from protocols.envelope import encode_batch, iso
+from transport.ids import new_id
 
 
 def register(db: Database, members: Members, phone: str | None = None, **kw: Any) -> str:

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols import pricing, topics
-from protocols.envelope import decode_batch, encode_batch, new_id, validate_event
+from protocols.envelope import decode_batch, encode_batch, validate_event
 from protocols.money import MoneyError, fen_to_yuan, yuan_to_fen
 from rig.samples import sale_event
+from transport.ids import new_id
 
 
 def test_a_valid_sale_passes_and_keeps_its_numbers():

@@ -17,7 +17,7 @@ from edge.journal import JournalDb
 from edge.lane_bus import LaneBus
 from tests.edge.admin.conftest import run
 
-KINDS = {d.kind for d in DRIVERS}
+KINDS = set(DRIVERS)
 
 
 def form(**over: str) -> dict[str, str]:

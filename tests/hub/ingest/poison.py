@@ -11,9 +11,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from protocols.envelope import new_id
 from rig.samples import sale_event as _envelope
 from rig.samples import shift_event as shift
+from transport.ids import new_id
 
 INT64 = 2**63 - 1
 

@@ -15,8 +15,8 @@ from hub.ingest.models import AppliedEvent, RejectedEvent
 from hub.ingest.service import Ingest
 from hub.sales.models import Refund, RefundIssue, Sale, ShiftClose
 from protocols import topics
-from protocols.envelope import new_id
 from rig.samples import sale_event, shift_event
+from transport.ids import new_id
 
 TOPIC = topics.events("s9", "g1")
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from protocols import topics
-from protocols.envelope import new_id
+from transport.ids import new_id
 
 LINES = [
     {"sku": "A-40", "name": "电饭煲内胆", "qty_milli": 1000, "unit_price_fen": 4000},

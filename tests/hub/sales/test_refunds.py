@@ -17,8 +17,8 @@ from hub.http_errors import status_of
 from hub.ingest.service import Ingest
 from hub.sales import refunds
 from hub.sales.models import Refund, RefundClaim, RefundIssue, Sale, SaleLine
-from protocols.envelope import new_id
 from tests.hub.sales.refund_events import FULL, LINE_B, SOLD, Stores, message
+from transport.ids import new_id
 
 
 @pytest.fixture
