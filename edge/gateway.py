@@ -76,7 +76,7 @@ class Gateway:
         # the store's recent members pushed by the hub: subscribed before the snapshots' config/+
         self.members = MemberDesk(self.journal.conn, self.hub_calls, store)
         self.snapshots = Snapshots(data_dir, store, self.uplink)  # hub config, held locally
-        self.snapshots.extra_held, self.members.on_change = self.members.held, self.snapshots.report
+        self.snapshots.members, self.members.on_change = self.members, self.snapshots.report
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
         self.devices = Devices(self.ctx, drivers=DRIVERS)
         self.discovery = Discovery(busy=self.devices.port_in_use)  # USB, serial, HID by id

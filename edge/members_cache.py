@@ -135,9 +135,15 @@ class MemberDesk:
         """The push version held, for the gateway's report to the hub (none before the first)."""
         return {members_push.KIND: self.version} if self.version else {}
 
-    def size(self) -> dict[str, int]:
+    def status(self) -> dict[str, Any]:
+        """For GET /api/snapshots: the push version, rows by kind, the key's id, refusals."""
         rows = self.conn.execute("SELECT source, COUNT(*) FROM member_cache GROUP BY source")
-        return {"push": 0, "lookup": 0, **dict(rows.fetchall())}
+        return {
+            "version": self.version,
+            "rows": {"push": 0, "lookup": 0, **dict(rows.fetchall())},
+            "key_id": self.key_id,
+            "refused": self.refused,
+        }
 
     # --- the hub's push ----------------------------------------------------------------------
     def on_message(self, topic: str, payload: bytes) -> None:

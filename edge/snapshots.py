@@ -5,7 +5,7 @@ file + fsync + rename, and only then swapped in — one reference assignment, so
 the old snapshot or the new one, never a mix. Older or equal versions are ignored. At start
 the files on disk are loaded, so the store sells with its last prices while the hub is away.
 The versions held are reported back (retained) for the hub's overview, with the members push's
-(`extra_held`: edge/members_cache.py takes that topic itself)."""
+(`members`: edge/members_cache.py takes that topic itself, this reports and shows it)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ class Snapshots:
         self._locks = {kind: asyncio.Lock() for kind in snapshots.KINDS}
         self._tasks: set[asyncio.Task[None]] = set()
         self._promotions: tuple[int | None, list[pricing.Promotion]] = (None, [])
-        self.extra_held: Callable[[], dict[str, int]] | None = None
+        self.members: Any = None  # the members push's holder (edge/members_cache.MemberDesk)
         self.load()
         if uplink is not None:
             uplink.subscribe(f"{topics.ROOT}/{store}/config/+", self.on_message)
@@ -125,7 +124,7 @@ class Snapshots:
     def _report(self) -> None:
         if self.uplink is None or self.uplink.link is None:
             return
-        extra = self.extra_held() if self.extra_held is not None else {}
+        extra = self.members.held() if self.members is not None else {}
         self.uplink.publish(
             topics.snapshots_held(self.store, self.uplink.gateway),
             json.dumps({**self.versions(), **extra}).encode(),
@@ -150,5 +149,6 @@ class Snapshots:
                     }
                     for kind, s in sorted(self.held.items())
                 },
+                **({"members": self.members.status()} if self.members is not None else {}),
             }
         )
