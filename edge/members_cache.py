@@ -163,6 +163,8 @@ class MemberDesk:
             log.error("members push refused: %s", err)
             return False
         async with self._lock:
+            if push.key_id != self.key_id:  # (also retried when a held version comes again)
+                await self._fetch_key(push.key_id)
             if push.version <= self.version:
                 self._changed()  # (re)connected: tell the hub what we hold
                 return False
@@ -174,8 +176,6 @@ class MemberDesk:
                 )  # fmt: skip
                 self._changed()
                 return False
-            if push.key_id != self.key_id:
-                await self._fetch_key(push.key_id)
             self._apply(push)
         log.info(
             "members push v%s in use (%s in, %s out)",
