@@ -31,10 +31,10 @@ def test_recent_members_found_offline_at_their_store_only(
     tmp_path: Path, broker: Broker, hub_db_url: str | None
 ) -> None:
     hub = Hub(tmp_path / "hub", broker.url, hub_db_url)
-    hub.start()
     a = Edge(tmp_path / "a", "s1", "g1", broker.url)
     b = Edge(tmp_path / "b", "s2", "g1", broker.url)
     try:
+        hub.start()
         api = hub.http
         for store in ("s1", "s2"):
             assert api.put(f"/api/stores/{store}", json={"id": store, "name": store}).is_success
