@@ -77,7 +77,10 @@ class Gateway:
         self.pairing.uplink = self.uplink
         self.hub_calls = HubCalls(self.uplink)  # lanes' online loyalty calls
         self.stock = StoreStock(self.uplink, self.hub_calls)  # before snapshots (config/+)
+        # the store's recent members pushed by the hub: subscribed before the snapshots' config/+
+        self.members = MemberDesk(self.journal.conn, self.hub_calls, store)
         self.snapshots = Snapshots(data_dir, store, self.uplink)  # hub config, held locally
+        self.snapshots.members, self.members.on_change = self.members, self.snapshots.report
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
         self.devices = Devices(self.ctx, drivers=DRIVERS)
         self.discovery = Discovery(busy=self.devices.port_in_use)  # USB, serial, HID by id
@@ -98,7 +101,7 @@ class Gateway:
             self.snapshots,
             self.devices,
             self.payments,
-            MemberDesk(self.journal.conn, self.hub_calls),
+            self.members,
         )
         self.pages = Pages(self.baskets, ScreenPairing(self.journal.conn), self.devices)
         # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py);

@@ -4,7 +4,8 @@ connection; it is validated completely, written to `<data dir>/snapshots/{kind}.
 file + fsync + rename, and only then swapped in — one reference assignment, so a reader sees
 the old snapshot or the new one, never a mix. Older or equal versions are ignored. At start
 the files on disk are loaded, so the store sells with its last prices while the hub is away.
-The versions held are reported back (retained) for the hub's overview."""
+The versions held are reported back (retained) for the hub's overview, with the members push's
+(`members`: edge/members_cache.py takes that topic itself, this reports and shows it)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from edge.uplink import Uplink
-from protocols import pricing, snapshots, topics
+from protocols import members_push, pricing, snapshots, topics
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Snapshots:
         self._locks = {kind: asyncio.Lock() for kind in snapshots.KINDS}
         self._tasks: set[asyncio.Task[None]] = set()
         self._promotions: tuple[int | None, list[pricing.Promotion]] = (None, [])
+        self.members: Any = None  # the members push's holder (edge/members_cache.MemberDesk)
         self.load()
         if uplink is not None:
             uplink.subscribe(f"{topics.ROOT}/{store}/config/+", self.on_message)
@@ -71,8 +73,8 @@ class Snapshots:
 
     def on_message(self, topic: str, payload: bytes) -> None:
         kind = topic.rsplit("/", 1)[-1]
-        if not payload:
-            return  # a cleared retained message: keep what we hold
+        if not payload or kind == members_push.KIND:
+            return  # a cleared retained message: keep what we hold; members: not a snapshot
         task = asyncio.get_running_loop().create_task(self.receive(kind, payload))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -101,6 +103,10 @@ class Snapshots:
         self._report()
         return True
 
+    def report(self) -> None:
+        """Tell the hub what this store holds now (another part's version changed)."""
+        self._report()
+
     def _persist(self, kind: str, payload: bytes) -> None:
         path = self.dir / f"{kind}.json"
         tmp = path.with_suffix(".tmp")
@@ -118,9 +124,10 @@ class Snapshots:
     def _report(self) -> None:
         if self.uplink is None or self.uplink.link is None:
             return
+        extra = self.members.held() if self.members is not None else {}
         self.uplink.publish(
             topics.snapshots_held(self.store, self.uplink.gateway),
-            json.dumps(self.versions()).encode(),
+            json.dumps({**self.versions(), **extra}).encode(),
             qos=1,
             retain=True,
         )
@@ -142,5 +149,6 @@ class Snapshots:
                     }
                     for kind, s in sorted(self.held.items())
                 },
+                **({"members": self.members.status()} if self.members is not None else {}),
             }
         )

@@ -190,7 +190,7 @@ def create_app(
     app.state.members = Members(Vault.load(data_dir))
     app.state.reader = Reader(db)  # the 360° view's reads, on the event loop
     app.state.rpc = RpcServer(db, rpc_methods(app.state.members))
-    app.state.jobs = Scheduler(db)
+    app.state.jobs = Scheduler(db, members=app.state.members)  # members: the members push
     # analytics' daily and weekly jobs; churn warnings go out on the scheduler's MQTT publisher
     app.state.analytics = AnalyticsJobs(db, lambda: app.state.jobs.publisher())
     stock.install(app)  # the notification channels (simulators by default)

@@ -39,6 +39,7 @@ Method = Literal[
     "ping",  # the admin pages' network check: a round trip through the broker and the hub
     "stock.levels",
     "pickup.complete",
+    "members.cache_key",  # the store's key for the pushed members' hashes (members_push.py)
 ]
 
 
@@ -168,6 +169,10 @@ class PickupComplete(_Strict, kw_only=True):
     order_id: Annotated[str, Meta(min_length=1, max_length=36)]
 
 
+class CacheKey(_Strict, kw_only=True):
+    """No parameters: the key is the calling store's (from the topic)."""
+
+
 def parse_request(payload: bytes) -> Request:
     """A request as it arrives, or Invalid saying why."""
     return decode(payload, Request)
@@ -201,4 +206,5 @@ PARAMS: dict[str, type[_Strict]] = {
     "ping": Ping,
     "stock.levels": StockLevels,
     "pickup.complete": PickupComplete,
+    "members.cache_key": CacheKey,
 }

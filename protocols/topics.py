@@ -5,6 +5,7 @@ storegw/v1/{store}/{gateway}/acks       hub → edge   highest contiguous seq ap
 storegw/v1/{store}/{gateway}/status     retained; the last will says offline
 storegw/v1/{store}/config/{kind}        hub → edges  retained versioned snapshots
 storegw/v1/{store}/config/stock-alerts  hub → edges  retained: the store's open stock alerts
+storegw/v1/{store}/config/members       hub → edges  retained: the store's recent members
 storegw/v1/{store}/{gateway}/snapshots  edge → hub   retained: the snapshot versions it holds
 storegw/v1/{store}/{gateway}/rpc/...    request / response (protocols/rpc.py)
 storegw/v1/{store}/notices/{kind}       hub → edges  retained notices for a store (churn warnings)

@@ -25,7 +25,7 @@ from edge.basket import BasketError, Baskets
 from edge.declared_lanes import UnknownLane
 from edge.devices.lanes_io import stream
 from edge.members_cache import MemberNotFound
-from edge.pages import i18n
+from edge.pages import assets, i18n
 from edge.pages.pairing import COOKIE, STAFF, Pairing
 
 if TYPE_CHECKING:
@@ -35,10 +35,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 OWN_AUTH = ("/lane/", "/order/", "/pages/static")  # the token middleware leaves these to us
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "connect-src 'self'; frame-ancestors 'none'"
-)
+CSP = assets.csp([], [])  # a page without inline assets
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -178,10 +175,14 @@ class Pages:
         html = self.env.get_template(name).render(
             t=i18n.CATALOG[lang].get, lang=lang, strings=i18n.CATALOG[lang], **ctx
         )
+        # one response: the page's own styles and scripts inside it (edge/pages/assets.py)
+        html, scripts, styles = assets.inline(html)
         resp = web.Response(text=html, content_type="text/html")
+        if len(html) > 1024:
+            resp.enable_compression()  # gzip/deflate/br as the browser accepts
         resp.headers.update(
             {
-                "Content-Security-Policy": CSP,
+                "Content-Security-Policy": assets.csp(scripts, styles),
                 "X-Frame-Options": "DENY",
                 "Referrer-Policy": "no-referrer",
                 "Cache-Control": "no-store",
@@ -216,7 +217,13 @@ class Pages:
 
     async def cashier(self, request: web.Request) -> web.Response:
         lane = request.match_info["lane"]
-        return self.render(request, "cashier.html", lane=lane, api=f"/lane/{lane}")
+        # the basket comes with the page: its total shows without another round trip
+        try:
+            basket: dict[str, Any] | None = await self.baskets.get(lane)
+        except (BasketError, UnknownLane) as err:
+            log.warning("lane %s page without its basket: %s", lane, err)
+            basket = None
+        return self.render(request, "cashier.html", lane=lane, api=f"/lane/{lane}", basket=basket)
 
     async def order(self, request: web.Request) -> web.Response:
         lanes = [x["id"] for x in self.baskets.lanes.declared.all()]

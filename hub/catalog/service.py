@@ -192,7 +192,9 @@ def record_held(s: Session, store: str, gateway: str, payload: bytes) -> None:
     if not isinstance(doc, dict):
         raise ValueError("snapshot report is not an object")
     for kind, version in doc.items():
-        if kind not in snapshots.KINDS or type(version) is not int or not 0 < version < 2**31:
+        # "members": the members push's version (hub/members/push.py), reported beside these
+        known = kind in snapshots.KINDS or kind == "members"
+        if not known or type(version) is not int or not 0 < version < 2**31:
             raise ValueError(f"bad snapshot report entry {kind!r}: {version!r}")
     # an upsert: a gateway's retained report arrives again on every hub reconnect, and two
     # reports of one gateway may be recorded at once (both would INSERT the first time)

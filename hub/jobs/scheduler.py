@@ -7,6 +7,7 @@ expiry        expire points lots past their date                   every 10 min
 tiers         daily tier evaluation of every member + birthday gifts, once per local day
 snapshots     build changed store snapshots and publish them       every 10 s (with MQTT)
 pricing       recompute booked sales, record price differences     every 2 s (hub/pricing)
+members       push each store's recent members to its gateways      every 30 s (with MQTT)
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from hub.catalog import service as catalog
 from hub.coupons import holds as coupon_holds
 from hub.db import Database
 from hub.loyalty import books
+from hub.members import push as member_push
+from hub.members.service import Members
 from hub.pricing import recompute as pricing
 from hub.tiers import service as tiers
 
 log = logging.getLogger(__name__)
+MEMBER_PUSH_S = 30.0  # how often the members push runs (docs/lanes.md)
 
 
 class NoSuchJob(LookupError):
@@ -69,10 +73,20 @@ def run_snapshots(db: Database, publish: catalog.Publish | None, everything: boo
     return {"new_versions": made, "published": sent}
 
 
+def run_member_push(
+    db: Database, members: Members | None, publish: catalog.Publish | None, everything: bool = False
+) -> dict[str, Any]:
+    if members is None:
+        return {"changed": 0, "published": 0}
+    with db.transaction() as s:  # changes and their publish together, as the snapshots
+        return member_push.run(s, members, publish, member_push.Settings.from_env(), everything)
+
+
 class Scheduler:
-    def __init__(self, db: Database, worker: Any = None) -> None:
+    def __init__(self, db: Database, worker: Any = None, members: Members | None = None) -> None:
         self.db = db
         self.worker = worker
+        self.members = members
         self._task: asyncio.Task[None] | None = None
         self._last: dict[str, float] = {}
         self._tier_day: date | None = None
@@ -92,6 +106,7 @@ class Scheduler:
             "tiers": lambda: run_tiers(self.db),
             "snapshots": lambda: run_snapshots(self.db, self.publisher()),
             "pricing": lambda: pricing.run(self.db),
+            "members": lambda: run_member_push(self.db, self.members, self.publisher()),
         }
 
     def run(self, name: str) -> dict[str, Any]:
@@ -146,8 +161,12 @@ class Scheduler:
         if connected and not self._was_connected:
             # (re)connected: resend the newest of everything; the broker may have lost them
             await asyncio.to_thread(run_snapshots, self.db, publish, True)
-        elif self._due("snapshots", 10):
-            await asyncio.to_thread(self.run, "snapshots")
+            await asyncio.to_thread(run_member_push, self.db, self.members, publish, True)
+        else:
+            if self._due("snapshots", 10):
+                await asyncio.to_thread(self.run, "snapshots")
+            if connected and self._due("members", MEMBER_PUSH_S):
+                await asyncio.to_thread(self.run, "members")
         self._was_connected = connected
 
     def _today(self) -> date:

@@ -78,3 +78,37 @@ class MemberMerge(Base):
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     moved: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class MemberPushEntry(Base):
+    """One member as the hub last pushed them to a store's gateways (hub/members/push.py).
+    `payload` NULL is a removal (the member left the store's recent set, or was erased) still
+    to reach every gateway; `source` is the digest of what the entry was built from, so an
+    unchanged member is not rebuilt (their name and phone are opened only on a change)."""
+
+    __tablename__ = "member_push_entries"
+    __table_args__ = (
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("reason IN ('recent', 'left', 'erased')", name="reason_known"),
+        CheckConstraint("(payload IS NULL) = (reason <> 'recent')", name="removal_has_no_payload"),
+        Index("ix_member_push_entries_store_version", "store_id", "version"),
+    )
+    store_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class MemberPushState(Base):
+    """A store's push version, and what was last published (its `since`)."""
+
+    __tablename__ = "member_push_state"
+    __table_args__ = (CheckConstraint("version >= 0", name="version_not_negative"),)
+    store_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    published_version: Mapped[int] = mapped_column(Integer, default=0)
+    published_since: Mapped[int] = mapped_column(Integer, default=0)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from hub.loyalty.models import PointsAccount
 from hub.loyalty.service import settings
+from hub.members import push
 from hub.members.models import Member
 from hub.members.service import MemberNotFound, Members, Registration
 from hub.rpc import Caller, Method
@@ -37,7 +38,10 @@ def methods(members: Members) -> dict[str, Method]:
         got = members.register(s, reg)
         return {**summary(s, members, got.member), "created": got.created}
 
-    return {"member.lookup": lookup, "member.register": register}
+    def store_key(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
+        return push.cache_key(members, caller.store)  # the caller's own store's, never another
+
+    return {"member.lookup": lookup, "member.register": register, "members.cache_key": store_key}
 
 
 def summary(s: Session, members: Members, m: Member) -> dict[str, Any]:

@@ -42,6 +42,7 @@ class Vault:
             raise VaultError("the member key must be 32 bytes")
         self._aead = AESGCM(_subkey(master, b"storegw member fields v1"))
         self._index_key = _subkey(master, b"storegw member blind index v1")
+        self._push_key = _subkey(master, b"storegw member push v1")
 
     @classmethod
     def load(cls, data_dir: Path) -> Vault:
@@ -83,3 +84,8 @@ class Vault:
         """The blind index of a normalised value: equal values, equal index; nothing else."""
         msg = f"{field}:{normalized}".encode()
         return hmac.new(self._index_key, msg, hashlib.sha256).hexdigest()
+
+    def store_key(self, store: str) -> bytes:
+        """The key of a store's pushed members' hashes (hub/members/push.py): one per store,
+        so one store's gateway cannot test phones against another store's cache."""
+        return hmac.new(self._push_key, f"store:{store}".encode(), hashlib.sha256).digest()

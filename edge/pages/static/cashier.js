@@ -113,4 +113,7 @@ document.addEventListener("keydown", (e) => {
 listen();
 refreshState();
 setInterval(refreshState, 10000);
-call("/basket").then((b) => b && render(b));
+// the basket came with the page (no round trip before the total shows); else ask for it
+const first = JSON.parse($("basket-first")?.textContent || "null");
+if (first) render(first);
+else call("/basket").then((b) => b && render(b));
