@@ -7,6 +7,10 @@ expiry        expire points lots past their date                   every 10 min
 tiers         daily tier evaluation of every member + birthday gifts, once per local day
 snapshots     build changed store snapshots and publish them       every 10 s (with MQTT)
 pricing       recompute booked sales, record price differences     every 2 s (hub/pricing)
+
+Contexts add their own with `add` (hub/stock/runtime.py: `stock`, `replenishment`); those run
+in a task of their own (a long nightly run holds back no other job), one run at a time each.
+`clock` is the jobs' wall clock (UTC): tests set it to run a day's job at its hour.
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from hub.catalog import service as catalog
 from hub.coupons import holds as coupon_holds
-from hub.db import Database
+from hub.db import Database, utcnow
 from hub.loyalty import books
 from hub.pricing import recompute as pricing
 from hub.tiers import service as tiers
@@ -78,6 +82,13 @@ class Scheduler:
         self._tier_day: date | None = None
         self._was_connected = False
         self.runs: dict[str, dict[str, Any]] = {}
+        self.clock: Callable[[], datetime] = utcnow
+        self._added: dict[str, tuple[float, Callable[[], dict[str, Any]]]] = {}
+        self._busy: dict[str, asyncio.Task[None]] = {}
+
+    def add(self, name: str, every_s: float, job: Callable[[], dict[str, Any]]) -> None:
+        """A context's job, run every `every_s` seconds and by name."""
+        self._added[name] = (every_s, job)
 
     def publisher(self) -> catalog.Publish | None:
         w = self.worker
@@ -92,6 +103,7 @@ class Scheduler:
             "tiers": lambda: run_tiers(self.db),
             "snapshots": lambda: run_snapshots(self.db, self.publisher()),
             "pricing": lambda: pricing.run(self.db),
+            **{name: job for name, (_, job) in self._added.items()},
         }
 
     def run(self, name: str) -> dict[str, Any]:
@@ -106,6 +118,8 @@ class Scheduler:
         self._task = asyncio.create_task(self._loop(), name="loyalty-jobs")
 
     async def stop(self) -> None:
+        for task in self._busy.values():
+            task.cancel()
         if self._task:
             self._task.cancel()
             try:
@@ -131,6 +145,10 @@ class Scheduler:
             await asyncio.sleep(1.0)
 
     async def _tick(self) -> None:
+        for name, (every_s, _) in self._added.items():
+            busy = self._busy.get(name)
+            if (busy is None or busy.done()) and self._due(name, every_s):
+                self._busy[name] = asyncio.create_task(self._alone(name), name=f"job-{name}")
         if self._due("reservations", 5):
             await asyncio.to_thread(self.run, "reservations")
         if self._due("pricing", 2):
@@ -149,6 +167,12 @@ class Scheduler:
         elif self._due("snapshots", 10):
             await asyncio.to_thread(self.run, "snapshots")
         self._was_connected = connected
+
+    async def _alone(self, name: str) -> None:
+        try:
+            await asyncio.to_thread(self.run, name)
+        except Exception:
+            log.exception("job %s failed; tried again at its next time", name)
 
     def _today(self) -> date:
         with self.db.transaction() as s:
