@@ -69,6 +69,7 @@ PAGES = (
     ("network", "网络", "Network"),
     ("logs", "日志", "Logs"),
     ("receipts", "小票", "Receipts"),
+    ("stock", "库存", "Stock"),
 )
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -213,6 +214,7 @@ class Admin:
             g("/logs/bundle.zip", self.bundle, name="bundle"),
             g("/receipts", self.receipts, name="receipts"),
             g("/receipts/{job}.png", self.receipt_png, name="receipt_png"),
+            g("/stock", self.stock, name="stock"),
         ]
 
     # --- open pages -----------------------------------------------------------------------------
@@ -593,3 +595,8 @@ class Admin:
                     body=base64.b64decode(shown["png_base64"]), content_type="image/png"
                 )
         return http_errors.error(404, f"no print job {job_id}")
+
+    # --- stock ----------------------------------------------------------------------------------
+    async def stock(self, request: web.Request) -> web.StreamResponse:
+        """The store's stock and its alerts (edge/stock.py), for the manager and technician."""
+        return self.render(request, "stock.html", **await self.gw.stock.board())
