@@ -118,8 +118,9 @@ class Scheduler:
         self._task = asyncio.create_task(self._loop(), name="loyalty-jobs")
 
     async def stop(self) -> None:
-        for task in self._busy.values():
-            task.cancel()
+        busy = [t for t in self._busy.values() if not t.done()]
+        if busy:  # a job's thread cannot be cancelled: give it a moment to commit or give up
+            await asyncio.wait(busy, timeout=5)
         if self._task:
             self._task.cancel()
             try:
