@@ -10,7 +10,11 @@ POST /api/lanes/{lane}/stock/counts                a stocktake → stock.counted
 POST /api/lanes/{lane}/stock/receipts              goods received → stock.received
 
 Counts and receipts are journaled like sales (durable when answered, Idempotency-Key or
-client_ref for retries) and reach the hub exactly once through the uplink."""
+client_ref for retries) and reach the hub exactly once through the uplink.
+
+The store's manager and technician see both on the admin pages' stock page (`/admin/stock`,
+their log-in: what to reorder is the manager's business, not a cashier's): `board()` gives
+the rows, below the reorder point or in trouble first, and the alerts with what to do."""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import msgspec
 from aiohttp import web
 
 from edge.lane import Lanes
-from edge.rpc import HubCalls
+from edge.rpc import HubCallError, HubCalls
 from edge.uplink import Uplink
 from protocols import bounds, events, topics
 
@@ -74,6 +78,22 @@ class StoreStock:
             for a in doc["alerts"]:
                 log.warning("stock alert from the hub: %s %s", a.get("kind"), a.get("sku"))
         self.alerts, self.alerts_at = doc["alerts"], doc.get("at")
+
+    async def board(self) -> dict[str, Any]:
+        """The stock page's content: every SKU's position as the hub has it (online), the
+        alerts as last published (also while the hub is away), each row marked with its
+        alerts, the troubled ones first, then the lowest available."""
+        by_sku: dict[str, list[dict[str, Any]]] = {}
+        for a in self.alerts:
+            by_sku.setdefault(str(a.get("sku")), []).append(a)
+        try:
+            levels = (await self.calls.call("stock.levels", {"skus": []}))["levels"]
+            error = None
+        except HubCallError as err:
+            levels, error = [], err.reason
+        rows = [{**lv, "alerts": by_sku.get(lv["sku"], [])} for lv in levels]
+        rows.sort(key=lambda r: (not r["alerts"], r["available_milli"], r["sku"]))
+        return {"rows": rows, "alerts": self.alerts, "at": self.alerts_at, "error": error}
 
     def routes(self) -> list[web.RouteDef]:
         return [

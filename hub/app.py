@@ -158,14 +158,12 @@ def create_app(
             await worker.start()
         app.state.jobs.start()
         app.state.analytics.start()
-        await stock.start(app)
         # `storegw hub` bound its socket before the app started: ready means serving
         sd_notify.ready("hub serving")
         watchdog = asyncio.create_task(sd_notify.keep_alive())
         yield
         sd_notify.notify("STOPPING=1")
         watchdog.cancel()
-        await stock.stop(app)
         await app.state.analytics.stop()
         await app.state.jobs.stop()
         if app.state.worker:
@@ -193,7 +191,7 @@ def create_app(
     app.state.jobs = Scheduler(db, members=app.state.members)  # members: the members push
     # analytics' daily and weekly jobs; churn warnings go out on the scheduler's MQTT publisher
     app.state.analytics = AnalyticsJobs(db, lambda: app.state.jobs.publisher())
-    stock.install(app)  # the notification channels (simulators by default)
+    stock.install(app)  # the notification channels (simulators by default), stock's jobs
     http_errors.install(app)  # domain errors and database refusals → 4xx, every error JSON
 
     @app.get(

@@ -43,6 +43,7 @@ ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("GET", "/logs/bundle.zip", "bundle", "bundle"),
     ("GET", "/receipts", "receipts", "receipts"),
     ("GET", "/receipts/{job}.png", "receipt_png", "receipt_png"),
+    ("GET", "/stock", "stock", "stock"),
 )
 
 

@@ -68,6 +68,7 @@ PAGES = (
     ("network", "网络", "Network"),
     ("logs", "日志", "Logs"),
     ("receipts", "小票", "Receipts"),
+    ("stock", "库存", "Stock"),
 )
 
 
@@ -539,3 +540,8 @@ class Admin:
                     body=base64.b64decode(shown["png_base64"]), content_type="image/png"
                 )
         return http_errors.error(404, f"no print job {job_id}")
+
+    # --- stock ----------------------------------------------------------------------------------
+    async def stock(self, request: web.Request) -> web.StreamResponse:
+        """The store's stock and its alerts (edge/stock.py), for the manager and technician."""
+        return self.render(request, "stock.html", **await self.gw.stock.board())

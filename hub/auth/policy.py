@@ -211,6 +211,7 @@ POLICY = _table(
     ("GET",    "/api/replenishment/stores/{store_id}/classification", (*HQ, MGR)),
     ("GET",    "/api/replenishment/alerts",                      (ANA,)),
     ("GET",    "/api/replenishment/transfers",                   (ANA,)),
+    ("GET",    "/api/replenishment/runs",                        (ANA,)),
 )
 # fmt: on
 

@@ -8,6 +8,10 @@ tiers         daily tier evaluation of every member + birthday gifts, once per l
 snapshots     build changed store snapshots and publish them       every 10 s (with MQTT)
 pricing       recompute booked sales, record price differences     every 2 s (hub/pricing)
 members       push each store's recent members to its gateways      every 30 s (with MQTT)
+
+Contexts add their own with `add` (hub/stock/runtime.py: `stock`, `replenishment`); those run
+in a task of their own (a long nightly run holds back no other job), one run at a time each.
+`clock` is the jobs' wall clock (UTC): tests set it to run a day's job at its hour.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from hub.catalog import service as catalog
 from hub.coupons import holds as coupon_holds
-from hub.db import Database
+from hub.db import Database, utcnow
 from hub.loyalty import books
 from hub.members import push as member_push
 from hub.members.service import Members
@@ -92,6 +96,13 @@ class Scheduler:
         self._tier_day: date | None = None
         self._was_connected = False
         self.runs: dict[str, dict[str, Any]] = {}
+        self.clock: Callable[[], datetime] = utcnow
+        self._added: dict[str, tuple[float, Callable[[], dict[str, Any]]]] = {}
+        self._busy: dict[str, asyncio.Task[None]] = {}
+
+    def add(self, name: str, every_s: float, job: Callable[[], dict[str, Any]]) -> None:
+        """A context's job, run every `every_s` seconds and by name."""
+        self._added[name] = (every_s, job)
 
     def publisher(self) -> catalog.Publish | None:
         w = self.worker
@@ -107,6 +118,7 @@ class Scheduler:
             "snapshots": lambda: run_snapshots(self.db, self.publisher()),
             "pricing": lambda: pricing.run(self.db),
             "members": lambda: run_member_push(self.db, self.members, self.publisher()),
+            **{name: job for name, (_, job) in self._added.items()},
         }
 
     def run(self, name: str) -> dict[str, Any]:
@@ -121,6 +133,9 @@ class Scheduler:
         self._task = asyncio.create_task(self._loop(), name="loyalty-jobs")
 
     async def stop(self) -> None:
+        busy = [t for t in self._busy.values() if not t.done()]
+        if busy:  # a job's thread cannot be cancelled: give it a moment to commit or give up
+            await asyncio.wait(busy, timeout=5)
         if self._task:
             self._task.cancel()
             try:
@@ -146,6 +161,10 @@ class Scheduler:
             await asyncio.sleep(1.0)
 
     async def _tick(self) -> None:
+        for name, (every_s, _) in self._added.items():
+            busy = self._busy.get(name)
+            if (busy is None or busy.done()) and self._due(name, every_s):
+                self._busy[name] = asyncio.create_task(self._alone(name), name=f"job-{name}")
         if self._due("reservations", 5):
             await asyncio.to_thread(self.run, "reservations")
         if self._due("pricing", 2):
@@ -168,6 +187,12 @@ class Scheduler:
             if connected and self._due("members", MEMBER_PUSH_S):
                 await asyncio.to_thread(self.run, "members")
         self._was_connected = connected
+
+    async def _alone(self, name: str) -> None:
+        try:
+            await asyncio.to_thread(self.run, name)
+        except Exception:
+            log.exception("job %s failed; tried again at its next time", name)
 
     def _today(self) -> date:
         with self.db.transaction() as s:

@@ -3,9 +3,10 @@ reorder point). Quantities in milli-units."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, UtcDateTime
@@ -46,3 +47,19 @@ class ReorderAlert(Base):
     reorder_point_milli: Mapped[int] = mapped_column(BigInteger)
     raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReplenishmentRun(Base):
+    """The nightly run of one store for one store-local business day: its key is what keeps a
+    day from running twice (a catch-up after the hub was down, two hub processes, a run by
+    hand). Written in the same transaction as the run's forecast, alerts and orders, so a run
+    that failed left no row and is tried again."""
+
+    __tablename__ = "replenishment_runs"
+    store_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    series: Mapped[int] = mapped_column(Integer)  # SKUs forecast
+    alerts: Mapped[int] = mapped_column(Integer)  # open reorder alerts after the run
+    orders: Mapped[int] = mapped_column(Integer)  # purchase orders drafted (or sent)
+    transfers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # suggested, into the store

@@ -16,7 +16,7 @@ from hub.deps import session
 from hub.forecast import service as forecasting
 from hub.inputs import CSV_TOO, In, errors
 from hub.members.overview import today
-from hub.replenishment import export, service
+from hub.replenishment import export, nightly, service
 from hub.stock.inputs import SkuPath, StorePath
 
 router = APIRouter(
@@ -55,6 +55,7 @@ def run(store_id: StorePath, body: RunBody, db: Db, request: Request) -> dict[st
     now = utcnow()
     with db.begin():
         done = service.nightly(db, store_id, today(db), now, body.auto_send_below_fen)
+        del done["plan"]  # GET …/plan has it
         worker = getattr(request.app.state, "worker", None)
         if worker is not None:
             service.publish_alerts(db, store_id, worker.publish, now)
@@ -103,6 +104,16 @@ def alerts(
     """Open reorder alerts: available below the reorder point (as of the last run)."""
     with db.begin():
         return {"alerts": service.alerts(db, store)}
+
+
+@router.get("/runs")
+def runs(
+    db: Db, store: Annotated[str | None, Query(min_length=1, max_length=64)] = None
+) -> dict[str, Any]:
+    """The nightly runs, newest first: per store and business day, the SKUs forecast, the open
+    reorder alerts, the POs drafted and the transfers suggested into the store."""
+    with db.begin():
+        return {"runs": nightly.runs(db, store)}
 
 
 @router.get("/transfers")

@@ -23,8 +23,9 @@ from hub.replenishment import classify
 from hub.replenishment import plan as arithmetic
 from hub.replenishment.models import ReorderAlert, ReplenishmentSetting
 from hub.sales.models import Sale, SaleLine
-from hub.stock import reads
+from hub.stock import ledger, reads
 from hub.stock.ledger import StockError, StockInvalid, StockNotFound
+from hub.stock.models import StockAlert
 from hub.stores.models import Store
 from protocols import topics
 
@@ -34,7 +35,6 @@ DEFAULT_SERVICE_LEVEL_PM = 950
 DEFAULT_REVIEW_DAYS = 7
 DEFAULT_LEAD_DAYS = 3  # a SKU no supplier sells yet: its reorder point still means something
 MAX_HORIZON = 120
-REORDER_ALERTS = "reorder-alerts"  # the config leaf a store's gateway may read
 Publish = Callable[[str, bytes, int, bool], Any]
 
 
@@ -217,22 +217,30 @@ def alerts(s: Session, store: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def store_alerts(s: Session, store: str) -> list[dict[str, Any]]:
+    """All the store is warned of, as its gateway gets them: the ledger's (kind `negative`,
+    `overreserved`) and the reorder alerts (kind `reorder`)."""
+    return ledger.open_alerts(s, store) + [{"kind": "reorder", **a} for a in alerts(s, store)]
+
+
 def publish_alerts(s: Session, store: str, publish: Publish, now: datetime) -> bool:
-    """The store's open reorder alerts, retained on its config leaf, when they changed."""
+    """The store's open alerts of both kinds in one retained document on its `stock-alerts`
+    config leaf (one topic: the retained message is the whole list), when either changed."""
     pending = s.scalar(
         select(ReorderAlert.sku)
         .where(ReorderAlert.store_id == store, ReorderAlert.published.is_(False))
         .limit(1)
+    ) or s.scalar(
+        select(StockAlert.id)
+        .where(StockAlert.store_id == store, StockAlert.published.is_(False))
+        .limit(1)
     )
     if pending is None:
         return False
-    doc = {"store": store, "at": now.isoformat(), "alerts": alerts(s, store)}
-    publish(
-        topics.config(store, REORDER_ALERTS), json.dumps(doc, ensure_ascii=False).encode(), 1, True
-    )
-    s.execute(
-        ReorderAlert.__table__.update().where(ReorderAlert.store_id == store).values(published=True)
-    )
+    doc = {"store": store, "at": now.isoformat(), "alerts": store_alerts(s, store)}
+    publish(topics.stock_alerts(store), json.dumps(doc, ensure_ascii=False).encode(), 1, True)
+    for table in (ReorderAlert.__table__, StockAlert.__table__):
+        s.execute(table.update().where(table.c.store_id == store).values(published=True))
     return True
 
 
@@ -284,9 +292,14 @@ def transfers(s: Session, today: date, stores: list[str] | None = None) -> list[
     """Between stores: a store needing a SKU gets it from one holding more than its own target
     (in whole units), before anything is bought."""
     ids = stores or list(s.scalars(select(Store.id).order_by(Store.id)))
+    return transfers_between({store: plan_store(s, store, today) for store in ids})
+
+
+def transfers_between(plans: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The transfers among stores whose plans are given (plan_store's rows per store)."""
     per_sku: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
-    for store in ids:
-        for r in plan_store(s, store, today):
+    for store, rows in plans.items():
+        for r in rows:
             excess = r["available_milli"] - r["target_milli"]
             per_sku[r["sku"]][store] = (r["need_milli"], max(excess, 0))
     out = []
@@ -304,12 +317,19 @@ def transfers(s: Session, today: date, stores: list[str] | None = None) -> list[
 def nightly(
     s: Session, store: str, today: date, now: datetime, auto_send_below_fen: int | None = None
 ) -> dict[str, Any]:
-    """What the nightly run does for one store: forecast rows, plan, alerts, draft POs."""
+    """What the nightly run does for one store: forecast rows, plan, alerts, draft POs. The
+    plan's rows come back too (`plan`), for the transfers between stores."""
     series = forecasting.run_store(s, store, today, now)
     rows = plan_store(s, store, today)
     open_alerts = refresh_alerts(s, store, rows, now)
     pos = draft_orders(s, store, rows, now, auto_send_below_fen)
-    return {"store_id": store, "series": series, "alerts": open_alerts, "purchase_orders": pos}
+    return {
+        "store_id": store,
+        "series": series,
+        "alerts": open_alerts,
+        "purchase_orders": pos,
+        "plan": rows,
+    }
 
 
 def save_setting(s: Session, store: str, sku: str, values: dict[str, Any]) -> dict[str, Any]:

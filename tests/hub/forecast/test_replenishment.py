@@ -165,7 +165,7 @@ def test_backtest_command(db: Database, tmp_path: Path) -> None:
 
 
 def test_reorder_alerts_published_once_per_change(api: TestClient, db: Database) -> None:
-    """What goes to the store (retained, on its config leaf), and only when the list changed."""
+    """What goes to the store (retained, on its stock-alerts leaf), only when the list changed."""
     from hub.db import utcnow
     from hub.replenishment import service
 
@@ -180,5 +180,5 @@ def test_reorder_alerts_published_once_per_change(api: TestClient, db: Database)
     with db.transaction() as s:
         assert not service.publish_alerts(s, "s1", publish, utcnow())  # unchanged: nothing
     [(topic, payload, qos, retain)] = sent
-    assert topic == "storegw/v1/s1/config/reorder-alerts" and qos == 1 and retain
+    assert topic == "storegw/v1/s1/config/stock-alerts" and qos == 1 and retain
     assert '"sku": "milk"' in payload.decode()

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.app import create_app
-from hub.db import Database
+from hub.db import Database, utcnow
 from hub.stock import runtime
 from hub.stores.models import Store
 
@@ -190,6 +190,6 @@ def test_alerts_are_published_for_the_store(api: TestClient, db: Database) -> No
         a["kind"] for a in api.get("/api/stock/alerts", params={"store": "s1"}).json()["alerts"]
     ] == ["negative"]
     sent: list[tuple[str, bytes]] = []
-    assert runtime.publish_alerts(db, lambda t, p, q, r: sent.append((t, p)), runtime.utcnow()) == 1
+    assert runtime.publish_alerts(db, lambda t, p, q, r: sent.append((t, p)), utcnow()) == 1
     assert sent[0][0] == "storegw/v1/s1/config/stock-alerts" and b'"negative"' in sent[0][1]
-    assert runtime.publish_alerts(db, lambda *a: sent.append(a), runtime.utcnow()) == 0  # unchanged
+    assert runtime.publish_alerts(db, lambda *a: sent.append(a), utcnow()) == 0  # unchanged
