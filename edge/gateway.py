@@ -127,7 +127,10 @@ class Gateway:
             Shifts(self.journal.conn, self.lanes).routes(),  # open, X, Z
         ):
             app.add_routes(routes)
-        admin.Admin(self).mount(app)  # the technician's pages, /admin/ (edge/admin)
+        self.admin = admin.Admin(self)  # the technician's pages, /admin/ (edge/admin)
+        self.admin.mount(app)
+        # a manager's account approves a price below the margin floor at a lane, audited
+        self.baskets.managers, self.baskets.audit = self.admin.accounts, self.admin.audit
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
