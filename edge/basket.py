@@ -97,6 +97,9 @@ class BasketError(Exception):
 
 # a coupon's refusal, as the hub, the claims or the engine word it → the page's words for it
 _COUPON_WHY = (
+    ("while the hub is away", "offline"),
+    ("hub did not answer", "offline"),
+    ("no connection to the hub", "offline"),
     ("no coupon", "not_found"),
     ("code:", "bad_code"),
     ("already used", "used"),
