@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import httpx
 
 from edge.admin.accounts import Accounts
 from rig.processes import Hub
@@ -19,6 +22,7 @@ MANAGER, PASSWORD = "wang", "correct horse battery"
 def shop(hub: Hub) -> dict[str, str]:
     """The shop at the hub, published; returns each member's coupon code by "mine"/"theirs"."""
     api = hub.http
+    api.timeout = httpx.Timeout(60)  # the hub's first answers, on a busy 2-core test machine
     assert api.put("/api/stores/s1", json={"id": "s1", "name": "一号店"}).is_success
     water = {"name": "农夫山泉 550ml", "category": "drinks", "price_fen": 200,
              "cost_fen": 120, "barcodes": [WATER]}  # fmt: skip
@@ -51,8 +55,14 @@ def add_manager(data: Path) -> None:
     """A manager account in the gateway's database before it starts, as a technician adds one
     on the admin pages (edge/admin/accounts.py)."""
     data.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(data / "journal.db", isolation_level=None)
-    try:
-        asyncio.run(Accounts(conn, data).add(MANAGER, PASSWORD, "manager"))
-    finally:
-        conn.close()
+
+    async def add() -> None:
+        conn = sqlite3.connect(data / "journal.db", isolation_level=None)
+        try:
+            await Accounts(conn, data).add(MANAGER, PASSWORD, "manager")
+        finally:
+            conn.close()
+
+    # on a thread of its own: the browser's tests run an event loop on this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, add()).result()

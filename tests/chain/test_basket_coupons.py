@@ -75,6 +75,10 @@ def test_coupon_and_override_in_the_basket_recomputed_equal_at_the_hub(
         assert paid.status_code == 200, paid.text
         sale = paid.json()["sale"]
         assert sale["total_fen"] == total
+        # the receipt lists each promotion and the coupon, by name, and what each saved
+        receipt = gw.get(f"/api/receipts/{sale['sale_id']}.txt")
+        assert receipt.status_code == 200, receipt.text
+        assert "水五折 已省" in receipt.text and "立减10元" in receipt.text
 
         api = hub.http
         wait_until(lambda: api.get(f"/api/sales/{sale['sale_id']}").status_code == 200, 30,
