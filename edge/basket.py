@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from edge.admin.accounts import AccountError
 from edge.devices.base import DeviceError
 from edge.lane import Lanes, SaleIn
 from edge.lane_bus import LaneEvent
@@ -30,7 +31,7 @@ from edge.members_cache import MemberDesk
 from edge.pages.pairing import STAFF
 from edge.rpc import HubCallError
 from edge.snapshots import Snapshots
-from protocols import pricing
+from protocols import bounds, coupons, pricing
 from protocols.codes import OtherScan, ProductScan, WeighedScan, classify, ean
 from transport.ids import new_id
 
@@ -86,11 +87,43 @@ class PointsPolicy:
 
 
 class BasketError(Exception):
-    """A refusal the cashier reads: status and reason."""
+    """A refusal the cashier reads: status and reason; `why` names it for the page's words
+    (edge/pages/i18n.py), when the page has its own words for it."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, why: str = "") -> None:
         super().__init__(reason)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.why = status, reason, why
+
+
+# a coupon's refusal, as the hub, the claims or the engine word it → the page's words for it
+_COUPON_WHY = (
+    ("while the hub is away", "offline"),
+    ("hub did not answer", "offline"),
+    ("no connection to the hub", "offline"),
+    ("no coupon", "not_found"),
+    ("code:", "bad_code"),
+    ("already used", "used"),
+    ("was used", "used"),
+    ("voided", "void"),
+    ("expired", "expired"),
+    ("not valid before", "not_yet"),
+    ("another member", "other_member"),
+    ("claimed", "claimed"),
+    ("not valid in this store", "store"),
+    ("does not combine", "no_stack"),
+    ("the same coupon twice", "twice"),
+    ("no goods", "no_goods"),
+    ("needs ", "threshold"),
+    ("gift item", "no_gift"),
+    ("nothing left", "nothing_left"),
+    ("unreachable", "offline"),
+    ("timed out", "offline"),
+)
+
+
+def coupon_why(reason: str) -> str:
+    low = reason.lower()
+    return next((why for text, why in _COUPON_WHY if text in low), "other")
 
 
 def _now() -> datetime:
@@ -166,6 +199,12 @@ class Baskets:
         self.members = members
         self.policy = pricing.Policy(min_margin_bp=min_margin_bp)
         self.points_policy = PointsPolicy.load(lanes.ctx.data_dir)
+        self.store = lanes.journal.store
+        self.claims = lanes.coupons  # coupons are claimed before they are granted
+        # the gateway's manager accounts and audit log (edge/admin), set by the gateway: a
+        # manager's password lets a basket go below the margin floor
+        self.managers: Any = None
+        self.audit: Any = None
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.bus.listen(self._on_lane_event)
@@ -197,6 +236,10 @@ class Baskets:
             return None
         return pricing.Member(tier=m.get("tier"), discount_pct=m.get("discount_pct") or 100)
 
+    @staticmethod
+    def _terms(doc: dict[str, Any]) -> list[coupons.Terms]:
+        return [msgspec.convert(c["terms"], coupons.Terms) for c in doc.get("coupons") or []]
+
     def _price(self, doc: dict[str, Any], at: datetime) -> tuple[list[pricing.Item], Any, Any]:
         items = [
             pricing.Item(
@@ -213,9 +256,61 @@ class Baskets:
         if not items:
             return items, None, version
         got = pricing.price(
-            items, promos, at=at, member=self._member_terms(doc), policy=self.policy
+            items,
+            promos,
+            at=at,
+            member=self._member_terms(doc),
+            coupons_presented=self._terms(doc),
+            store=self.store,
+            policy=self.policy,
+            override=bool(doc.get("override")),
         )
         return items, got, version
+
+    @staticmethod
+    def _savings(doc: dict[str, Any], got: Any) -> list[dict[str, Any]]:
+        """The engine's savings, a coupon's under its name and code (the receipt prints it)."""
+        names = {c["code"]: f"{c['name']} {c['display']}".strip() for c in doc.get("coupons") or []}
+        return [
+            {
+                "kind": s.kind,
+                "ref": s.ref,
+                "saved_fen": s.saved_fen,
+                "name": names.get(s.ref, s.name) if s.kind == "coupon" else s.name,
+            }
+            for s in (got.savings if got else [])
+        ]
+
+    @staticmethod
+    def _held(got: Any) -> list[int]:
+        """The lines (1-based) the margin floor holds: at their floor while the floor kept
+        some discount from the customer."""
+        if not got or not got.held_by_floor_fen:
+            return []
+        return [
+            n
+            for n, p in enumerate(got.lines, 1)
+            if p.floor_fen and p.total_fen <= p.floor_fen and not p.below_floor
+        ]
+
+    @staticmethod
+    def _basis(doc: dict[str, Any]) -> list[Any]:
+        """What a manager's override was given for: the lines, coupons and member terms."""
+        m = doc.get("member") or {}
+        return [
+            [[ln["sku"], ln["qty_milli"], ln["unit_price_fen"]] for ln in doc["lines"]],
+            sorted(c["code"] for c in doc.get("coupons") or []),
+            [m.get("tier"), m.get("discount_pct")],
+        ]
+
+    def _keep_override(self, lane: str, doc: dict[str, Any]) -> None:
+        """An override covers the basket the manager saw: any change to it ends the override
+        (the floor holds again until a manager approves the new basket)."""
+        ov = doc.get("override")
+        if ov and ov["basis"] != self._basis(doc):
+            del doc["override"]
+            log.info("lane %s: basket %s changed: %s's price override ends", lane, doc["id"],
+                     ov["by"])  # fmt: skip
 
     def points_estimate(self, doc: dict[str, Any], total_fen: int) -> int | None:
         """1 point per yuan of money (the hub's base rule) × the tier's multiplier, rounded
@@ -233,6 +328,7 @@ class Baskets:
     def view(self, lane: str, doc: dict[str, Any]) -> dict[str, Any]:
         _, got, version = self._price(doc, _now())
         lines = []
+        held = self._held(got)
         for i, ln in enumerate(doc["lines"]):
             p = got.lines[i] if got else None
             lines.append(
@@ -242,8 +338,14 @@ class Baskets:
                     "gross_fen": p.gross_fen if p else 0,
                     "discount_fen": p.discount_fen if p else 0,
                     "total_fen": p.total_fen if p else 0,
+                    "floor_fen": p.floor_fen if p else 0,
+                    # held: the floor kept a discount back; below: a manager's override
+                    "floor": "held" if i + 1 in held else "below" if p and p.below_floor else None,
                 }
             )
+        saved = {s.ref: s.saved_fen for s in (got.savings if got else []) if s.kind == "coupon"}
+        refused = dict(got.coupons_refused) if got else {}
+        ov = doc.get("override")
         total = got.total_fen if got else 0
         paid = sum(p["amount_fen"] for p in doc["payments"])
         return {
@@ -251,10 +353,21 @@ class Baskets:
             "lane": lane,
             "lines": lines,
             "member": doc.get("member"),
-            "savings": [
-                {"kind": s.kind, "name": s.name, "saved_fen": s.saved_fen}
-                for s in (got.savings if got else [])
+            "savings": self._savings(doc, got),
+            "coupons": [
+                {
+                    "code": c["code"],
+                    "display": c["display"],
+                    "name": c["name"],
+                    "saved_fen": saved.get(c["code"], 0),
+                    "refused": refused.get(c["code"]),  # not applied now (and why)
+                    "why": coupon_why(refused[c["code"]]) if c["code"] in refused else None,
+                }
+                for c in doc.get("coupons") or []
             ],
+            # what the margin floor keeps from the customer now, and on which lines
+            "floor": {"held_fen": got.held_by_floor_fen if got else 0, "lines": held},
+            "override": {k: ov[k] for k in ("by", "at", "lines")} if ov else None,
             "handouts": [msgspec.to_builtins(h) for h in (got.handouts if got else [])],
             "gross_fen": got.gross_fen if got else 0,
             "discount_fen": got.discount_fen if got else 0,
@@ -281,6 +394,7 @@ class Baskets:
                 res = op(doc)
                 if asyncio.iscoroutine(res):
                     await res
+                self._keep_override(lane, doc)
                 self._save(doc)
             view = self.view(lane, doc)
         self._publish(lane, view)
@@ -325,7 +439,9 @@ class Baskets:
             doc["lines"].append(line)
 
     async def scan(self, lane: str, code: str) -> dict[str, Any]:
-        """A barcode, label-scale code or PLU (scanned or typed)."""
+        """A barcode, label-scale code or PLU (scanned or typed); a coupon's code too."""
+        if self._is_coupon(code):
+            return await self.add_coupon(lane, code)
         layouts = [lay for d in self.devices.on_lane(lane, "scanner") for lay in d.layouts]
         seen = classify(code, layouts)
 
@@ -407,6 +523,165 @@ class Baskets:
             doc["member"] = None
 
         return await self.change(lane, op)
+
+    # --- coupons: claimed at the hub before the basket grants them ---------------------------
+    async def add_coupon(self, lane: str, text: Any) -> dict[str, Any]:
+        """A coupon code (scanned or typed): claimed for this lane (edge/coupons.py: the hub
+        holds it for this lane alone, or refuses and says why), then priced by the engine
+        with the hub's terms for it. A coupon the engine does not apply is given back."""
+        self._check(lane)
+        if self.claims is None:
+            raise BasketError(503, "coupons are not taken at this gateway")
+        if not isinstance(text, str) or not 0 < len(text) <= bounds.COUPON_LEN:
+            raise BasketError(400, f"code: the coupon's code, 1-{bounds.COUPON_LEN} characters",
+                              "bad_code")  # fmt: skip
+        try:
+            code = coupons.normalize(text)
+        except coupons.CodeError as err:
+            raise BasketError(400, f"code: {err}", "bad_code") from None
+        async with self._locks[lane]:
+            doc = self._load(lane)
+            if doc["payments"]:
+                raise BasketError(409, "payment has started: finish or void the payments first")
+            if not doc["lines"]:
+                raise BasketError(409, "scan the goods first: a coupon is checked against the "
+                                       "basket", "empty")  # fmt: skip
+            had = doc.get("coupons") or []
+            if any(c["code"] == code for c in had):
+                raise BasketError(409, f"coupon {coupons.pretty(code)}: the same coupon twice",
+                                  "twice")  # fmt: skip
+            if len(had) >= bounds.MAX_COUPONS:
+                raise BasketError(409, f"a sale takes at most {bounds.MAX_COUPONS} coupons")
+            # the hub judges it on the basket as the promotions leave it (coupons after them)
+            _, before, _ = self._price({**doc, "coupons": []}, _now())
+            lines = [
+                {
+                    "sku": ln["sku"],
+                    "category": ln.get("category"),
+                    "qty_milli": ln["qty_milli"],
+                    "unit_price_fen": ln["unit_price_fen"],
+                    "discount_fen": p.discount_fen,
+                    "total_fen": p.total_fen,
+                }
+                for ln, p in zip(doc["lines"], before.lines, strict=True)
+            ]
+            m = doc.get("member") or {}
+            ask = {"code": code, "lines": lines, "other_codes": [c["code"] for c in had]}
+            if m.get("member_id"):
+                ask["member_id"] = m["member_id"]
+            status, got = await self.claims.claim(lane, ask)
+            if status >= 400:
+                reason = got.get("error", "refused")
+                log.info("lane %s: coupon %s refused: %s", lane, code, reason)
+                raise BasketError(status, reason, coupon_why(reason))
+            rid = got["reservation_id"]
+            if not got.get("terms"):  # granted offline by the store's policy: no terms here
+                await self.claims.release_claim(lane, rid)
+                raise BasketError(503, "the hub is unreachable: a coupon is priced with the "
+                                       "hub's terms for it, so it cannot be taken now",
+                                  "offline")  # fmt: skip
+            doc.setdefault("coupons", []).append(
+                {
+                    "code": code,
+                    "display": got.get("display") or coupons.pretty(code),
+                    "name": got.get("name") or "",
+                    "reservation_id": rid,
+                    "terms": got["terms"],
+                }
+            )
+            _, priced, _ = self._price(doc, _now())
+            why = dict(priced.coupons_refused).get(code)
+            if why is not None or not any(
+                s.kind == "coupon" and s.ref == code for s in priced.savings
+            ):
+                await self.claims.release_claim(lane, rid)
+                reason = f"coupon {coupons.pretty(code)}: {why or 'nothing left to take off'}"
+                log.info("lane %s: %s", lane, reason)
+                raise BasketError(409, reason, coupon_why(reason))
+            self._keep_override(lane, doc)
+            self._save(doc)
+            log.info("lane %s: coupon %s on basket %s (hold %s)", lane, code, doc["id"], rid)
+            view = self.view(lane, doc)
+        self._publish(lane, view)
+        return view
+
+    def _is_coupon(self, code: str) -> bool:
+        """A code no item has that reads as a coupon's (its check character holds)."""
+        try:
+            coupons.normalize(code)
+        except coupons.CodeError:
+            return False
+        return self.catalog.find(code.strip()) is None
+
+    async def remove_coupon(self, lane: str, text: str) -> dict[str, Any]:
+        """Take a coupon off the basket and give its claim back (the hub frees it)."""
+        self._check(lane)
+        try:
+            code = coupons.normalize(text)
+        except coupons.CodeError as err:
+            raise BasketError(400, f"code: {err}", "bad_code") from None
+        async with self._locks[lane]:
+            doc = self._load(lane)
+            if doc["payments"]:
+                raise BasketError(409, "payment has started: finish or void the payments first")
+            entry = next((c for c in doc.get("coupons") or [] if c["code"] == code), None)
+            if entry is None:
+                raise BasketError(404, f"coupon {coupons.pretty(code)} is not on this basket")
+            if self.claims is not None:
+                await self.claims.release_claim(lane, entry["reservation_id"])
+            doc["coupons"].remove(entry)
+            self._keep_override(lane, doc)
+            self._save(doc)
+            view = self.view(lane, doc)
+        self._publish(lane, view)
+        return view
+
+    # --- the margin floor: a manager's override ----------------------------------------------
+    async def override(self, lane: str, username: Any, password: Any) -> dict[str, Any]:
+        """A manager lets this basket go below the margin floor with their own gateway
+        account (edge/admin/accounts.py: scrypt, lock-out). The override is kept with the
+        basket (who, when, which lines the floor held), written to the gateway's audit log,
+        and journaled in the sale's `pricing`; any change to the basket ends it."""
+        self._check(lane)
+        if self.managers is None:
+            raise BasketError(503, "no manager accounts on this gateway")
+        if not isinstance(username, str) or not isinstance(password, str) or not username:
+            raise BasketError(400, "username and password: the manager's gateway account",
+                              "bad_login")  # fmt: skip
+        try:
+            role = await self.managers.verify(username, password, f"price override at {lane}")
+        except AccountError as err:
+            raise BasketError(err.status, str(err), "bad_login") from None
+        if role != "manager":
+            log.warning("lane %s: price override refused: %s is a %s", lane, username, role)
+            raise BasketError(403, f"{username} is not a manager: only a manager may sell "
+                                   "below the margin floor", "not_manager")  # fmt: skip
+        async with self._locks[lane]:
+            doc = self._load(lane)
+            if doc["payments"]:
+                raise BasketError(409, "payment has started: finish or void the payments first")
+            _, got, _ = self._price(doc, _now())
+            held = self._held(got)
+            if not held:
+                raise BasketError(409, "no line is held at the margin floor: nothing to "
+                                       "override", "no_floor")  # fmt: skip
+            ov = {
+                "by": username,
+                "at": _now().isoformat(),
+                "lines": held,
+                "held_fen": got.held_by_floor_fen,
+                "basis": self._basis(doc),
+            }
+            doc["override"] = ov
+            self._save(doc)
+            if self.audit is not None:
+                self.audit.record(username, "price.override", f"lane {lane} basket {doc['id']}",
+                                  after={k: ov[k] for k in ("lines", "held_fen")})  # fmt: skip
+            log.warning("lane %s: %s overrode the margin floor on basket %s (lines %s, %d fen)",
+                        lane, username, doc["id"], held, got.held_by_floor_fen)  # fmt: skip
+            view = self.view(lane, doc)
+        self._publish(lane, view)
+        return view
 
     # --- suspend / resume / send -----------------------------------------------------------
     def suspended(self, lane: str) -> list[dict[str, Any]]:
@@ -611,7 +886,19 @@ class Baskets:
     async def _checkout(self, lane: str, doc: dict[str, Any], cashier: str) -> dict[str, Any]:
         at = _now()
         items, got, version = self._price(doc, at)
+        # a coupon the basket no longer earns (a line voided under its threshold) is given
+        # back, not used up: the sale names only the coupons that took something off
+        gave = {s.ref for s in got.savings if s.kind == "coupon"}
+        idle = [c for c in doc.get("coupons") or [] if c["code"] not in gave]
+        if idle:
+            for c in idle:
+                doc["coupons"].remove(c)
+                if self.claims is not None:
+                    await self.claims.release_claim(lane, c["reservation_id"])
+            self._save(doc)
+            items, got, version = self._price(doc, at)
         member = self._member_terms(doc)
+        ov = doc.get("override")
         fields = pricing.sale_fields(
             items,
             got,
@@ -620,13 +907,20 @@ class Baskets:
             promotions_version=version,
             member=member,
             policy=self.policy,
+            override=ov is not None,
         )
+        fields["pricing"]["savings"] = self._savings(doc, got)  # coupons by name on the receipt
+        if ov is not None:  # who let it go below the floor, when, on which lines: journaled
+            fields["pricing"].update(
+                override_by=ov["by"], override_at=ov["at"], override_lines=ov["lines"]
+            )
         m = doc.get("member")
         body = {
             "cashier": cashier or f"lane {lane}",
             "lines": [{k: v for k, v in ln.items() if k != "total_fen"} for ln in fields["lines"]],
             "payments": [{k: v for k, v in p.items() if k != "points"} for p in doc["payments"]],
             "points_reservation": doc.get("points_reservation"),
+            "coupons": [c["code"] for c in doc.get("coupons") or []],
             "pricing": fields["pricing"],
             **(
                 {
@@ -688,7 +982,8 @@ class Baskets:
             await coro
         except (BasketError, HubCallError) as err:  # shown to the cashier on the page
             log.info("lane %s: %s", lane, err.reason)
-            self.bus.publish(lane, {"type": "problem", "reason": err.reason})
+            why = getattr(err, "why", "")
+            self.bus.publish(lane, {"type": "problem", "reason": err.reason, "why": why})
         except Exception:
             log.exception("lane %s: a scan failed", lane)
             self.bus.publish(lane, {"type": "problem", "reason": "internal error"})

@@ -85,10 +85,6 @@ class Policy:
         return p
 
 
-def _error(status: int, reason: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": reason, **extra}, status=status)
-
-
 class CouponClaims:
     def __init__(self, conn: sqlite3.Connection, calls: HubCalls, data_dir: Path, ctx: Context):
         self.conn = conn  # the journal's connection: a claim is used in the sale's transaction
@@ -114,7 +110,12 @@ class CouponClaims:
     # --- reserve -----------------------------------------------------------------------------
     async def reserve(self, request: web.Request) -> web.Response:
         lane = request.match_info["lane"]
-        body = await HubCalls._json(request)
+        status, doc = await self.claim(lane, await HubCalls._json(request))
+        return web.json_response(doc, status=status)
+
+    async def claim(self, lane: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Claim a coupon for `lane` (the reserve route, and the lane's basket): the status
+        and the answer (`error` when refused). 201 held at the hub; 202 granted offline."""
         body.setdefault("reservation_id", new_id())  # retry with this id: the same hold
         try:
             p = convert(body, rpc.CouponReserve)
@@ -122,16 +123,16 @@ class CouponClaims:
         except Invalid as err:
             reason = f"{err.loc or 'body'}: {err.msg}"
             log.warning("lane %s: coupon reserve refused: %s", lane, reason)
-            return _error(400, reason)
+            return 400, {"error": reason}
         except rules.CodeError as err:
             log.warning("lane %s: coupon reserve refused: %s", lane, err)
-            return _error(400, f"code: {err}")
+            return 400, {"error": f"code: {err}"}
         rid = p.reservation_id
         mine = self._claim(rid)
         if mine is not None and (mine["code"] != code or mine["lane"] != lane):
-            return _error(409, f"reservation id {rid} belongs to another claim")
+            return 409, {"error": f"reservation id {rid} belongs to another claim"}
         if mine is not None and mine["status"] == "used":
-            return _error(409, f"coupon already used by sale {mine['sale_id']}")
+            return 409, {"error": f"coupon already used by sale {mine['sale_id']}"}
         now = time.time()
         other = self.conn.execute(
             "SELECT lane FROM coupon_claims WHERE code=? AND id<>? AND status IN ('held', "
@@ -139,7 +140,7 @@ class CouponClaims:
             (code, rid, now),
         ).fetchone()
         if other is not None:
-            return _error(409, f"coupon {rules.pretty(code)} is claimed at lane {other[0]}")
+            return 409, {"error": f"coupon {rules.pretty(code)} is claimed at lane {other[0]}"}
         params = {k: v for k, v in to_json(p).items() if v is not None} | {"code": code}
         try:
             got = await self.calls.call("coupon.reserve", params, lane)
@@ -148,16 +149,16 @@ class CouponClaims:
                 return self._offline(lane, rid, code, err.reason)
             self._close(rid, "lapsed")  # whatever this id held is gone
             log.info("lane %s: coupon %s refused by the hub: %s", lane, code, err.reason)
-            return _error(err.status, err.reason)
+            return err.status, {"error": err.reason}
         if got.get("status") != "held":
             self._close(rid, "lapsed")
-            return _error(409, f"coupon hold {rid} is {got.get('status')}", hold=got)
+            return 409, {"error": f"coupon hold {rid} is {got.get('status')}", "hold": got}
         expires = time.time() + float(got.get("ttl_s", 0)) - MARGIN_S
         try:
             self._open(rid, code, lane, "held", got.get("discount_fen"), expires)
         except sqlite3.IntegrityError:  # another lane here claimed it while we asked
-            return _error(409, f"coupon {rules.pretty(code)} is claimed at another lane")
-        return web.json_response({**got, "offline": False}, status=201)
+            return 409, {"error": f"coupon {rules.pretty(code)} is claimed at another lane"}
+        return 201, {**got, "offline": False}
 
     def _open(
         self, rid: str, code: str, lane: str, status: str, discount: int | None, expires: float
@@ -189,42 +190,43 @@ class CouponClaims:
             (status, rid),
         )
 
-    def _offline(self, lane: str, rid: str, code: str, why: str) -> web.Response:
+    def _offline(self, lane: str, rid: str, code: str, why: str) -> tuple[int, dict[str, Any]]:
         if self.policy.offline != "allow":
             log.warning("lane %s: coupon %s refused offline (store policy): %s", lane, code, why)
             reason = f"{why}; this store's policy refuses coupons while the hub is away"
-            return _error(503, reason, offline=True)
+            return 503, {"error": reason, "offline": True}
         used = self.conn.execute(
             "SELECT sale_id FROM coupon_claims WHERE code=? AND status='used' AND id<>?",
             (code, rid),
         ).fetchone()
         if used is not None:  # what this store knows for sure, it never grants twice
-            return _error(409, f"coupon {rules.pretty(code)} was used here by sale {used[0]}")
+            return 409, {"error": f"coupon {rules.pretty(code)} was used here by sale {used[0]}"}
         try:
             self._open(rid, code, lane, "offline", None, time.time() + self.policy.offline_hold_s)
         except sqlite3.IntegrityError:
-            return _error(409, f"coupon {rules.pretty(code)} is claimed at another lane")
+            return 409, {"error": f"coupon {rules.pretty(code)} is claimed at another lane"}
         log.warning("lane %s: coupon %s granted offline (%s); the hub reconciles", lane, code, why)
-        return web.json_response(
-            {
-                "reservation_id": rid,
-                "code": code,
-                "display": rules.pretty(code),
-                "status": "offline",
-                "offline": True,
-                "discount_fen": None,  # the hub's terms are not at hand: the coupon's face value
-            },
-            status=202,
-        )
+        return 202, {
+            "reservation_id": rid,
+            "code": code,
+            "display": rules.pretty(code),
+            "status": "offline",
+            "offline": True,
+            "discount_fen": None,  # the hub's terms are not at hand: the coupon's face value
+        }
 
     # --- release -----------------------------------------------------------------------------
     async def release(self, request: web.Request) -> web.Response:
         lane, rid = request.match_info["lane"], request.match_info["rid"]
+        status, doc = await self.release_claim(lane, rid)
+        return web.json_response(doc, status=status)
+
+    async def release_claim(self, lane: str, rid: str) -> tuple[int, dict[str, Any]]:
         mine = self._claim(rid)
         if mine is None or mine["lane"] != lane:
-            return _error(404, f"no coupon claim {rid} at lane {lane}")
+            return 404, {"error": f"no coupon claim {rid} at lane {lane}"}
         if mine["status"] == "used":
-            return _error(409, f"coupon already used by sale {mine['sale_id']}")
+            return 409, {"error": f"coupon already used by sale {mine['sale_id']}"}
         self._close(rid, "released")  # first: no sale can use it from now on
         hub = "released"
         try:
@@ -233,7 +235,7 @@ class CouponClaims:
             # unreachable: the hub's timeout frees it; unknown there: it never held it
             hub = f"not confirmed ({err.reason})"
             log.info("lane %s: coupon claim %s released here, hub: %s", lane, rid, err.reason)
-        return web.json_response({"reservation_id": rid, "status": "released", "hub": hub})
+        return 200, {"reservation_id": rid, "status": "released", "hub": hub}
 
     # --- the sale ----------------------------------------------------------------------------
     def take(

@@ -137,7 +137,10 @@ class Gateway:
             ReturnsScreen(self.pages, self.lanes, shifts.cashier).routes(),
         ):
             app.add_routes(routes)
-        admin.AdminApp(self).mount(app)  # the technician's pages, /admin/ (edge/admin)
+        admin_app = admin.AdminApp(self)  # the technician's pages, /admin/ (edge/admin)
+        admin_app.mount(app)
+        # a manager's account approves a price below the margin floor at a lane, audited
+        self.baskets.managers, self.baskets.audit = admin_app.accounts, admin_app
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []

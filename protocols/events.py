@@ -95,11 +95,21 @@ class PricedWith(_Strict):
     member_prices: Annotated[dict[Text, Fen], msgspec.Meta(max_length=bounds.MAX_LINES)] = {}
     min_margin_bp: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
     override: bool = False  # a manager let lines go below the margin floor
+    # who allowed it (the gateway's manager account), when, and the lines (1-based) the
+    # floor held when they did
+    override_by: Annotated[str, msgspec.Meta(min_length=1, max_length=bounds.ID_LEN)] | None = None
+    override_at: datetime | None = None
+    override_lines: Annotated[
+        list[Annotated[int, msgspec.Meta(ge=1, le=bounds.MAX_LINES)]],
+        msgspec.Meta(max_length=bounds.MAX_LINES),
+    ] = []
     savings: Annotated[list[Saved], msgspec.Meta(max_length=bounds.MAX_DISCOUNTS)] = []
 
     def __post_init__(self) -> None:
         if self.at is not None and self.at.tzinfo is None:
             raise ValueError("pricing.at must carry a UTC offset")
+        if self.override_at is not None and self.override_at.tzinfo is None:
+            raise ValueError("pricing.override_at must carry a UTC offset")
 
 
 class SaleCompleted(_Strict):

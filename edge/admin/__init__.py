@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -21,6 +21,7 @@ from edge.admin.accounts import Accounts
 from edge.admin.base import PREFIX, ROUTES, WATCH_S, Handler, Watch
 
 if TYPE_CHECKING:
+    from edge.admin.audit import Audit
     from edge.admin.pages import Admin
     from edge.gateway import Gateway
 
@@ -38,6 +39,7 @@ class AdminApp:
         self.started = time.time()
         self.closing = False  # set on shutdown: open event streams end, so a stop never waits
         self._pages: Admin | None = None
+        self._audit: Audit | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.app = web.Application(middlewares=[self._guard])
         self.app.add_routes(
@@ -55,6 +57,20 @@ class AdminApp:
             self._pages = Admin(self)
             log.info("admin pages loaded")
         return self._pages
+
+    @property
+    def audit(self) -> Audit:
+        """The audit log: loaded with the first page or the first audited act elsewhere."""
+        if self._audit is None:
+            from edge.admin.audit import Audit
+
+            self._audit = Audit(self.gw.journal.conn)
+        return self._audit
+
+    def record(self, who: str, action: str, target: str = "", before: Any = None,
+               after: Any = None) -> int:  # fmt: skip
+        """Audit an act done outside the admin pages (a manager's price override at a lane)."""
+        return self.audit.record(who, action, target, before, after)
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -197,6 +197,21 @@ class Accounts:
     # --- log in / out ------------------------------------------------------------------------
     async def log_in(self, username: str, password: str) -> tuple[str, Session]:
         """A new session's cookie value and the session; AccountError when refused."""
+        role = await self.verify(username, password)
+        now = time.time()
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        self.conn.execute(
+            "INSERT INTO admin_sessions (token_hash, username, csrf, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (token_hash(token), username, csrf, now, now + SESSION_IDLE_S),
+        )
+        self.conn.execute("DELETE FROM admin_sessions WHERE expires_at < ?", (now,))
+        log.info("admin log-in: %s (%s)", username, role)
+        return token, Session(username, role, csrf)
+
+    async def verify(self, username: str, password: str, purpose: str = "admin log-in") -> str:
+        """The account's role if the password is right (with the lock-out), else AccountError:
+        the log-in's check, and a manager's approval at a lane (edge/basket.py)."""
         now = time.time()
         row = self.conn.execute(
             "SELECT role, password_hash, locked_until FROM admin_accounts WHERE username = ?",
@@ -204,11 +219,11 @@ class Accounts:
         ).fetchone()
         if row is None:
             await asyncio.to_thread(check_password, password, _DUMMY)
-            log.warning("admin log-in refused: unknown user %r", username[:40])
+            log.warning("%s refused: unknown user %r", purpose, username[:40])
             raise AccountError("wrong user name or password", 401)
         role, stored, locked_until = row
         if locked_until > now:
-            log.warning("admin log-in refused: %s is locked", username)
+            log.warning("%s refused: %s is locked", purpose, username)
             raise AccountError(locked_message(locked_until - now), 429)
         if not await asyncio.to_thread(check_password, password, stored):
             # one statement: concurrent wrong guesses all count, the fifth locks
@@ -221,7 +236,7 @@ class Accounts:
                 "SELECT failures, locked_until FROM admin_accounts WHERE username = ?",
                 (username,),
             ).fetchone()
-            log.warning("admin log-in refused: wrong password for %s (%s)", username, failures)
+            log.warning("%s refused: wrong password for %s (%s)", purpose, username, failures)
             if locked > now:
                 log.warning("admin account %s locked for %s min", username, LOCKOUT_S // 60)
                 raise AccountError(locked_message(locked - now), 429)
@@ -234,15 +249,7 @@ class Accounts:
         )
         if cur.rowcount != 1:
             raise AccountError(locked_message(LOCKOUT_S), 429)
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        self.conn.execute(
-            "INSERT INTO admin_sessions (token_hash, username, csrf, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (token_hash(token), username, csrf, now, now + SESSION_IDLE_S),
-        )
-        self.conn.execute("DELETE FROM admin_sessions WHERE expires_at < ?", (now,))
-        log.info("admin log-in: %s (%s)", username, role)
-        return token, Session(username, role, csrf)
+        return str(role)
 
     def session(self, token: str | None) -> Session | None:
         if not token:

@@ -27,7 +27,6 @@ from aiohttp import web
 from edge import http_errors
 from edge.admin import bundle, logs, settings, status
 from edge.admin.accounts import ROLES, AccountError, Session
-from edge.admin.audit import Audit
 from edge.admin.base import PREFIX, Handler
 from edge.devices.base import DeviceError
 from edge.devices.lanes_io import for_the_page, sse_frame
@@ -93,7 +92,7 @@ class Admin:
         self.mount = mount
         self.gw = mount.gw
         self.accounts = mount.accounts
-        self.audit = Audit(self.gw.journal.conn)
+        self.audit = mount.audit
         self.ring = mount.ring
         self.watch = mount.watch
         self.started = mount.started

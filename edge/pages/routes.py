@@ -85,7 +85,9 @@ class Pages:
     async def _answer(self, fn: Awaitable[Any]) -> web.Response:
         try:
             return web.json_response(await fn)
-        except (BasketError, MemberNotFound) as err:
+        except BasketError as err:  # `why`: the page's own words for it, if it has them
+            return web.json_response({"error": err.reason, "why": err.why}, status=err.status)
+        except MemberNotFound as err:
             return _error(err.status, err.reason)
         except UnknownLane as err:
             return _error(404, str(err))
@@ -149,12 +151,28 @@ class Pages:
     async def void_payments(self, request: web.Request) -> web.Response:
         return await self._answer(self.baskets.void_payments(self.owner(request)))
 
+    async def coupon(self, request: web.Request) -> web.Response:
+        if request.method == "DELETE":
+            code = request.match_info["code"]
+            return await self._answer(self.baskets.remove_coupon(self.owner(request), code))
+        body = await http_errors.read_object(request)
+        return await self._answer(self.baskets.add_coupon(self.owner(request), body.get("code")))
+
+    async def override(self, request: web.Request) -> web.Response:
+        body = await http_errors.read_object(request)
+        who, password = body.get("username"), body.get("password")
+        return await self._answer(self.baskets.override(self.owner(request), who, password))
+
     def till_routes(self, prefix: str) -> list[web.RouteDef]:
-        """What only a lane does (not a staff phone): take the money."""
+        """What only a lane does (not a staff phone): take the money, claim coupons, and a
+        manager's override of the margin floor."""
         return [
             web.post(f"{prefix}/basket/pay", self.pay),
             web.post(f"{prefix}/basket/points", self.redeem),
             web.post(f"{prefix}/basket/payments/void", self.void_payments),
+            web.post(f"{prefix}/basket/coupons", self.coupon),
+            web.delete(f"{prefix}/basket/coupons/{{code}}", self.coupon),
+            web.post(f"{prefix}/basket/override", self.override),
         ]
 
     def basket_routes(self, prefix: str) -> list[web.RouteDef]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy.orm import Session
 
 from hub.coupons import holds
@@ -34,7 +35,11 @@ def reserve(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
         other_codes=p.other_codes,
         ttl_s=p.ttl_s or settings(s).reservation_ttl_s,
     )
-    return holds.describe(hold)
+    # the coupon's terms and name: a lane prices its basket with the engine from exactly the
+    # terms the hub recomputes the sale with (hub/pricing), and prints the name
+    c, t = coupons.load(s, hold.code)
+    terms = msgspec.to_builtins(coupons.terms(c, t))
+    return {**holds.describe(hold), "name": t.name, "terms": terms}
 
 
 def commit(s: Session, p: Any, caller: Caller) -> dict[str, Any]:

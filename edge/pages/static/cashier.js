@@ -13,6 +13,8 @@ function render(b) {
   $("paid").textContent = yuan(b.paid_fen);
   $("due").textContent = yuan(b.due_fen);
   $("points").textContent = b.points_estimate == null ? "—" : String(b.points_estimate);
+  renderCoupons(b);
+  renderFloor(b);
   if (b.sale) {
     const s = b.sale;
     $("done").textContent = `${T.sale_done} ${s.receipt_no} · ${T.change} ${yuan(s.change_fen || 0)}`;
@@ -33,6 +35,51 @@ function render(b) {
     });
     li.appendChild(btn);
     list.appendChild(li);
+  }
+}
+
+// coupons on the basket: each with what it saved, or why it does not apply now
+function renderCoupons(b) {
+  const list = $("coupons");
+  list.replaceChildren();
+  for (const c of b.coupons || []) {
+    const li = document.createElement("li");
+    li.dataset.code = c.code;
+    const label = document.createElement("span");
+    label.textContent = c.refused
+      ? `${c.name} ${c.display} · ${T.coupon_not_applied}: ${T["why_" + c.why] || c.refused}`
+      : `${c.name} ${c.display}  -${yuan(c.saved_fen)}`;
+    if (c.refused) li.className = "problem";
+    const rm = document.createElement("button");
+    rm.textContent = T.coupon_remove;
+    rm.className = "small void";
+    rm.addEventListener("click", async () => {
+      const r = await call(`/basket/coupons/${encodeURIComponent(c.code)}`, "DELETE");
+      if (r) render(r);
+    });
+    li.append(label, rm);
+    list.appendChild(li);
+  }
+}
+
+// the margin floor: lines it holds (a manager may override), or the override in force
+function renderFloor(b) {
+  const held = (b.floor && b.floor.lines) || [];
+  for (const tr of document.querySelectorAll("#lines tbody tr")) {
+    const ln = b.lines[Number(tr.dataset.no) - 1];
+    tr.classList.toggle("at-floor", !!ln && ln.floor === "held");
+    tr.classList.toggle("below-floor", !!ln && ln.floor === "below");
+  }
+  $("floor").hidden = held.length === 0 || !!b.override;
+  if (held.length) {
+    const which = held.map((n) => T.line_no.replace("{n}", n)).join(", ");
+    $("floor-text").textContent = `${T.floor_held} ${yuan(b.floor.held_fen)} · ${which}`;
+  }
+  const note = $("override-note");
+  note.hidden = !b.override;
+  if (b.override) {
+    const which = b.override.lines.map((n) => T.line_no.replace("{n}", n)).join(", ");
+    note.textContent = `${T.override_by}: ${b.override.by} · ${which}`;
   }
 }
 
@@ -58,7 +105,10 @@ async function refreshState() {
 function listen() {
   const es = new EventSource(API + "/events");
   es.addEventListener("basket", (e) => render(JSON.parse(e.data).basket));
-  es.addEventListener("problem", (e) => problem(JSON.parse(e.data).reason));
+  es.addEventListener("problem", (e) => {
+    const p = JSON.parse(e.data);
+    problem((p.why && T["why_" + p.why]) || p.reason);
+  });
   es.addEventListener("sale.refused", (e) => problem(JSON.parse(e.data).reason));
   es.addEventListener("printer.status", refreshState);
   es.addEventListener("weight", (e) => {
@@ -95,6 +145,28 @@ $("points-form").addEventListener("submit", async (e) => {
 $("void-pay").addEventListener("click", async () => {
   const b = await call("/basket/payments/void", "POST", {});
   if (b) render(b);
+});
+$("coupon").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const code = $("coupon-code").value.trim();
+  if (!code) return;
+  const b = await call("/basket/coupons", "POST", { code });
+  if (b) {
+    $("coupon-code").value = "";
+    render(b);
+  }
+});
+$("override").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const username = $("mgr-user").value.trim();
+  const password = $("mgr-pass").value;
+  $("mgr-pass").value = "";  // never left on the screen
+  if (!username || !password) return;
+  const b = await call("/basket/override", "POST", { username, password });
+  if (b) {
+    $("mgr-user").value = "";
+    render(b);
+  }
 });
 $("suspend").addEventListener("click", async () => {
   const b = await call("/basket/suspend", "POST", {});

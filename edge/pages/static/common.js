@@ -38,7 +38,8 @@ async function call(path, method, body) {
   const r = await fetch(API + path, opts);
   const data = await r.json().catch(() => ({ error: r.statusText }));
   if (!r.ok) {
-    problem(data.error || String(r.status));
+    // the page's own words for a refusal it knows (`why`), else the gateway's reason
+    problem((data.why && T["why_" + data.why]) || data.error || String(r.status));
     return null;
   }
   problem("");
