@@ -150,7 +150,10 @@ def create_app(
         with db.sessions() as s:
             app.state.pairing.write_crl(s)  # the broker's CRL follows the database
         if mqtt_url:
-            worker = app.state.worker = IngestWorker(db, mqtt_url, handlers)
+            # the shared subscription's group: a secret of this deployment (every hub process
+            # sharing the auth key joins the same one), no account can join it by guessing
+            group = "hub-" + app.state.gate.signer.mac("mqtt-share-group", "v1")[:22]
+            worker = app.state.worker = IngestWorker(db, mqtt_url, handlers, share_group=group)
             # other contexts share the worker's connection: subscribed before it starts
             app.state.rpc.attach(worker)  # the lanes' online calls
             HeldReports(db).attach(worker)  # which snapshots each gateway holds

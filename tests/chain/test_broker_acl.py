@@ -352,17 +352,14 @@ def test_a_refused_publish_is_logged_once_and_never_drops_the_link(
         hub.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: Mosquitto 2.0's acl_file does not check SUBSCRIBE, so any account can "
-    "join the hub's $share/hub group; the broker then hands it a share of the events, refuses "
-    "the delivery, and drops them for the group. Nothing is lost (the gateway resends after "
-    "its ack timeout) but ingest is delayed. Needs the hub's group name out of reach or a "
-    "broker plugin that checks subscriptions (dynamic security).",
-)
 def test_another_account_cannot_thin_out_the_hubs_shared_subscription(
     tmp_path: Path, shipped_broker: ShippedBroker
 ):
+    """Mosquitto 2.0's acl_file does not check SUBSCRIBE: an account that joins the hub's
+    share group gets handed a share of the events, its delivery is refused, and they are lost
+    for the group (resent only after the gateway's ack timeout). The hub's group is named by a
+    per-deployment secret (protocols/topics.events_shared): a group an intruder names is
+    another group, and the hub's own keeps every event."""
     broker = shipped_broker
     url = broker.client_url("s1/g1", broker.add_gateway("s1", "g1"))
     stolen = broker.add_gateway("s2", "g1")
@@ -375,7 +372,9 @@ def test_another_account_cannot_thin_out_the_hubs_shared_subscription(
         hub.start()
         a.start()
         intruder = Intruder(broker, "s2/g1", stolen, client_id="x")
+        # the group the hub used to have, and one named like a hub worker's
         intruder.subscribe("$share/hub/storegw/v1/+/+/events")
+        intruder.subscribe("$share/hub-1/storegw/v1/+/+/events")
         for n in range(6):
             # one batch per sale, each reaching the hub the first time: none waits for the
             # 30 s ack timeout (Mosquitto hands the group's messages out in turn)
