@@ -144,8 +144,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.migrate()
-        with db.transaction() as s:  # names stored in clear before 0008 (hub/members)
-            app.state.members.seal_clear_names(s)
+        with db.transaction() as s:  # stored in clear before 0008 / 0013 (hub/members)
+            app.state.members.seal_clear_fields(s)
         app.state.tokens.bootstrap(data_dir)
         with db.sessions() as s:
             app.state.pairing.write_crl(s)  # the broker's CRL follows the database
@@ -193,7 +193,7 @@ def create_app(
     app.state.members = Members(Vault.load(data_dir))
     app.state.reader = Reader(db)  # the 360° view's reads, on the event loop
     app.state.rpc = RpcServer(db, rpc_methods(app.state.members))
-    app.state.jobs = Scheduler(db)
+    app.state.jobs = Scheduler(db, app.state.members.open_birthday)
     # analytics' daily and weekly jobs; churn warnings go out on the scheduler's MQTT publisher
     app.state.analytics = AnalyticsJobs(db, lambda: app.state.jobs.publisher())
     stock.install(app)  # the notification channels (simulators by default)

@@ -54,11 +54,11 @@ def run_expiry(db: Database) -> dict[str, Any]:
         total += n
 
 
-def run_tiers(db: Database) -> dict[str, Any]:
+def run_tiers(db: Database, open_birthday: Callable[[str, bytes], date]) -> dict[str, Any]:
     with db.transaction() as s:
         changed = tiers.evaluate_all(s)
     with db.transaction() as s:
-        gifts = tiers.birthday_gifts(s)
+        gifts = tiers.birthday_gifts(s, open_birthday)
     return {"tier_changes": changed, "birthday_gifts": gifts}
 
 
@@ -70,8 +70,11 @@ def run_snapshots(db: Database, publish: catalog.Publish | None, everything: boo
 
 
 class Scheduler:
-    def __init__(self, db: Database, worker: Any = None) -> None:
+    def __init__(
+        self, db: Database, open_birthday: Callable[[str, bytes], date], worker: Any = None
+    ) -> None:
         self.db = db
+        self.open_birthday = open_birthday  # the birthday gifts' (birthdays are sealed)
         self.worker = worker
         self._task: asyncio.Task[None] | None = None
         self._last: dict[str, float] = {}
@@ -89,7 +92,7 @@ class Scheduler:
         return {
             "reservations": lambda: run_reservations(self.db),
             "expiry": lambda: run_expiry(self.db),
-            "tiers": lambda: run_tiers(self.db),
+            "tiers": lambda: run_tiers(self.db, self.open_birthday),
             "snapshots": lambda: run_snapshots(self.db, self.publisher()),
             "pricing": lambda: pricing.run(self.db),
         }
