@@ -59,7 +59,7 @@ def test_phone_and_id_number_are_sealed_at_rest_and_found_by_blind_index(
     for secret in secrets_:
         assert secret not in dump
     # the month alone is kept in clear, for the birthday multiplier, gifts and rules
-    assert raw["birth_month"] == 3 and raw["birthday"] is None and raw["tags"] == "[]"
+    assert raw["birth_month"] == 3 and raw["birthday"] is None and raw["tags"] in ([], "[]")
     if db.engine.dialect.name == "sqlite":  # the raw file, every page of it, and its WAL
         db.engine.dispose()
         path = Path(db.engine.url.database or "")
