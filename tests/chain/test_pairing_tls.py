@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
 from protocols.envelope import encode_batch
+from rig.chain_setup import drained
 from rig.samples import sale_event
 from tests.conftest import Edge, Hub, ShippedBroker, wait_until
 
@@ -110,11 +111,6 @@ class Client:
         if self.connected.is_set():
             self.client.disconnect()
             self.client.loop_stop()
-
-
-def drained(edge: Edge) -> bool:
-    j = edge.journal()
-    return bool(j["last_seq"] and j["last_acked_seq"] == j["last_seq"])
 
 
 def test_paired_gateways_over_tls_acl_and_revocation(
