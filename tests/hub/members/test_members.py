@@ -23,7 +23,7 @@ from hub.members.service import Changes, MemberError, Members, Registration
 from hub.members.vault import Vault, VaultError
 from hub.tiers import service as tiers
 from hub.tiers.models import Tier
-from tests.hub.till import register
+from tests.hub.till import Till, register
 
 ID_NO = "11010519491231002X"  # the standard's own example number
 
@@ -227,3 +227,25 @@ def test_changing_nothing_writes_no_history(db: Database, members: Members):
         members.update(s, m, Changes(marketing_consent=True))
         kinds = [h["kind"] for h in members.history(s, m)]
     assert kinds == ["updated", "registered"]
+
+
+def test_the_rules_find_members_by_birth_month_though_the_birthday_is_sealed(
+    db: Database, members: Members, till: Till
+):
+    """The analytics rule language's birthday_month reads the month kept in clear."""
+    from hub.analytics import facts, segments
+
+    may = register(db, members, "13700000011", birthday="1990-05-17")
+    others = [register(db, members, "13700000012", birthday="1985-06-01")]
+    others.append(register(db, members, "13700000013"))
+    for m in (may, *others):  # the rules see members with a purchase (member_facts)
+        till.send(till.sale(member=m))
+    with db.transaction() as s:
+        sid = segments.create(s, "may", "birthday_month = 5").id
+        unknown = segments.create(s, "unknown", "birthday_month is null").id
+    with db.transaction() as s:  # the daily job: everybody's facts, then the stays
+        facts.refresh(s, tiers.today(s))
+        segments.full(s, tiers.today(s))
+    with db.transaction() as s:
+        assert segments.members_of(s, sid) == {may}
+        assert segments.members_of(s, unknown) == {others[1]}
