@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocols import coupons, qrpay, rpc, snapshots
+from protocols import coupons, qrpay, rpc, snapshots, topics
 from protocols.envelope import Envelope, Rejection, decode_batch, encode_batch, validate_event
 from protocols.events import SCHEMAS, BodyError, check_body
 from protocols.refunds import is_sale_id
@@ -186,3 +186,14 @@ def test_a_reply_with_a_lone_surrogate_fails_verification_not_the_caller() -> No
 @given(st.text(max_size=40))
 def test_sale_ids_are_recognised_without_a_crash(text: str) -> None:
     assert isinstance(is_sale_id(text), bool)
+
+
+@FAST
+@given(st.text(max_size=30))
+def test_a_share_group_name_never_holds_a_wildcard_or_separator(group: str) -> None:
+    try:
+        topic = topics.events_shared(group)
+    except ValueError:
+        assert not group or any(c in group for c in "/+#")
+    else:
+        assert topic == f"$share/{group}/{topics.EVENTS_ALL}"
