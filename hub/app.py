@@ -144,13 +144,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.migrate()
-        with db.transaction() as s:  # names stored in clear before 0008 (hub/members)
-            app.state.members.seal_clear_names(s)
+        with db.transaction() as s:  # stored in clear before 0008 / 0013 (hub/members)
+            app.state.members.seal_clear_fields(s)
         app.state.tokens.bootstrap(data_dir)
         with db.sessions() as s:
             app.state.pairing.write_crl(s)  # the broker's CRL follows the database
         if mqtt_url:
-            worker = app.state.worker = IngestWorker(db, mqtt_url, handlers)
+            # the shared subscription's group: a secret of this deployment (every hub process
+            # sharing the auth key joins the same one), no account can join it by guessing
+            group = "hub-" + app.state.gate.signer.mac("mqtt-share-group", "v1")[:22]
+            worker = app.state.worker = IngestWorker(db, mqtt_url, handlers, share_group=group)
             # other contexts share the worker's connection: subscribed before it starts
             app.state.rpc.attach(worker)  # the lanes' online calls
             HeldReports(db).attach(worker)  # which snapshots each gateway holds
@@ -188,7 +191,7 @@ def create_app(
     app.state.members = Members(Vault.load(data_dir))
     app.state.reader = Reader(db)  # the 360° view's reads, on the event loop
     app.state.rpc = RpcServer(db, rpc_methods(app.state.members))
-    app.state.jobs = Scheduler(db, members=app.state.members)  # members: the members push
+    app.state.jobs = Scheduler(db, app.state.members)  # the members push, birthday gifts
     # analytics' daily and weekly jobs; churn warnings go out on the scheduler's MQTT publisher
     app.state.analytics = AnalyticsJobs(db, lambda: app.state.jobs.publisher())
     stock.install(app)  # the notification channels (simulators by default), stock's jobs

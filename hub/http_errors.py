@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub.accounts.service import AccountError, AccountNotFound, RefreshRefused, SignInRefused
+from hub.auth.service import KeyNotFound, KeyRefused
 from hub.coupons.holds import NotYourHold
 from hub.coupons.service import CouponError, CouponNotFound, CouponRequestInvalid
 from hub.jobs.scheduler import NoSuchJob
@@ -24,6 +26,13 @@ from hub.loyalty.service import NotFound, PointsError
 from hub.loyalty.views import UnknownCursor
 from hub.mall.service import MallError, MallNotFound
 from hub.members.service import MemberError, MemberNotFound
+from hub.pairing.service import (
+    CertificateRefused,
+    PairingConflict,
+    PairingNotFound,
+    Refused,
+    TooManyRequests,
+)
 from hub.sales.refunds import RefundError, RefundInvalid, SaleNotHere
 from hub.stock.ledger import StockError, StockInvalid, StockNotFound
 from hub.stores.service import StoreNotFound
@@ -54,6 +63,17 @@ STATUS: dict[type[Exception], int] = {
     StockError: 409,
     StockNotFound: 404,
     StockInvalid: 422,
+    AccountError: 422,
+    AccountNotFound: 404,
+    SignInRefused: 401,
+    RefreshRefused: 400,
+    KeyRefused: 409,
+    KeyNotFound: 404,
+    Refused: 422,
+    PairingNotFound: 404,
+    PairingConflict: 409,
+    CertificateRefused: 403,
+    TooManyRequests: 429,
 }
 
 

@@ -134,7 +134,11 @@ def sign(body: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def verify(body: dict[str, Any], key: str) -> bool:
-    mac = hmac.new(key.encode("utf-8"), canonical(body), hashlib.sha256).hexdigest()
+    try:
+        text = canonical(body)
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON): no valid signature
+        return False
+    mac = hmac.new(key.encode("utf-8"), text, hashlib.sha256).hexdigest()
     return hmac.compare_digest(mac, str(body.get("sign", "")))
 
 

@@ -28,9 +28,18 @@ HUB_STATUS = f"{ROOT}/hub/status"
 STATUS_ALL = f"{ROOT}/+/+/status"
 
 EVENTS_ALL = f"{ROOT}/+/+/events"
-SHARED_GROUP = "hub"
-EVENTS_SHARED = f"$share/{SHARED_GROUP}/{EVENTS_ALL}"
 SNAPSHOTS_HELD_ALL = f"{ROOT}/+/+/snapshots"
+
+
+def events_shared(group: str) -> str:
+    """The hub workers' shared subscription. Mosquitto 2.0's acl_file does not check
+    SUBSCRIBE, so any account could join a known group and take (then lose, the delivery
+    being refused) its share of the events: the hub names the group with a per-deployment
+    secret (hub/app.py). MQTT forbids wildcards in a share name: no one can join
+    every group."""
+    if not group or any(c in group for c in "/+#"):
+        raise ValueError(f"invalid share group {group!r}")
+    return f"$share/{group}/{EVENTS_ALL}"
 
 
 class TopicError(ValueError):

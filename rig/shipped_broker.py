@@ -117,6 +117,14 @@ class ShippedBroker(Broker):
         self.acl = workdir / "storegw.acl"
         self.passwd.touch()
         shutil.copy(DEPLOY / "mosquitto" / "storegw.acl", self.acl)
+        # the dynamic-security plugin's administrator, as deploy/README.md makes it
+        self.admin_password = workdir / "storegw-admin.password"
+        self.admin_password.write_text(uuid.uuid4().hex + "\n")
+        subprocess.run(
+            ["mosquitto_ctrl", "dynsec", "init", str(workdir / "dynamic-security.json"),
+             "storegw-admin", self.admin_password.read_text().strip()],
+            check=True, capture_output=True,
+        )  # fmt: skip
         super().__init__(workdir, persistence=True)
 
     def _configure(self, port: int) -> None:
@@ -134,7 +142,7 @@ class ShippedBroker(Broker):
             ("/etc/mosquitto/certs/storegw.crl", str(self.pki["crl"]), 1),
             ("/etc/mosquitto/storegw.passwd", str(self.passwd), 1),
             ("/etc/mosquitto/storegw.acl", str(self.acl), 1),
-            ("/var/lib/mosquitto/", f"{self.dir}/", 1),
+            ("/var/lib/mosquitto/", f"{self.dir}/", 2),
         ]:
             assert text.count(shipped) == times, f"storegw.conf no longer says {shipped!r}"
             text = text.replace(shipped, here)
@@ -192,12 +200,13 @@ class ShippedBroker(Broker):
 
     def hook_env(self) -> dict[str, str]:
         """The environment deploy/broker-hook.sh (and provision-gateway.sh) needs to act on
-        this broker: its folder, a reload by SIGHUP, a restart left to the test (the rig owns
-        the process)."""
+        this broker: its folder, a reload by SIGHUP (the rig owns the process), the
+        dynamic-security administrator on the local listener."""
         return {
             "STOREGW_MOSQUITTO_DIR": str(self.dir),
             "STOREGW_BROKER_RELOAD": self._reload(),
-            "STOREGW_BROKER_RESTART": "true",
+            "STOREGW_BROKER_ADMIN_PORT": str(self.plain_port),
+            "STOREGW_BROKER_ADMIN_PASSWORD_FILE": str(self.admin_password),
         }
 
     def _reload(self) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlalchemy.orm import Session
@@ -116,10 +116,6 @@ class AccountChange(In):
     password: Annotated[str, Field(min_length=8, max_length=200)] | None = None
 
 
-def _refused(err: accounts.AccountError) -> HTTPException:
-    return HTTPException(err.status, str(err))
-
-
 @router.get("/accounts")
 def list_accounts(db: Db) -> dict[str, Any]:
     with db.begin():
@@ -128,38 +124,29 @@ def list_accounts(db: Db) -> dict[str, Any]:
 
 @router.post("/accounts", status_code=201)
 def create_account(body: AccountIn, db: Db, who: Actor) -> dict[str, Any]:
-    try:
-        with db.begin():
-            view = accounts.create(
-                db, body.username, body.password, body.role, body.display_name, body.stores
-            ).view()
-            audit.record(db, who, "account.create", body.username, None, view)
-            return view
-    except accounts.AccountError as err:
-        raise _refused(err) from None
+    with db.begin():
+        view = accounts.create(
+            db, body.username, body.password, body.role, body.display_name, body.stores
+        ).view()
+        audit.record(db, who, "account.create", body.username, None, view)
+        return view
 
 
 @router.get("/accounts/{user_id}")
 def get_account(user_id: RowId, db: Db) -> dict[str, Any]:
-    try:
-        with db.begin():
-            return accounts.get(db, user_id).view()
-    except accounts.AccountError as err:
-        raise _refused(err) from None
+    with db.begin():
+        return accounts.get(db, user_id).view()
 
 
 @router.patch("/accounts/{user_id}")
 def change_account(user_id: RowId, body: AccountChange, db: Db, who: Actor) -> dict[str, Any]:
     """Role, name, stores, disabled, a new password (which also lifts a lock-out). A change of
     role, password or a disabling ends the account's sessions and refresh tokens."""
-    try:
-        with db.begin():
-            before = accounts.get(db, user_id).view()
-            change = body.model_dump(exclude_unset=True)
-            after = accounts.change(db, user_id, **change).view()
-            if "password" in change:  # that it changed, never the password
-                after = {**after, "password": "changed"}
-            audit.record(db, who, "account.change", before["username"], before, after)
-            return after
-    except accounts.AccountError as err:
-        raise _refused(err) from None
+    with db.begin():
+        before = accounts.get(db, user_id).view()
+        change = body.model_dump(exclude_unset=True)
+        after = accounts.change(db, user_id, **change).view()
+        if "password" in change:  # that it changed, never the password
+            after = {**after, "password": "changed"}
+        audit.record(db, who, "account.change", before["username"], before, after)
+        return after

@@ -30,11 +30,20 @@ REFRESH_TTL = timedelta(days=14)
 
 
 class AccountError(Exception):
-    """Refused with a reason the caller may see; `status` is the HTTP answer."""
+    """Refused with a reason the caller may see (invalid input unless a subclass says more;
+    hub/http_errors.STATUS maps each class to its HTTP answer)."""
 
-    def __init__(self, reason: str, status: int = 422) -> None:
-        super().__init__(reason)
-        self.status = status
+
+class AccountNotFound(AccountError):
+    """No such account."""
+
+
+class SignInRefused(AccountError):
+    """A wrong name or password, a locked or disabled account: one reason for all."""
+
+
+class RefreshRefused(AccountError):
+    """A refresh token unknown, expired, revoked, already spent, or its account disabled."""
 
 
 def digest(token: str) -> str:
@@ -121,7 +130,7 @@ def _set_stores(db: Db, u: User, stores: list[str]) -> None:
 def _user(db: Db, user_id: int) -> User:
     u = db.get(User, user_id)
     if u is None:
-        raise AccountError(f"no account {user_id}", 404)
+        raise AccountNotFound(f"no account {user_id}")
     return u
 
 
@@ -167,20 +176,20 @@ def change(
 
 def sign_in(db: Db, username: str, password: str) -> Account:
     """The account, if the password is right and the account neither disabled nor locked;
-    else AccountError (401) with one reason for any wrong name or password."""
+    else SignInRefused with one reason for any wrong name or password."""
     u = db.scalars(select(User).where(User.username == username)).first()
     now = utcnow()
     if u is not None and u.locked_until is not None and u.locked_until > now:
         log.warning("sign-in refused for %s: locked", username)
-        raise AccountError("too many failed sign-ins: try again later", 401)
+        raise SignInRefused("too many failed sign-ins: try again later")
     if not passwords.verify(u.password_hash if u else None, password) or u is None:
         if u is not None:
             _failed(db, u.id, now)
         log.warning("sign-in refused for %r: wrong name or password", username)
-        raise AccountError("wrong user name or password", 401)
+        raise SignInRefused("wrong user name or password")
     if u.disabled:
         log.warning("sign-in refused for %s: disabled", username)
-        raise AccountError("this account is disabled", 401)
+        raise SignInRefused("this account is disabled")
     if u.failed_logins:
         u.failed_logins = 0
     return _account(db, u)
@@ -245,7 +254,7 @@ def refresh(db: Db, token: str) -> tuple[Account, str]:
         select(Session).where(Session.token_sha256 == digest(token), Session.kind == "refresh")
     ).first()
     if row is None:
-        raise AccountError("unknown refresh token", 400)
+        raise RefreshRefused("unknown refresh token")
     spent = db.execute(
         update(Session)
         .where(Session.id == row.id, Session.revoked_at.is_(None), Session.expires_at > now)
@@ -260,10 +269,10 @@ def refresh(db: Db, token: str) -> tuple[Account, str]:
                 .values(revoked_at=now)
             )
             log.warning("refresh token reused (family %s): family revoked", row.family)
-        raise AccountError("refresh token expired, revoked or already used", 400)
+        raise RefreshRefused("refresh token expired, revoked or already used")
     u = db.get(User, row.user_id)
     if u is None or u.disabled:
-        raise AccountError("this account is disabled", 400)
+        raise RefreshRefused("this account is disabled")
     account = _account(db, u)
     return account, open_session(db, account, "refresh", family=row.family)
 

@@ -54,7 +54,8 @@ FACTS: dict[str, Fact] = {
     "tier": Fact("text", "t.tier_code", "t", "tier code"),
     "channel": Fact("text", "m.channel", doc="registration channel: lane, mini_program, api"),
     "home_store": Fact("text", "m.origin_store", doc="the store the member registered at"),
-    "birthday_month": Fact("int", "BIRTHDAY_MONTH", doc="1-12"),
+    # the birthday is sealed (hub/members/vault.py); its month alone is kept in clear for this
+    "birthday_month": Fact("int", "m.birth_month", doc="1-12"),
     "heat": Fact("int", "COALESCE(h.heat, 0)", "h", "heat of the newest computed week"),
     "rfm_cell": Fact("text", "r.cell", "r", "RFM cell key (hub/analytics/rfm.py)"),
     "r": Fact("int", "r.r", "r", "RFM recency score 1-5"),
@@ -267,12 +268,6 @@ class Compiled:
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
 
 
-_MONTH = {
-    "sqlite": "CAST(strftime('%m', m.birthday) AS INTEGER)",
-    "postgresql": "CAST(EXTRACT(MONTH FROM m.birthday) AS INTEGER)",
-}
-
-
 def _has(fact: str, value: str, correlated: bool) -> str:
     """`store has` / `category has`: bought there / that within 365 days. Correlated (for a
     few members: their sales through the member_id index) or as one semi-join (everybody)."""
@@ -313,7 +308,7 @@ def compile_sql(node: Node, as_of: date, dialect: str, correlated: bool = True) 
         fact = FACTS[n.fact]
         if fact.join:
             joins.add(fact.join)
-        col = _MONTH[dialect] if fact.sql == "BIRTHDAY_MONTH" else fact.sql
+        col = fact.sql
         if n.op == "null":
             return f"({col} IS NULL)"
         if n.op == "notnull":

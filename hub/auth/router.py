@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 from sqlalchemy.orm import Session
 
 from hub.audit import service as audit
-from hub.auth.service import KeyRefused, Tokens
+from hub.auth.service import Tokens
 from hub.deps import Actor, session
 from hub.inputs import In, RowId, errors
 
@@ -51,22 +51,16 @@ def create_key(request: Request, body: KeyIn, db: Db, who: Actor) -> dict[str, A
 
 @router.post("/api-keys/{key_id}/rotate", status_code=201)
 def rotate_key(request: Request, key_id: RowId, db: Db, who: Actor) -> dict[str, Any]:
-    try:
-        with db.begin():
-            view, key = _tokens(request).rotate(db, key_id)
-            audit.record(db, who, "api_key.rotate", str(key_id), None, view)
-    except KeyRefused as err:
-        raise HTTPException(err.status, str(err)) from None
+    with db.begin():
+        view, key = _tokens(request).rotate(db, key_id)
+        audit.record(db, who, "api_key.rotate", str(key_id), None, view)
     return _issued(request, view, key)
 
 
 @router.post("/api-keys/{key_id}/revoke")
 def revoke_key(request: Request, key_id: RowId, db: Db, who: Actor) -> dict[str, Any]:
-    try:
-        with db.begin():
-            view = _tokens(request).revoke(db, key_id)
-            audit.record(db, who, "api_key.revoke", str(key_id), None, view)
-    except KeyRefused as err:
-        raise HTTPException(err.status, str(err)) from None
+    with db.begin():
+        view = _tokens(request).revoke(db, key_id)
+        audit.record(db, who, "api_key.revoke", str(key_id), None, view)
     _tokens(request).reload()
     return view

@@ -33,11 +33,11 @@ def digest(token: str) -> str:
 
 
 class KeyRefused(Exception):
-    """A refused key operation (HTTP status in `status`)."""
+    """A key operation refused: the key is the first HQ token, or already revoked."""
 
-    def __init__(self, reason: str, status: int = 404) -> None:
-        super().__init__(reason)
-        self.status = status
+
+class KeyNotFound(KeyRefused):
+    """No such API key."""
 
 
 @dataclass(frozen=True)
@@ -117,13 +117,13 @@ class Tokens:
         transaction (only one caller can revoke it: a second rotation is a 409)."""
         old = s.get(ApiToken, key_id)
         if old is None:
-            raise KeyRefused(f"no API key {key_id}")
+            raise KeyNotFound(f"no API key {key_id}")
         self._revoke(s, key_id)
         return self.create(s, old.name, old.scopes.split())
 
     def revoke(self, s: Session, key_id: int) -> dict[str, Any]:
         if s.get(ApiToken, key_id) is None:
-            raise KeyRefused(f"no API key {key_id}")
+            raise KeyNotFound(f"no API key {key_id}")
         self._revoke(s, key_id)
         row = s.get(ApiToken, key_id)
         assert row is not None
@@ -137,8 +137,7 @@ class Tokens:
             # cannot change: revoked here, the next start would not bring it back either
             raise KeyRefused(
                 "the first HQ token is managed by STOREGW_HUB_TOKEN or <data dir>/admin-token"
-                " and cannot be revoked or rotated here",
-                409,
+                " and cannot be revoked or rotated here"
             )
         done = s.execute(
             update(ApiToken)
@@ -146,5 +145,5 @@ class Tokens:
             .values(revoked_at=utcnow())
         ).rowcount
         if done != 1:
-            raise KeyRefused(f"API key {key_id} is already revoked", 409)
+            raise KeyRefused(f"API key {key_id} is already revoked")
         log.info("API key %d revoked", key_id)

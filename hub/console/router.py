@@ -181,7 +181,7 @@ def change_account(
                 db, account.principal(), "account.change", before["username"], before, after.view()
             )
     except accounts.AccountError as refused:
-        if refused.status == 404:
+        if isinstance(refused, accounts.AccountNotFound):
             raise PageRefused(404, "error.not_found", str(refused)) from None
         return _accounts_refused(request, db, str(refused))
     except IntegrityError as err:

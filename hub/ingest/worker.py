@@ -36,6 +36,7 @@ class IngestWorker(Channel):
         handlers: Handlers,
         *,
         shared: bool = True,
+        share_group: str = "hub",
         max_messages_per_pass: int = 64,
         worker_id: str | None = None,
         stall_after_s: float | None = None,
@@ -43,6 +44,7 @@ class IngestWorker(Channel):
         self.db = db
         self.ingest = Ingest(db, handlers)
         self.shared = shared
+        self.share_group = share_group  # secret in production (hub/app.py): who knows it joins
         self.max_messages = max_messages_per_pass
         self.worker_id = worker_id or f"hub-ingest-{os.environ.get('STOREGW_HUB_WORKER', '1')}"
         # other hub contexts (RPC from the lanes, snapshot publishing) share the connection
@@ -64,7 +66,7 @@ class IngestWorker(Channel):
         )
         # shared subscriptions are MQTT 5; a 3.1.1 broker gets the plain one (a single worker)
         shared = self.shared and link.address.mqtt5
-        events = topics.EVENTS_SHARED if shared else topics.EVENTS_ALL
+        events = topics.events_shared(self.share_group) if shared else topics.EVENTS_ALL
         link.subscriptions.insert(0, (events, 1))
         link.start()
         self._task = asyncio.create_task(self._supervise(), name="ingest")

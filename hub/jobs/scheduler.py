@@ -62,11 +62,11 @@ def run_expiry(db: Database) -> dict[str, Any]:
         total += n
 
 
-def run_tiers(db: Database) -> dict[str, Any]:
+def run_tiers(db: Database, members: Members) -> dict[str, Any]:
     with db.transaction() as s:
         changed = tiers.evaluate_all(s)
     with db.transaction() as s:
-        gifts = tiers.birthday_gifts(s)
+        gifts = tiers.birthday_gifts(s, members.open_birthday)  # birthdays are sealed
     return {"tier_changes": changed, "birthday_gifts": gifts}
 
 
@@ -78,16 +78,14 @@ def run_snapshots(db: Database, publish: catalog.Publish | None, everything: boo
 
 
 def run_member_push(
-    db: Database, members: Members | None, publish: catalog.Publish | None, everything: bool = False
+    db: Database, members: Members, publish: catalog.Publish | None, everything: bool = False
 ) -> dict[str, Any]:
-    if members is None:
-        return {"changed": 0, "published": 0}
     with db.transaction() as s:  # changes and their publish together, as the snapshots
         return member_push.run(s, members, publish, member_push.Settings.from_env(), everything)
 
 
 class Scheduler:
-    def __init__(self, db: Database, worker: Any = None, members: Members | None = None) -> None:
+    def __init__(self, db: Database, members: Members, worker: Any = None) -> None:
         self.db = db
         self.worker = worker
         self.members = members
@@ -114,7 +112,7 @@ class Scheduler:
         return {
             "reservations": lambda: run_reservations(self.db),
             "expiry": lambda: run_expiry(self.db),
-            "tiers": lambda: run_tiers(self.db),
+            "tiers": lambda: run_tiers(self.db, self.members),
             "snapshots": lambda: run_snapshots(self.db, self.publisher()),
             "pricing": lambda: pricing.run(self.db),
             "members": lambda: run_member_push(self.db, self.members, self.publisher()),

@@ -101,7 +101,7 @@ class Rules:
         store: str,
         at: datetime,
         tier_multiplier_pct: int = 100,
-        birthday: date | None = None,
+        birth_month: int | None = None,
     ) -> Earn:
         goods = sum(int(x["total_fen"]) for x in body["lines"])
         if goods <= 0:
@@ -118,7 +118,7 @@ class Rules:
             if rule_id is not None:
                 rules_used.add(rule_id)
         day = date.fromisoformat(body["business_day"]) if body.get("business_day") else at.date()
-        bday = birthday is not None and birthday.month == day.month
+        bday = birth_month == day.month
         bday_pct = self.birthday_pct if bday else 100
         # fen × milli-pt/yuan ÷ 100 fen/yuan ÷ 1000 milli → points; scaled by paid share
         num = weighted * paid * tier_multiplier_pct * bday_pct

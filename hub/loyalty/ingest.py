@@ -39,20 +39,20 @@ from protocols.envelope import Envelope
 @dataclass
 class _Owner:
     id: str  # the profile the points live on now
-    birthday: date | None
+    birth_month: int | None  # the birthday itself is sealed (hub/members)
 
 
 def _owners(s: Session, named: set[str]) -> dict[str, _Owner]:
     if not named:
         return {}
     rows = s.execute(
-        select(Member.id, Member.merged_into, Member.birthday).where(Member.id.in_(named))
+        select(Member.id, Member.merged_into, Member.birth_month).where(Member.id.in_(named))
     ).all()
     survivors = {r.merged_into for r in rows if r.merged_into}
-    bdays = {r.id: r.birthday for r in rows}
+    bdays = {r.id: r.birth_month for r in rows}
     if survivors:
         bdays.update(
-            s.execute(select(Member.id, Member.birthday).where(Member.id.in_(survivors))).all()
+            s.execute(select(Member.id, Member.birth_month).where(Member.id.in_(survivors))).all()
         )
     return {r.id: _Owner(r.merged_into or r.id, bdays.get(r.merged_into or r.id)) for r in rows}
 
@@ -138,7 +138,7 @@ def sales_completed(s: Session, envs: list[Envelope]) -> None:
                 continue
             t = tier_now.get(o.id)
             earn = rules.for_sale(
-                e.body, e.store, e.occurred_at, t.points_multiplier_pct if t else 100, o.birthday
+                e.body, e.store, e.occurred_at, t.points_multiplier_pct if t else 100, o.birth_month
             )
             if earn.points > 0:
                 led.credit(

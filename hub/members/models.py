@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
 )
@@ -34,6 +35,7 @@ class Member(Base):
         CheckConstraint(
             "(status = 'merged') = (merged_into IS NOT NULL)", name="merged_has_survivor"
         ),
+        CheckConstraint("birth_month BETWEEN 1 AND 12", name="birth_month_range"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(100))  # before 0008 only: now sealed
@@ -42,10 +44,15 @@ class Member(Base):
     phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     id_no_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     id_no_index: Mapped[str | None] = mapped_column(String(64), unique=True)
-    birthday: Mapped[date | None] = mapped_column(Date)
+    birthday_clear: Mapped[date | None] = mapped_column("birthday", Date)  # before 0013: sealed
+    birthday_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # the month alone stays in clear: the birthday points multiplier, the gift job's first
+    # filter and the rule language's birthday_month work in SQL on it; day and year are sealed
+    birth_month: Mapped[int | None] = mapped_column(SmallInteger)
     marketing_consent: Mapped[bool] = mapped_column(default=False)
     consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags_clear: Mapped[list[str]] = mapped_column("tags", JSON, default=list)  # [] since 0013
+    tags_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # a JSON list, sealed
     channel: Mapped[str] = mapped_column(String(16))
     origin_store: Mapped[str | None] = mapped_column(String(64))
     card_no: Mapped[str] = mapped_column(String(16), unique=True)

@@ -51,9 +51,11 @@ _PROFILE = (
                 "phone_sealed",
                 "id_no_sealed",
                 "birthday",
+                "birthday_sealed",
                 "marketing_consent",
                 "consent_at",
                 "tags",
+                "tags_sealed",
                 "channel",
                 "origin_store",
                 "card_no",
@@ -229,7 +231,7 @@ def view360(
 
 def _profile(members: Members, r: Any, now: datetime) -> dict[str, Any]:
     phone = id_no = None
-    name = r["name"]
+    name, birthday, tags = r["name"], r["birthday"], r["tags"]  # in clear before 0008 / 0013
     try:
         if r["name_sealed"]:
             name = members.vault.open("name", r["id"], r["name_sealed"])
@@ -237,6 +239,10 @@ def _profile(members: Members, r: Any, now: datetime) -> dict[str, Any]:
             phone = identity.mask_phone(members.vault.open("phone", r["id"], r["phone_sealed"]))
         if r["id_no_sealed"]:
             id_no = identity.mask_id(members.vault.open("id_no", r["id"], r["id_no_sealed"]))
+        if r["birthday_sealed"]:
+            birthday = members.open_birthday(r["id"], r["birthday_sealed"])
+        if r["tags_sealed"]:
+            tags = members.open_tags(r["id"], r["tags_sealed"])
     except VaultError:  # the wrong member key: the rest of the view still helps
         pass
     return {
@@ -244,10 +250,10 @@ def _profile(members: Members, r: Any, now: datetime) -> dict[str, Any]:
         "name": name,
         "phone": phone,
         "id_number": id_no,
-        "birthday": r["birthday"],
+        "birthday": birthday,
         "marketing_consent": r["marketing_consent"],
         "consent_at": r["consent_at"],
-        "tags": r["tags"],
+        "tags": tags,
         "channel": r["channel"],
         "origin_store": r["origin_store"],
         "card": {

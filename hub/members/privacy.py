@@ -60,8 +60,8 @@ def erase(svc: Members, s: Session, member_id: str) -> dict[str, Any]:
                 ("name", r.name or r.name_sealed),
                 ("phone", r.phone_sealed),
                 ("id_number", r.id_no_sealed),
-                ("birthday", r.birthday),
-                ("tags", r.tags),
+                ("birthday", r.birthday_sealed or r.birthday_clear),
+                ("tags", r.tags_sealed or r.tags_clear),
                 ("marketing_consent", r.marketing_consent),
             )
             if v
@@ -71,8 +71,8 @@ def erase(svc: Members, s: Session, member_id: str) -> dict[str, Any]:
         r.name = r.name_sealed = None
         r.phone_sealed = r.phone_index = None
         r.id_no_sealed = r.id_no_index = None
-        r.birthday = None
-        r.tags = []
+        r.birthday_clear = r.birthday_sealed = r.birth_month = None
+        r.tags_clear, r.tags_sealed = [], None
         r.marketing_consent = False
         r.consent_at = None
         r.erased_at = now

@@ -12,13 +12,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -148,10 +149,8 @@ class Members:
         cfg = settings(s)
         m = Member(
             id=member_id,
-            birthday=reg.birthday,
             marketing_consent=reg.marketing_consent,
             consent_at=now if reg.marketing_consent else None,
-            tags=sorted(set(reg.tags)),
             channel=reg.channel,
             origin_store=reg.origin_store,
             card_no=self._fresh_card(s),
@@ -163,6 +162,8 @@ class Members:
         self._set_phone(m, phone)
         self._set_id_no(m, id_no)
         self._set_name(m, reg.name)
+        self._set_birthday(m, reg.birthday)
+        self._set_tags(m, reg.tags)
         try:
             with s.begin_nested():
                 s.add(m)
@@ -204,11 +205,12 @@ class Members:
         if ch.name is not None and ch.name != self.name_of(m):
             self._set_name(m, ch.name)
             changed.append("name")
-        for field in ("birthday", "tags"):
-            value = getattr(ch, field)
-            if value is not None and value != getattr(m, field):
-                setattr(m, field, sorted(set(value)) if field == "tags" else value)
-                changed.append(field)
+        if ch.birthday is not None and ch.birthday != self.birthday_of(m):
+            self._set_birthday(m, ch.birthday)
+            changed.append("birthday")
+        if ch.tags is not None and sorted(set(ch.tags)) != self.tags_of(m):
+            self._set_tags(m, ch.tags)
+            changed.append("tags")
         if ch.marketing_consent is not None and ch.marketing_consent != m.marketing_consent:
             m.marketing_consent = ch.marketing_consent
             m.consent_at = utcnow()
@@ -253,8 +255,8 @@ class Members:
         absorbed.id_no_index = None
         if not self.name_of(survivor) and self.name_of(absorbed):
             self._set_name(survivor, self.name_of(absorbed))
-        survivor.birthday = survivor.birthday or absorbed.birthday
-        survivor.tags = sorted(set(survivor.tags) | set(absorbed.tags))
+        self._set_birthday(survivor, self.birthday_of(survivor) or self.birthday_of(absorbed))
+        self._set_tags(survivor, [*self.tags_of(survivor), *self.tags_of(absorbed)])
         survivor.card_valid_until = max(survivor.card_valid_until, absorbed.card_valid_until)
         absorbed.status = "merged"
         absorbed.merged_into = survivor.id
@@ -287,19 +289,21 @@ class Members:
     def view(self, m: Member) -> dict[str, Any]:
         try:
             contact: dict[str, str | None] = {**self._contact(m), "name": self.name_of(m)}
+            birthday, tags = self.birthday_of(m), self.tags_of(m)
         except VaultError as err:  # the wrong member key: say so, show the rest
             log.error("member %s: %s", m.id, err)
             contact = {"phone": None, "id_number": None, "name": None}
+            birthday, tags = None, []
         now = utcnow()
         return {
             "id": m.id,
             "name": contact["name"],
             "phone": identity.mask_phone(contact["phone"]) if contact["phone"] else None,
             "id_number": identity.mask_id(contact["id_number"]) if contact["id_number"] else None,
-            "birthday": m.birthday,
+            "birthday": birthday,
             "marketing_consent": m.marketing_consent,
             "consent_at": m.consent_at,
-            "tags": m.tags,
+            "tags": tags,
             "channel": m.channel,
             "origin_store": m.origin_store,
             "card": {
@@ -324,21 +328,63 @@ class Members:
 
     def name_of(self, m: Member) -> str | None:
         """The member's name, opened (a profile from before 0008 may still hold it in clear
-        until `seal_clear_names` ran at the hub's start)."""
+        until `seal_clear_fields` ran at the hub's start)."""
         return self.vault.open("name", m.id, m.name_sealed) if m.name_sealed else m.name
 
     def _set_name(self, m: Member, name: str | None) -> None:
         m.name_sealed = self.vault.seal("name", m.id, name) if name else None
         m.name = None
 
-    def seal_clear_names(self, s: Session) -> int:
-        """Seal the names stored in clear before migration 0008 (run at every start; the
-        migration cannot: it has no key)."""
-        rows = list(s.scalars(select(Member).where(Member.name.is_not(None))))
+    def birthday_of(self, m: Member) -> date | None:
+        """The birthday, opened (before 0013 it may still be in clear until the hub's start)."""
+        if m.birthday_sealed:
+            return self.open_birthday(m.id, m.birthday_sealed)
+        return m.birthday_clear
+
+    def open_birthday(self, member_id: str, blob: bytes) -> date:
+        return date.fromisoformat(self.vault.open("birthday", member_id, blob))
+
+    def tags_of(self, m: Member) -> list[str]:
+        return self.open_tags(m.id, m.tags_sealed) if m.tags_sealed else list(m.tags_clear or [])
+
+    def open_tags(self, member_id: str, blob: bytes) -> list[str]:
+        return list(json.loads(self.vault.open("tags", member_id, blob)))
+
+    def _set_birthday(self, m: Member, day: date | None) -> None:
+        # the month stays in clear (the multiplier, the gift job, the rule language), no more
+        m.birthday_sealed = self.vault.seal("birthday", m.id, day.isoformat()) if day else None
+        m.birth_month = day.month if day else None
+        m.birthday_clear = None
+
+    def _set_tags(self, m: Member, tags: list[str]) -> None:
+        ordered = sorted(set(tags))
+        m.tags_sealed = self.vault.seal("tags", m.id, json.dumps(ordered)) if ordered else None
+        m.tags_clear = []
+
+    def seal_clear_fields(self, s: Session) -> int:
+        """Seal the names (before migration 0008), birthdays and tags (before 0013) stored in
+        clear; run at every start: the migrations cannot, having no key."""
+        rows = list(
+            s.scalars(
+                select(Member).where(
+                    or_(
+                        Member.name.is_not(None),
+                        Member.birthday_clear.is_not(None),
+                        cast(Member.tags_clear, String) != "[]",
+                    )
+                )
+            )
+        )
         for m in rows:
-            self._set_name(m, m.name)
+            if m.name is not None:
+                self._set_name(m, m.name)
+            if m.birthday_clear is not None:
+                self._set_birthday(m, m.birthday_clear)
+            if m.tags_clear != []:
+                sealed = self.open_tags(m.id, m.tags_sealed) if m.tags_sealed else []
+                self._set_tags(m, [*(m.tags_clear or []), *sealed])
         if rows:
-            log.info("sealed the names of %d members stored in clear", len(rows))
+            log.info("sealed the clear personal fields of %d members", len(rows))
         return len(rows)
 
     def history(self, s: Session, member_id: str, limit: int = 200) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from hub.accounts.service import Account
 from hub.console.web import BASE, check_csrf, page_user, render
 from hub.deps import session
+from hub.http_errors import status_of
 from hub.pairing.service import Refused
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,6 @@ def approve(
     try:
         done = request.app.state.pairing.approve(db, code, None, None, account.username)
     except Refused as err:
-        log.warning("console pairing refused for %s: %s", account.username, err.reason)
-        return _page(request, db, err.status, error=err.reason, code=code)
+        log.warning("console pairing refused for %s: %s", account.username, err)
+        return _page(request, db, status_of(err) or 422, error=str(err), code=code)
     return _page(request, db, done=done)

@@ -65,8 +65,8 @@ def _call(fn: Any, *args: Any) -> dict[str, Any]:
     try:
         return fn(*args)  # type: ignore[no-any-return]
     except Refused as err:
-        log.warning("pairing refused: %s", err.reason)
-        raise HTTPException(err.status, err.reason) from err
+        log.warning("pairing refused: %s", err)
+        raise
 
 
 @router.post("/pairing/requests", status_code=201, dependencies=[Depends(_open_call)])

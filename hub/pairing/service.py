@@ -36,9 +36,24 @@ MAX_PENDING = 1000  # the open endpoint cannot fill the table
 
 
 class Refused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
+    """A pairing call refused with a reason the caller may see: invalid input unless a
+    subclass says more (hub/http_errors.STATUS maps each class to its HTTP answer)."""
+
+
+class PairingNotFound(Refused):
+    """No such pairing request, or none pending with this code."""
+
+
+class PairingConflict(Refused):
+    """The code is taken, already used, or another gateway's."""
+
+
+class CertificateRefused(Refused):
+    """A renewal for a certificate revoked or not the hub's own."""
+
+
+class TooManyRequests(Refused):
+    """Too many pairing requests pending."""
 
 
 @dataclass
@@ -82,11 +97,11 @@ class Pairing:
     # --- the gateway's side (open endpoints) ------------------------------------------------
     def register(self, db: Session, code: str, csr_pem: str) -> dict[str, Any]:
         if not CODE_RE.match(code):
-            raise Refused(422, "code must be 8 of A-Z 2-9 without O, I, 0, 1")
+            raise Refused("code must be 8 of A-Z 2-9 without O, I, 0, 1")
         try:
             csr = parse_csr(csr_pem)
         except BadRequest as err:
-            raise Refused(422, str(err)) from err
+            raise Refused(str(err)) from err
         store, gateway = _identity(common_name(csr))
         now = datetime.now(UTC)
         with db.begin():
@@ -99,7 +114,7 @@ class Pairing:
                 .limit(1)
             )
             if pending is not None:
-                raise Refused(429, "too many pending pairing requests; try again later")
+                raise TooManyRequests("too many pending pairing requests; try again later")
             req = PairingRequest(
                 id=str(uuid.uuid4()), code=code, store_id=store, gateway_id=gateway, csr=csr_pem
             )
@@ -107,14 +122,14 @@ class Pairing:
             try:
                 db.flush()
             except IntegrityError as err:
-                raise Refused(409, "code already in use: draw another") from err
+                raise PairingConflict("code already in use: draw another") from err
         log.info("pairing request %s for %s/%s (code %s)", req.id, store, gateway, code)
         return {"request_id": req.id, "code": code, "store": store, "gateway": gateway}
 
     def status(self, db: Session, request_id: str) -> dict[str, Any]:
         req = db.get(PairingRequest, request_id)
         if req is None:
-            raise Refused(404, "no such pairing request")
+            raise PairingNotFound("no such pairing request")
         body: dict[str, Any] = {
             "state": req.state,
             "store": req.store_id,
@@ -136,17 +151,17 @@ class Pairing:
             cert = self.authority.verify_issued(certificate)
             csr = parse_csr(csr_pem)
         except BadRequest as err:
-            raise Refused(422, str(err)) from err
+            raise Refused(str(err)) from err
         raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         if csr.public_key().public_bytes(*raw) != cert.public_key().public_bytes(*raw):
-            raise Refused(422, "csr is not signed by the certificate's key")
+            raise Refused("csr is not signed by the certificate's key")
         serial = f"{cert.serial_number:X}"
         cn = common_name(cert)
         store, gateway = _identity(cn)
         with db.begin():
             row = db.get(GatewayCertificate, serial)
             if row is None or row.revoked_at is not None:
-                raise Refused(403, "certificate is revoked or unknown")
+                raise CertificateRefused("certificate is revoked or unknown")
             issued = self._issue(db, csr.public_key(), store, gateway)
         log.info("renewed %s/%s: %s replaces %s", store, gateway, issued.serial, serial)
         return self.delivery(issued.pem)
@@ -160,13 +175,15 @@ class Pairing:
         with db.begin():
             req = db.scalar(select(PairingRequest).where(PairingRequest.code == code))
             if req is None or (req.state == "pending" and req.created_at <= now - PENDING_FOR):
-                raise Refused(404, "no pending pairing request with this code")
+                raise PairingNotFound("no pending pairing request with this code")
             if req.state != "pending":
-                raise Refused(409, "this code was already used")
+                raise PairingConflict("this code was already used")
             if (store or req.store_id) != req.store_id or (
                 gateway or req.gateway_id
             ) != req.gateway_id:
-                raise Refused(409, f"this code belongs to gateway {req.store_id}/{req.gateway_id}")
+                raise PairingConflict(
+                    f"this code belongs to gateway {req.store_id}/{req.gateway_id}"
+                )
             # claim before grant: only the one UPDATE that finds it pending goes on to sign
             claimed = db.execute(
                 update(PairingRequest)
@@ -174,7 +191,7 @@ class Pairing:
                 .values(state="approved", approved_at=now, approved_by=by)
             ).rowcount
             if claimed != 1:
-                raise Refused(409, "this code was already used")
+                raise PairingConflict("this code was already used")
             issued = self._issue(db, parse_csr(req.csr).public_key(), req.store_id, req.gateway_id)
             db.execute(
                 update(PairingRequest)
@@ -262,7 +279,7 @@ class Pairing:
 def _identity(cn: str) -> tuple[str, str]:
     store, _, gateway = cn.partition("/")
     if not (_ID.match(store) and _ID.match(gateway)) or store == "hub":
-        raise Refused(422, "subject CN must be <store>/<gateway> with valid ids")
+        raise Refused("subject CN must be <store>/<gateway> with valid ids")
     return store, gateway
 
 

@@ -12,11 +12,11 @@ fires the coupon triggers `tier:<code>` (e.g. a welcome gift for 金卡)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, extract, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -269,25 +269,34 @@ def evaluate_all(s: Session, now: datetime | None = None, batch: int = 1000) -> 
         after = ids[-1]
 
 
-def birthday_gifts(s: Session, now: datetime | None = None) -> int:
+def birthday_gifts(
+    s: Session, open_birthday: Callable[[str, bytes], date], now: datetime | None = None
+) -> int:
     """Issue each tier's birthday gift to the members whose birthday is today (29 Feb
-    birthdays on 28 Feb in other years); once a year per member, whatever the reruns."""
+    birthdays on 28 Feb in other years); once a year per member, whatever the reruns. The
+    birthday is sealed: the month (kept in clear) picks this month's members in SQL, and
+    `open_birthday(member_id, sealed)` (hub/members) opens each of theirs for the day."""
     now = now or utcnow()
     day = today(s, now)
     days = [day.day]
     if day.month == 2 and day.day == 28 and not _leap(day.year):
         days.append(29)
-    rows = s.execute(
-        select(Member.id, Tier.birthday_gift_template_id)
+    candidates = s.execute(
+        select(Member.id, Member.birthday_sealed, Tier.birthday_gift_template_id)
         .join(MemberTier, MemberTier.member_id == Member.id)
         .join(Tier, Tier.code == MemberTier.tier_code)
         .where(
             Member.status == "active",
             Tier.birthday_gift_template_id.is_not(None),
-            extract("month", Member.birthday) == day.month,
-            extract("day", Member.birthday).in_(days),
+            Member.birth_month == day.month,
+            Member.birthday_sealed.is_not(None),
         )
     ).all()
+    rows = [
+        (member_id, template_id)
+        for member_id, sealed, template_id in candidates
+        if open_birthday(member_id, sealed).day in days
+    ]
     issued = 0
     for member_id, template_id in rows:
         key = f"birthday:{day.year}:{member_id}"

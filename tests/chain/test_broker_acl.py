@@ -19,6 +19,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from rig import chain_setup
+from rig.chain_setup import drained, held
 from tests.conftest import Edge, Hub, ShippedBroker, wait_until
 
 pytestmark = pytest.mark.slow
@@ -49,16 +51,6 @@ def tls_hub(tmp_path: Path, broker: ShippedBroker, password: Path, db_url: str |
 
 def uplink(edge: Edge) -> dict[str, Any]:
     return edge.journal()["uplink"]
-
-
-def drained(edge: Edge) -> bool:
-    j = edge.journal()
-    return bool(j["last_seq"] and j["last_acked_seq"] == j["last_seq"])
-
-
-def held(edge: Edge) -> dict[str, int]:
-    snaps = edge.http.get("/api/snapshots").json()["snapshots"]
-    return {k: v["version"] for k, v in snaps.items()}
 
 
 class Intruder:
@@ -135,13 +127,8 @@ def test_chain_over_tls_with_the_shipped_acl(
     try:
         hub.start()
         api = hub.http
-        for store in ("s1", "s2"):
-            assert api.put(f"/api/stores/{store}", json={"id": store, "name": store}).is_success
-        tier = {"name": "normal", "rank": 0, "discount_pct": 100, "spend_threshold_fen": 0}
-        assert api.put("/api/tiers/normal", json=tier).is_success
-        item = {"name": "农夫山泉 550ml", "category": "drinks", "price_fen": 200}
-        assert api.put("/api/catalog/items/6901028075015", json=item).is_success
-        assert api.post("/api/catalog/publish", json={}).json()["connected"]
+        chain_setup.seed(hub, ("s1", "s2"), (("normal", 0, 100, 0),))
+        chain_setup.publish(hub)
         a.start()
         b.start()
 
@@ -320,10 +307,8 @@ def test_a_refused_publish_is_logged_once_and_never_drops_the_link(
     try:
         hub.start()
         api = hub.http
-        assert api.put("/api/stores/s1", json={"id": "s1", "name": "s1"}).is_success
-        item = {"name": "农夫山泉 550ml", "category": "drinks", "price_fen": 200}
-        assert api.put("/api/catalog/items/6901028075015", json=item).is_success
-        assert api.post("/api/catalog/publish", json={}).json()["connected"]
+        chain_setup.seed(hub, ("s1",), ())
+        chain_setup.publish(hub)
         a.start()
         topic = "storegw/v1/s1/g1/snapshots"
         wait_until(lambda: uplink(a)["denied"].get(topic, 0) >= 1, 20, what="a refusal")
@@ -352,17 +337,14 @@ def test_a_refused_publish_is_logged_once_and_never_drops_the_link(
         hub.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: Mosquitto 2.0's acl_file does not check SUBSCRIBE, so any account can "
-    "join the hub's $share/hub group; the broker then hands it a share of the events, refuses "
-    "the delivery, and drops them for the group. Nothing is lost (the gateway resends after "
-    "its ack timeout) but ingest is delayed. Needs the hub's group name out of reach or a "
-    "broker plugin that checks subscriptions (dynamic security).",
-)
 def test_another_account_cannot_thin_out_the_hubs_shared_subscription(
     tmp_path: Path, shipped_broker: ShippedBroker
 ):
+    """Mosquitto 2.0's acl_file does not check SUBSCRIBE: an account that joins the hub's
+    share group gets handed a share of the events, its delivery is refused, and they are lost
+    for the group (resent only after the gateway's ack timeout). The hub's group is named by a
+    per-deployment secret (protocols/topics.events_shared): a group an intruder names is
+    another group, and the hub's own keeps every event."""
     broker = shipped_broker
     url = broker.client_url("s1/g1", broker.add_gateway("s1", "g1"))
     stolen = broker.add_gateway("s2", "g1")
@@ -375,7 +357,9 @@ def test_another_account_cannot_thin_out_the_hubs_shared_subscription(
         hub.start()
         a.start()
         intruder = Intruder(broker, "s2/g1", stolen, client_id="x")
+        # the group the hub used to have, and one named like a hub worker's
         intruder.subscribe("$share/hub/storegw/v1/+/+/events")
+        intruder.subscribe("$share/hub-1/storegw/v1/+/+/events")
         for n in range(6):
             # one batch per sale, each reaching the hub the first time: none waits for the
             # 30 s ack timeout (Mosquitto hands the group's messages out in turn)

@@ -11,14 +11,11 @@ from typing import Any
 
 import pytest
 
+from rig import chain_setup
+from rig.chain_setup import held
 from tests.conftest import Broker, Edge, Hub, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def held(edge: Edge) -> dict[str, int]:
-    snaps = edge.http.get("/api/snapshots").json()["snapshots"]
-    return {k: v["version"] for k, v in snaps.items()}
 
 
 def sent(hub: Hub, store: str) -> dict[str, int]:
@@ -42,27 +39,12 @@ def test_snapshots_and_loyalty_across_two_stores(
     b = Edge(tmp_path / "b", "s2", "g1", broker.url)
     try:
         api = hub.http
-        for store in ("s1", "s2"):
-            assert api.put(f"/api/stores/{store}", json={"id": store, "name": store}).is_success
-        for code, rank, pct, spend in (("normal", 0, 100, 0), ("silver", 1, 95, 50000)):
-            r = api.put(
-                f"/api/tiers/{code}",
-                json={
-                    "name": code,
-                    "rank": rank,
-                    "discount_pct": pct,
-                    "spend_threshold_fen": spend,
-                },
-            )
-            assert r.is_success, r.text
-        item = {"name": "农夫山泉 550ml", "category": "drinks", "price_fen": 200}
-        assert api.put("/api/catalog/items/6901028075015", json=item).is_success
+        chain_setup.seed(hub, ("s1", "s2"), (("normal", 0, 100, 0), ("silver", 1, 95, 50000)))
         assert api.put("/api/stores/s2/prices/6901028075015", json={"price_fen": 180}).is_success
         # The hub's snapshot job (when it connects, then every 10 s) may have built and sent
         # some versions before this call: what the call builds it sends, and nothing is left
         # unsent, whichever of the two came first.
-        published = api.post("/api/catalog/publish", json={}).json()
-        assert published["connected"]
+        published = chain_setup.publish(hub)
         assert published["published"] == len(published["new_versions"])
         newest = {store: sent(hub, store) for store in ("s1", "s2")}
         assert (

@@ -3,8 +3,8 @@ with a server certificate, CA and CRL from the hub's own CA; the hub connects wi
 certificate ("hub"); gateways get theirs by pairing (a CSR and a code, HQ entering the code)
 and the shipped deploy/broker-hook.sh gives each its ACL block. A paired gateway's sales reach
 the hub over TLS; one store's certificate cannot publish under another store; no client
-certificate, no connection; a decommissioned gateway's certificate is revoked into the CRL and
-refused once the broker has re-read it."""
+certificate, no connection; a decommissioned gateway's certificate is revoked into the CRL, its
+live session is kicked and its reconnections refused, without restarting the broker."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
 from protocols.envelope import encode_batch
+from rig.chain_setup import drained
 from rig.samples import sale_event
 from tests.conftest import Edge, Hub, ShippedBroker, wait_until
 
@@ -112,11 +113,6 @@ class Client:
             self.client.loop_stop()
 
 
-def drained(edge: Edge) -> bool:
-    j = edge.journal()
-    return bool(j["last_seq"] and j["last_acked_seq"] == j["last_seq"])
-
-
 def test_paired_gateways_over_tls_acl_and_revocation(
     tmp_path: Path, ca_broker: ShippedBroker, hub_db_url: str | None
 ) -> None:
@@ -195,30 +191,44 @@ def test_paired_gateways_over_tls_acl_and_revocation(
             lambda: "peer did not return a certificate" in broker.log(), 10, what="broker's reason"
         )
 
-        # decommission store 1's gateway: revoked into the CRL, the hook installs it and
-        # drops the ACL block; after the broker's restart the certificate is refused
+        # decommission store 1's gateway while it is connected: revoked into the CRL, the hook
+        # installs it, drops the ACL block, reloads the broker (SIGHUP) and kicks the live
+        # session through the dynamic-security plugin. No broker restart.
+        pid = broker.proc.pid if broker.proc else None
+        b_connects = b.journal()["uplink"]["connects"]
+        assert a.journal()["uplink"]["connected"]
+        seen = len(broker.log())
         gone = hub.http.post("/api/gateways/s1/g1/decommission")
         assert gone.status_code == 200 and gone.json()["broker"] == "done", gone.text
         assert len(gone.json()["revoked"]) == 1
         assert "user s1/g1\n" not in broker.acl.read_text()
         crl = x509.load_pem_x509_crl(broker.pki["crl"].read_bytes())
         assert len(crl) == 1
-        broker.stop()
-        seen = len(broker.log())
-        broker.start()
+        # the live session is dropped, and the gateway's own reconnections are refused
+        wait_until(
+            lambda: not a.journal()["uplink"]["connected"], 20, what="s1/g1's session kicked"
+        )
+        assert "disconnected by administrative action" in broker.log()[seen:]
+        wait_until(
+            lambda: "certificate verify failed" in broker.log()[seen:], 20, what="the CRL's refusal"
+        )
         revoked = Client(broker, certs["s1", "g1"]["ca"], certs["s1", "g1"])
         clients.append(revoked)
         assert not revoked.connected.is_set()
         assert revoked.refused, "no handshake failure"
-        wait_until(
-            lambda: "certificate verify failed" in broker.log()[seen:], 10, what="the CRL's refusal"
-        )
-        # store 2 is unharmed: its gateway reconnects and its next sale is booked
+        assert not a.journal()["uplink"]["connected"]
+        # the lane keeps selling into its journal; nothing of it reaches the hub any more
+        assert a.sell(6, key="tls-revoked").status_code == 201
+        assert not drained(a)
+        # store 2 is unharmed: never disconnected, its next sale booked; the same broker
+        assert broker.proc is not None and broker.proc.pid == pid and broker.proc.poll() is None
         still = Client(broker, stolen["ca"], stolen)
         clients.append(still)
         assert still.connected.is_set()
         assert b.sell(10, key="tls-b2").status_code == 201
         wait_until(lambda: drained(b) and len(hub.sale_ids("s2")) == 2, 60, what="s2 after")
+        assert b.journal()["uplink"]["connects"] == b_connects
+        assert len(hub.sale_ids("s1")) == 4
     finally:
         for c in clients:
             c.close()

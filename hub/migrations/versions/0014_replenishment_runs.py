@@ -1,8 +1,8 @@
 """replenishment_runs: the nightly run per store and store-local business day (its key keeps a
 day from running twice)
 
-Revision ID: 0013_replenishment_runs
-Revises: 0012_replenishment
+Revision ID: 0014_replenishment_runs
+Revises: 0013_member_push
 Create Date: 2026-11-28 15:30:00
 """
 

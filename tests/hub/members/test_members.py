@@ -23,7 +23,7 @@ from hub.members.service import Changes, MemberError, Members, Registration
 from hub.members.vault import Vault, VaultError
 from hub.tiers import service as tiers
 from hub.tiers.models import Tier
-from tests.hub.till import register
+from tests.hub.till import Till, register
 
 ID_NO = "11010519491231002X"  # the standard's own example number
 
@@ -43,12 +43,31 @@ def test_registering_a_known_phone_returns_the_same_profile(db: Database, member
 def test_phone_and_id_number_are_sealed_at_rest_and_found_by_blind_index(
     db: Database, members: Members
 ):
-    m = register(db, members, "13800138000", id_number=ID_NO.lower())
+    m = register(
+        db,
+        members,
+        "13800138000",
+        id_number=ID_NO.lower(),
+        birthday="1987-03-21",
+        tags=["孕婴偏好", "wholesale-buyer"],
+    )
     with db.engine.connect() as c:
         raw = c.execute(text("SELECT * FROM members")).one()._asdict()
     dump = repr(raw).encode()
-    for secret in (b"13800138000", b"8613800138000", b"11010519491231002X", b"1949"):
+    secrets_ = [b"13800138000", b"8613800138000", b"11010519491231002X", b"1949"]
+    secrets_ += [b"1987", b"03-21", b"wholesale-buyer", "孕婴偏好".encode()]
+    for secret in secrets_:
         assert secret not in dump
+    # the month alone is kept in clear, for the birthday multiplier, gifts and rules
+    assert raw["birth_month"] == 3 and raw["birthday"] is None and raw["tags"] in ([], "[]")
+    if db.engine.dialect.name == "sqlite":  # the raw file, every page of it, and its WAL
+        db.engine.dispose()
+        path = Path(db.engine.url.database or "")
+        for f in (path, path.with_name(path.name + "-wal")):
+            if f.exists():
+                data = f.read_bytes()
+                for secret in secrets_:
+                    assert secret not in data, (f.name, secret)
     assert raw["phone_index"] != members.vault.index("phone", "13800138000")  # normalised
     with db.transaction() as s:
         assert members.find(s, phone="13800138000").id == m  # type: ignore[union-attr]
@@ -56,6 +75,8 @@ def test_phone_and_id_number_are_sealed_at_rest_and_found_by_blind_index(
         assert members.find(s, phone="13800138001") is None
         view = members.view(members.get(s, m))
         assert view["phone"] == "138****8000" and view["id_number"] == "110***********002X"
+        assert str(view["birthday"]) == "1987-03-21"
+        assert view["tags"] == ["wholesale-buyer", "孕婴偏好"]
         assert members.contact(members.get(s, m)) == {
             "phone": "+8613800138000",
             "id_number": ID_NO,
@@ -151,7 +172,7 @@ def test_merge_keeps_points_with_their_expiry_coupons_and_the_higher_tier(
         sa, sb = members.get(s, a), s.get(Member, b)
         assert sb is not None and sb.status == "merged" and sb.merged_into == a
         assert members.find(s, id_number=ID_NO).id == a  # type: ignore[union-attr]
-        assert sa.tags == ["mini"]
+        assert members.tags_of(sa) == ["mini"]
         led = Ledger(s)
         led.lock([a, b])
         assert (led.account(a).balance, led.account(b).balance) == (100, 0)
@@ -206,3 +227,25 @@ def test_changing_nothing_writes_no_history(db: Database, members: Members):
         members.update(s, m, Changes(marketing_consent=True))
         kinds = [h["kind"] for h in members.history(s, m)]
     assert kinds == ["updated", "registered"]
+
+
+def test_the_rules_find_members_by_birth_month_though_the_birthday_is_sealed(
+    db: Database, members: Members, till: Till
+):
+    """The analytics rule language's birthday_month reads the month kept in clear."""
+    from hub.analytics import facts, segments
+
+    may = register(db, members, "13700000011", birthday="1990-05-17")
+    others = [register(db, members, "13700000012", birthday="1985-06-01")]
+    others.append(register(db, members, "13700000013"))
+    for m in (may, *others):  # the rules see members with a purchase (member_facts)
+        till.send(till.sale(member=m))
+    with db.transaction() as s:
+        sid = segments.create(s, "may", "birthday_month = 5").id
+        unknown = segments.create(s, "unknown", "birthday_month is null").id
+    with db.transaction() as s:  # the daily job: everybody's facts, then the stays
+        facts.refresh(s, tiers.today(s))
+        segments.full(s, tiers.today(s))
+    with db.transaction() as s:
+        assert segments.members_of(s, sid) == {may}
+        assert segments.members_of(s, unknown) == {others[1]}

@@ -6,6 +6,7 @@ member's sales and points stay under the pseudonym. Through the API: both audite
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -72,12 +73,35 @@ def test_names_stored_in_clear_before_0008_are_sealed_at_start(
     with db.transaction() as s:  # as a profile from before the migration holds it
         s.execute(text("UPDATE members SET name = :n WHERE id = :id"), {"n": NAME, "id": m})
     with db.transaction() as s:
-        assert members.seal_clear_names(s) == 1
-        assert members.seal_clear_names(s) == 0
+        assert members.seal_clear_fields(s) == 1
+        assert members.seal_clear_fields(s) == 0
     with db.engine.connect() as c:
         assert NAME not in repr(c.execute(text("SELECT * FROM members")).all())
     with db.transaction() as s:
         assert members.view(members.get(s, m))["name"] == NAME
+
+
+def test_birthdays_and_tags_stored_in_clear_before_0013_are_sealed_at_start(
+    db: Database, members: Members
+) -> None:
+    m = register(db, members, PHONE, tags=["vip"])
+    with db.transaction() as s:  # as a profile from before the migration holds them
+        s.execute(
+            text("UPDATE members SET birthday = :b, tags = :t WHERE id = :id"),
+            {"b": date(1990, 5, 17), "t": '["aunt-of-staff", "vip"]', "id": m},
+        )
+    with db.transaction() as s:
+        assert members.seal_clear_fields(s) == 1
+        assert members.seal_clear_fields(s) == 0
+    with db.engine.connect() as c:
+        raw = repr(c.execute(text("SELECT * FROM members")).all())
+    for personal in ("1990", "05-17", "aunt-of-staff", "vip"):
+        assert personal not in raw
+    with db.transaction() as s:
+        view = members.view(members.get(s, m))
+        assert view["birthday"] == date(1990, 5, 17)
+        assert view["tags"] == ["aunt-of-staff", "vip"]  # the sealed one kept too
+        assert s.scalar(text("SELECT birth_month FROM members")) == 5
 
 
 @pytest.fixture

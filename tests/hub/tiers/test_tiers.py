@@ -203,7 +203,7 @@ def test_birthday_gift_once_a_year_for_the_tier_that_has_one(db: Database, membe
         tiers.set_tier(s, d, "diamond")
     for _ in range(2):
         with db.transaction() as s:
-            tiers.birthday_gifts(s, today)
+            tiers.birthday_gifts(s, members.open_birthday, today)
     with db.transaction() as s:
         got = {c.member_id for c in s.scalars(select(Coupon).where(Coupon.template_id == 51))}
     assert got == ({d} if born else set())
