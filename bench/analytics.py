@@ -178,27 +178,39 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--keep", action="store_true")
     p.add_argument("--skip-db", action="store_true", help="only the fit")
+    p.add_argument("--skip-fit", action="store_true", help="only the database part")
+    p.add_argument(
+        "--generate-only", action="store_true", help="make the data, print its name, stop (--keep)"
+    )
+    p.add_argument("--db", help="reuse a database left by --keep/--generate-only (kept)")
     a = p.parse_args()
-    fit_bench(a.fit_members, a.runs)
+    if not (a.skip_fit or a.generate_only):
+        fit_bench(a.fit_members, a.runs)
     if a.skip_db:
         return
     url = os.environ.get("STOREGW_TEST_PG_URL")
     if not url:
         sys.exit("set STOREGW_TEST_PG_URL (a PostgreSQL server to make a database in)")
-    name = f"storegw_bench_analytics_{uuid.uuid4().hex[:8]}"
-    _admin(url, f'CREATE DATABASE "{name}"')
+    name = a.db or f"storegw_bench_analytics_{uuid.uuid4().hex[:8]}"
+    keep = a.keep or a.generate_only or a.db is not None
+    if not a.db:
+        _admin(url, f'CREATE DATABASE "{name}"')
     db = Database(f"{url.rsplit('/', 1)[0]}/{name}")
     try:
         db.migrate()
-        t = time.perf_counter()
-        generate(db, a.members, a.lines)
-        print(
-            f"generated {a.members:,} members, {a.lines // LINES_PER_SALE:,} sales,"
-            f" {a.lines:,} lines in {time.perf_counter() - t:.0f} s"
-        )
-        with db.transaction() as s:
-            for n, r in RULES.items():
-                segments.create(s, n, r)
+        if not a.db:
+            t = time.perf_counter()
+            generate(db, a.members, a.lines)
+            print(
+                f"generated {a.members:,} members, {a.lines // LINES_PER_SALE:,} sales,"
+                f" {a.lines:,} lines in {time.perf_counter() - t:.0f} s in database {name}",
+                flush=True,
+            )
+            with db.transaction() as s:
+                for n, r in RULES.items():
+                    segments.create(s, n, r)
+        if a.generate_only:
+            return
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         base: dict[str, list[float]] = {k: [] for k in BASELINES}
         mine = []
@@ -229,7 +241,7 @@ def main() -> None:
         print(f"segments: {sizes}; RFM cells: {cells}")
     finally:
         db.engine.dispose()
-        if not a.keep:
+        if not keep:
             _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hub.db import Base, UtcDateTime, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")  # an autoincrementing rowid on SQLite
-KINDS = ("rfm", "heat", "intimacy", "facts", "segments", "ltv")
+KINDS = ("rfm", "heat", "intimacy", "facts", "segments", "ltv", "daily")
 
 
 class AnalyticsRun(Base):
@@ -37,7 +37,8 @@ class AnalyticsRun(Base):
     __tablename__ = "analytics_runs"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('rfm', 'heat', 'intimacy', 'facts', 'segments', 'ltv')", name="kind_known"
+            "kind IN ('rfm', 'heat', 'intimacy', 'facts', 'segments', 'ltv', 'daily')",
+            name="kind_known",
         ),
         Index("ix_analytics_runs_kind_id", "kind", "id"),
     )
