@@ -41,6 +41,51 @@ def roomy(s: Session) -> None:
         s.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
+def stage(s: Session, table: str) -> str:
+    """An empty temporary table with `table`'s columns to compute a whole-chain result into
+    (on PostgreSQL a temporary table is not WAL-logged); `sync` then writes only what changed."""
+    name = f"{table}_stage"
+    s.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    s.execute(text(f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM {table} WHERE 1 = 0"))
+    return name
+
+
+def sync(
+    s: Session, table: str, stage: str, key: str, compared: tuple[str, ...], stamps: tuple[str, ...]
+) -> dict[str, int]:
+    """Make `table` hold exactly `stage`'s rows, writing only the rows that differ in a
+    `compared` column (their `stamps` too): most members' scores are the same as yesterday's,
+    and rewriting a million unchanged rows (index entries, WAL, dead tuples) cost more than
+    computing them. Three set-based statements (hash joins on `key`); drops the stage."""
+    pg = s.get_bind().dialect.name == "postgresql"
+    if pg:
+        s.execute(text(f"ANALYZE {stage}"))  # temporary tables are not analysed by themselves
+    cols = compared + stamps
+    old = ", ".join(f"{table}.{c}" for c in compared)
+    new = ", ".join(f"n.{c}" for c in compared)
+    changed = s.execute(
+        text(
+            f"UPDATE {table} SET {', '.join(f'{c} = n.{c}' for c in cols)} FROM {stage} n"
+            f" WHERE n.{key} = {table}.{key}"
+            f" AND ({old}) {'IS DISTINCT FROM' if pg else 'IS NOT'} ({new})"
+        )
+    ).rowcount
+    added = s.execute(
+        text(
+            f"INSERT INTO {table} ({key}, {', '.join(cols)}) SELECT {key}, {', '.join(cols)}"
+            f" FROM {stage} n WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = n.{key})"
+        )
+    ).rowcount
+    gone = s.execute(
+        text(
+            f"DELETE FROM {table} WHERE NOT EXISTS"
+            f" (SELECT 1 FROM {stage} n WHERE n.{key} = {table}.{key})"
+        )
+    ).rowcount
+    s.execute(text(f"DROP TABLE {stage}"))
+    return {"changed": changed or 0, "added": added or 0, "removed": gone or 0}
+
+
 def days_between(s: Session, later: str, earlier: str) -> str:
     """SQL for the whole days from date expression `earlier` to `later`."""
     if s.get_bind().dialect.name == "sqlite":

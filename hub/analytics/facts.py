@@ -1,7 +1,9 @@
 """Member facts the segment rules read (member_facts): purchases in the last 365 days and
 ever, the first and last purchase day, per surviving profile, net of refunds. Rebuilt for
 every active member by the daily job, and for a batch's members by ingest: the same SQL, the
-second restricted to the members given. Computed in the database; nothing comes into Python."""
+second restricted to the members given. Computed in the database; nothing comes into Python.
+The daily rebuild computes everybody into a temporary stage and writes only the rows that
+changed (`common.sync`): a row's `as_of` and `computed_at` say when its figures last changed."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections.abc import Collection
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete
 from sqlalchemy.orm import Session
 
 from hub.analytics import common
@@ -32,12 +34,12 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
     """Rebuild the facts of `members` (surviving ids), or of every active member."""
     if members is not None and not members:
         return 0
+    target = "member_facts"
     if members is None:
         common.roomy(s)
-    q = delete(MemberFacts)
-    if members is not None:
-        q = q.where(MemberFacts.member_id.in_(list(members)))
-    s.execute(q)
+        target = common.stage(s, target)
+    else:
+        s.execute(delete(MemberFacts).where(MemberFacts.member_id.in_(list(members))))
     stmt = common.sql(
         f"""
         WITH p0 AS (
@@ -57,7 +59,7 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
             FROM p0 JOIN members m ON m.id = p0.member_id
             GROUP BY {common.OWNER}
         )
-        INSERT INTO member_facts (member_id, spend_365d_fen, visits_365d, spend_total_fen,
+        INSERT INTO {target} (member_id, spend_365d_fen, visits_365d, spend_total_fen,
                                   visits_total, first_purchase, last_purchase, as_of, computed_at)
         SELECT m.id, COALESCE(p.spend_y, 0), COALESCE(p.visits_y, 0), COALESCE(p.spend, 0),
                COALESCE(p.visits, 0), p.first_day, p.last_day, :as_of, :now
@@ -75,11 +77,20 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
     if members is not None:
         stmt = stmt.bindparams(bindparam("ids", expanding=True))
         params["ids"] = list(members)
-    s.execute(stmt, params)
-    q = select(func.count()).select_from(MemberFacts)
-    if members is not None:
-        q = q.where(MemberFacts.member_id.in_(list(members)))
-    return int(s.scalar(q) or 0)
+    n = s.execute(stmt, params).rowcount
+    if members is None:
+        common.sync(s, "member_facts", target, "member_id", _COMPARED, ("as_of", "computed_at"))
+    return int(n or 0)
+
+
+_COMPARED = (
+    "spend_365d_fen",
+    "visits_365d",
+    "spend_total_fen",
+    "visits_total",
+    "first_purchase",
+    "last_purchase",
+)
 
 
 def owners(s: Session, member_ids: Collection[str]) -> set[str]:

@@ -57,7 +57,9 @@ class MemberRfm(Base):
         Index("ix_member_rfm_cell", "cell"),
     )
     member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    recency_days: Mapped[int] = mapped_column(Integer)
+    # not the recency itself: it grows every day, and a row should change only when the member
+    # does (rfm.recency_days gives it from the run's as_of)
+    last_purchase: Mapped[date] = mapped_column(Date)
     frequency: Mapped[int] = mapped_column(Integer)
     monetary_fen: Mapped[int] = mapped_column(BigInteger)
     r: Mapped[int] = mapped_column(Integer)

@@ -2,13 +2,15 @@
 
 Over the window (default 365 days up to and including `as_of`, store-local business days) each
 member with at least one purchase gets
-  recency_days  days from his last purchase to as_of       (fewer is better)
+  recency       days from his last purchase to as_of       (fewer is better; the row keeps
+                the last purchase day, so an unchanged member's row stays unchanged)
   frequency     purchases                                  (a sale not refunded in full)
   monetary_fen  what he kept: Σ (total - refunded)
 and each score is 1 + ⌊5 · (rank - 1) / n⌋ where rank is the SQL RANK() among the n scored
 members, worst first: ties share a score, so 10 members with distinct values score 1,1,2,2,…,5,5
 and a chain where most buy once puts them all in F = 1. Then the first matching cell of CELLS.
-Everything runs in the database (one INSERT … SELECT): no sale row comes into Python."""
+Everything runs in the database: one INSERT … SELECT into a temporary stage, then only the
+rows that changed are written (`common.sync`); no sale row comes into Python."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.analytics import common, facts
@@ -71,7 +73,7 @@ _FROM_FACTS = """
             WITH p AS (
                 SELECT member_id, last_purchase AS last_day, visits_365d AS freq,
                        spend_365d_fen AS spend
-                FROM member_facts WHERE visits_365d > 0 AND as_of = :as_of
+                FROM member_facts WHERE visits_365d > 0
             ), scored AS ("""
 
 
@@ -86,7 +88,7 @@ def compute(
     common.roomy(s)
     now = utcnow()
     cells = " ".join(f"WHEN {c.when} THEN '{c.key}'" for c in CELLS)
-    s.execute(delete(MemberRfm))
+    stage = common.stage(s, "member_rfm")
     source = (
         _FROM_FACTS
         if from_facts
@@ -112,10 +114,9 @@ def compute(
                        {_score("last_day")} AS r, {_score("freq")} AS f, {_score("spend")} AS m
                 FROM p
             )
-            INSERT INTO member_rfm
-                (member_id, recency_days, frequency, monetary_fen, r, f, m, cell, computed_at)
-            SELECT member_id, {common.days_between(s, ":as_of", "last_day")}, freq, spend,
-                   r, f, m, CASE {cells} END, :now
+            INSERT INTO {stage}
+                (member_id, last_purchase, frequency, monetary_fen, r, f, m, cell, computed_at)
+            SELECT member_id, last_day, freq, spend, r, f, m, CASE {cells} END, :now
             FROM scored
             """,
             dates=("since", "as_of"),
@@ -123,10 +124,20 @@ def compute(
         ),
         {"since": as_of - timedelta(days=window_days), "as_of": as_of, "now": now},
     )
+    written = common.sync(s, "member_rfm", stage, "member_id", _COMPARED, ("computed_at",))
     sizes = dict(s.execute(select(MemberRfm.cell, func.count()).group_by(MemberRfm.cell)).all())
     params = {"as_of": as_of.isoformat(), "window_days": window_days, "from_facts": from_facts}
-    common.record(s, "rfm", METHOD, params, {"cells": sizes, "members": sum(sizes.values())}, now)
-    return {**params, "cells": sizes}
+    summary = {"cells": sizes, "members": sum(sizes.values()), "written": written}
+    common.record(s, "rfm", METHOD, params, summary, now)
+    return {**params, "cells": sizes, "written": written}
+
+
+_COMPARED = ("last_purchase", "frequency", "monetary_fen", "r", "f", "m", "cell")
+
+
+def recency_days(as_of: date, last_purchase: date) -> int:
+    """Recency as of the run that scored the row (its `as_of`, in the run's params)."""
+    return (as_of - last_purchase).days
 
 
 def grid(s: Session) -> list[dict[str, Any]]:
