@@ -60,6 +60,9 @@ def sync(
     pg = s.get_bind().dialect.name == "postgresql"
     if pg:
         s.execute(text(f"ANALYZE {stage}"))  # temporary tables are not analysed by themselves
+        # an empty `table` (the first run) is planned as one row: a nested loop would rescan
+        # it for each stage row, new rows included (invisible but read): quadratic. Hash joins.
+        s.execute(text("SET LOCAL enable_nestloop = off"))
     cols = compared + stamps
     old = ", ".join(f"{table}.{c}" for c in compared)
     new = ", ".join(f"n.{c}" for c in compared)
@@ -83,6 +86,8 @@ def sync(
         )
     ).rowcount
     s.execute(text(f"DROP TABLE {stage}"))
+    if pg:
+        s.execute(text("SET LOCAL enable_nestloop TO DEFAULT"))
     return {"changed": changed or 0, "added": added or 0, "removed": gone or 0}
 
 

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from hub.analytics import common
@@ -77,10 +77,15 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
     if members is not None:
         stmt = stmt.bindparams(bindparam("ids", expanding=True))
         params["ids"] = list(members)
-    n = s.execute(stmt, params).rowcount
+    s.execute(stmt, params)
+    # (not the INSERT's rowcount: SQLite's driver reports -1 for a statement led by WITH)
+    q = select(func.count()).select_from(text(target))
+    if members is not None:
+        q = q.where(text("member_id IN :ids").bindparams(bindparam("ids", expanding=True)))
+    n = int(s.scalar(q, {"ids": list(members)} if members is not None else {}) or 0)
     if members is None:
         common.sync(s, "member_facts", target, "member_id", _COMPARED, ("as_of", "computed_at"))
-    return int(n or 0)
+    return n
 
 
 _COMPARED = (
