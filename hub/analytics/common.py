@@ -20,6 +20,16 @@ from hub.tiers import service as tiers
 # aggregated per member id first and the (far fewer) aggregates then mapped to survivors:
 # joining every sale row to members doubled the cost of a pass.
 OWNER = "COALESCE(m.merged_into, m.id)"
+# The same without reading the whole members table: the absorbed profiles are few (and
+# members.merged_into is indexed), so `LEFT JOIN {ABSORBED} mm ON mm.id = x.member_id` and
+# `owner_of("x.member_id")` map a member id to its survivor for the price of a tiny hash.
+ABSORBED = "(SELECT id, merged_into FROM members WHERE merged_into IS NOT NULL)"
+
+
+def owner_of(member_id: str) -> str:
+    return f"COALESCE(mm.merged_into, {member_id})"
+
+
 # A purchase is a sale not refunded in full; its value is what was kept.
 PURCHASE = "s.refunded_fen < s.total_fen"
 NET = "(s.total_fen - s.refunded_fen)"
@@ -88,6 +98,10 @@ def sync(
     s.execute(text(f"DROP TABLE {stage}"))
     if pg:
         s.execute(text("SET LOCAL enable_nestloop TO DEFAULT"))
+        if (changed or 0) + (added or 0) + (gone or 0) > 10_000:
+            # many rows written (the first run): the segments' plans need true statistics now,
+            # not at autovacuum's next visit (planned as a few hundred rows: nested loops)
+            s.execute(text(f"ANALYZE {table}"))
     return {"changed": changed or 0, "added": added or 0, "removed": gone or 0}
 
 

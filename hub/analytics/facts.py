@@ -53,11 +53,11 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
                   {"AND " + _ANY_OF_OWNERS if members is not None else ""}
             GROUP BY s.member_id
         ), p AS (
-            SELECT {common.OWNER} AS member_id, SUM(spend_y) AS spend_y,
+            SELECT {common.owner_of("p0.member_id")} AS member_id, SUM(spend_y) AS spend_y,
                    SUM(visits_y) AS visits_y, SUM(spend) AS spend, SUM(visits) AS visits,
                    MIN(first_day) AS first_day, MAX(last_day) AS last_day
-            FROM p0 JOIN members m ON m.id = p0.member_id
-            GROUP BY {common.OWNER}
+            FROM p0 LEFT JOIN {common.ABSORBED} mm ON mm.id = p0.member_id
+            GROUP BY {common.owner_of("p0.member_id")}
         )
         INSERT INTO {target} (member_id, spend_365d_fen, visits_365d, spend_total_fen,
                                   visits_total, first_purchase, last_purchase, as_of, computed_at)

@@ -288,8 +288,9 @@ def _has(fact: str, value: str, correlated: bool) -> str:
             " WHERE x.id = f.member_id OR x.merged_into = f.member_id))"
         )
     return (
-        "f.member_id IN (SELECT COALESCE(x.merged_into, x.id) FROM members x"
-        f" WHERE x.id IN ({bought}))"
+        f"f.member_id IN (SELECT COALESCE(mm.merged_into, b.member_id) FROM ({bought}) b"
+        " LEFT JOIN (SELECT id, merged_into FROM members WHERE merged_into IS NOT NULL) mm"
+        " ON mm.id = b.member_id)"
     )
 
 

@@ -159,6 +159,8 @@ def refresh(
             s.execute(text("DELETE FROM segment_match"))
     if not restricted:
         s.execute(text("DROP TABLE segment_match"))
+        if pg and sum(c["entered"] + c["left"] for c in out.values()) > 10_000:
+            s.execute(text("ANALYZE segment_memberships"))  # as common.sync does: true plans
     return out
 
 
