@@ -69,7 +69,7 @@ def sync(
     computing them. Three set-based statements (hash joins on `key`); drops the stage."""
     pg = s.get_bind().dialect.name == "postgresql"
     if pg:
-        s.execute(text(f"ANALYZE {stage}"))  # temporary tables are not analysed by themselves
+        # (the stage is not analysed: the planner sizes it from its pages, enough for hashes)
         # an empty `table` (the first run) is planned as one row: a nested loop would rescan
         # it for each stage row, new rows included (invisible but read): quadratic. Hash joins.
         s.execute(text("SET LOCAL enable_nestloop = off"))
