@@ -20,6 +20,16 @@ from hub.tiers import service as tiers
 # aggregated per member id first and the (far fewer) aggregates then mapped to survivors:
 # joining every sale row to members doubled the cost of a pass.
 OWNER = "COALESCE(m.merged_into, m.id)"
+# The same without reading the whole members table: the absorbed profiles are few (and
+# members.merged_into is indexed), so `LEFT JOIN {ABSORBED} mm ON mm.id = x.member_id` and
+# `owner_of("x.member_id")` map a member id to its survivor for the price of a tiny hash.
+ABSORBED = "(SELECT id, merged_into FROM members WHERE merged_into IS NOT NULL)"
+
+
+def owner_of(member_id: str) -> str:
+    return f"COALESCE(mm.merged_into, {member_id})"
+
+
 # A purchase is a sale not refunded in full; its value is what was kept.
 PURCHASE = "s.refunded_fen < s.total_fen"
 NET = "(s.total_fen - s.refunded_fen)"
@@ -39,6 +49,60 @@ def roomy(s: Session) -> None:
     transaction 64 MB per sort instead of the default 4 MB, so they stay in memory."""
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text("SET LOCAL work_mem = '64MB'"))
+
+
+def stage(s: Session, table: str) -> str:
+    """An empty temporary table with `table`'s columns to compute a whole-chain result into
+    (on PostgreSQL a temporary table is not WAL-logged); `sync` then writes only what changed."""
+    name = f"{table}_stage"
+    s.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    s.execute(text(f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM {table} WHERE 1 = 0"))
+    return name
+
+
+def sync(
+    s: Session, table: str, stage: str, key: str, compared: tuple[str, ...], stamps: tuple[str, ...]
+) -> dict[str, int]:
+    """Make `table` hold exactly `stage`'s rows, writing only the rows that differ in a
+    `compared` column (their `stamps` too): most members' scores are the same as yesterday's,
+    and rewriting a million unchanged rows (index entries, WAL, dead tuples) cost more than
+    computing them. Three set-based statements (hash joins on `key`); drops the stage."""
+    pg = s.get_bind().dialect.name == "postgresql"
+    if pg:
+        # (the stage is not analysed: the planner sizes it from its pages, enough for hashes)
+        # an empty `table` (the first run) is planned as one row: a nested loop would rescan
+        # it for each stage row, new rows included (invisible but read): quadratic. Hash joins.
+        s.execute(text("SET LOCAL enable_nestloop = off"))
+    cols = compared + stamps
+    old = ", ".join(f"{table}.{c}" for c in compared)
+    new = ", ".join(f"n.{c}" for c in compared)
+    changed = s.execute(
+        text(
+            f"UPDATE {table} SET {', '.join(f'{c} = n.{c}' for c in cols)} FROM {stage} n"
+            f" WHERE n.{key} = {table}.{key}"
+            f" AND ({old}) {'IS DISTINCT FROM' if pg else 'IS NOT'} ({new})"
+        )
+    ).rowcount
+    added = s.execute(
+        text(
+            f"INSERT INTO {table} ({key}, {', '.join(cols)}) SELECT {key}, {', '.join(cols)}"
+            f" FROM {stage} n WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = n.{key})"
+        )
+    ).rowcount
+    gone = s.execute(
+        text(
+            f"DELETE FROM {table} WHERE NOT EXISTS"
+            f" (SELECT 1 FROM {stage} n WHERE n.{key} = {table}.{key})"
+        )
+    ).rowcount
+    s.execute(text(f"DROP TABLE {stage}"))
+    if pg:
+        s.execute(text("SET LOCAL enable_nestloop TO DEFAULT"))
+        if (changed or 0) + (added or 0) + (gone or 0) > 10_000:
+            # many rows written (the first run): the segments' plans need true statistics now,
+            # not at autovacuum's next visit (planned as a few hundred rows: nested loops)
+            s.execute(text(f"ANALYZE {table}"))
+    return {"changed": changed or 0, "added": added or 0, "removed": gone or 0}
 
 
 def days_between(s: Session, later: str, earlier: str) -> str:

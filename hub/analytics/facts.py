@@ -1,7 +1,9 @@
 """Member facts the segment rules read (member_facts): purchases in the last 365 days and
 ever, the first and last purchase day, per surviving profile, net of refunds. Rebuilt for
 every active member by the daily job, and for a batch's members by ingest: the same SQL, the
-second restricted to the members given. Computed in the database; nothing comes into Python."""
+second restricted to the members given. Computed in the database; nothing comes into Python.
+The daily rebuild computes everybody into a temporary stage and writes only the rows that
+changed (`common.sync`): a row's `as_of` and `computed_at` say when its figures last changed."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections.abc import Collection
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from hub.analytics import common
@@ -32,12 +34,12 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
     """Rebuild the facts of `members` (surviving ids), or of every active member."""
     if members is not None and not members:
         return 0
+    target = "member_facts"
     if members is None:
         common.roomy(s)
-    q = delete(MemberFacts)
-    if members is not None:
-        q = q.where(MemberFacts.member_id.in_(list(members)))
-    s.execute(q)
+        target = common.stage(s, target)
+    else:
+        s.execute(delete(MemberFacts).where(MemberFacts.member_id.in_(list(members))))
     stmt = common.sql(
         f"""
         WITH p0 AS (
@@ -51,13 +53,13 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
                   {"AND " + _ANY_OF_OWNERS if members is not None else ""}
             GROUP BY s.member_id
         ), p AS (
-            SELECT {common.OWNER} AS member_id, SUM(spend_y) AS spend_y,
+            SELECT {common.owner_of("p0.member_id")} AS member_id, SUM(spend_y) AS spend_y,
                    SUM(visits_y) AS visits_y, SUM(spend) AS spend, SUM(visits) AS visits,
                    MIN(first_day) AS first_day, MAX(last_day) AS last_day
-            FROM p0 JOIN members m ON m.id = p0.member_id
-            GROUP BY {common.OWNER}
+            FROM p0 LEFT JOIN {common.ABSORBED} mm ON mm.id = p0.member_id
+            GROUP BY {common.owner_of("p0.member_id")}
         )
-        INSERT INTO member_facts (member_id, spend_365d_fen, visits_365d, spend_total_fen,
+        INSERT INTO {target} (member_id, spend_365d_fen, visits_365d, spend_total_fen,
                                   visits_total, first_purchase, last_purchase, as_of, computed_at)
         SELECT m.id, COALESCE(p.spend_y, 0), COALESCE(p.visits_y, 0), COALESCE(p.spend, 0),
                COALESCE(p.visits, 0), p.first_day, p.last_day, :as_of, :now
@@ -76,10 +78,24 @@ def refresh(s: Session, as_of: date, members: Collection[str] | None = None) -> 
         stmt = stmt.bindparams(bindparam("ids", expanding=True))
         params["ids"] = list(members)
     s.execute(stmt, params)
-    q = select(func.count()).select_from(MemberFacts)
+    # (not the INSERT's rowcount: SQLite's driver reports -1 for a statement led by WITH)
+    q = select(func.count()).select_from(text(target))
     if members is not None:
-        q = q.where(MemberFacts.member_id.in_(list(members)))
-    return int(s.scalar(q) or 0)
+        q = q.where(text("member_id IN :ids").bindparams(bindparam("ids", expanding=True)))
+    n = int(s.scalar(q, {"ids": list(members)} if members is not None else {}) or 0)
+    if members is None:
+        common.sync(s, "member_facts", target, "member_id", _COMPARED, ("as_of", "computed_at"))
+    return n
+
+
+_COMPARED = (
+    "spend_365d_fen",
+    "visits_365d",
+    "spend_total_fen",
+    "visits_total",
+    "first_purchase",
+    "last_purchase",
+)
 
 
 def owners(s: Session, member_ids: Collection[str]) -> set[str]:

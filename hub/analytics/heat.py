@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from hub.analytics import common
@@ -63,10 +63,12 @@ def compute_week(s: Session, week: date) -> dict[str, Any]:
         common.sql(
             f"""
             WITH v AS (
-                SELECT {owner} AS member_id, COUNT(DISTINCT s.business_day) AS n
-                FROM sales s JOIN members m ON m.id = s.member_id
+                SELECT {common.owner_of("s.member_id")} AS member_id,
+                       COUNT(DISTINCT s.business_day) AS n
+                FROM sales s LEFT JOIN {common.ABSORBED} mm ON mm.id = s.member_id
                 WHERE s.business_day >= :first AND s.business_day <= :last AND {common.PURCHASE}
-                GROUP BY {owner}
+                      AND s.member_id IN (SELECT id FROM members)
+                GROUP BY {common.owner_of("s.member_id")}
             ), o AS (
                 SELECT {owner} AS member_id, COUNT(*) AS n FROM (
                     SELECT member_id FROM member_interactions
@@ -114,6 +116,8 @@ def compute_week(s: Session, week: date) -> dict[str, Any]:
             "now": now,
         },
     )
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("ANALYZE member_heat"))  # the new week's rows, for the segments' plans
     warned = _warn(s, week, now)
     rows, avg = s.execute(
         select(func.count(), func.avg(MemberHeat.heat)).where(MemberHeat.week == week)

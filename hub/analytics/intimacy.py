@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.analytics import common
@@ -32,13 +32,16 @@ def score_of(spend_fen: int, visits: int, interactions: int) -> int:
     )
 
 
+_COMPARED = ("score", "spend_fen", "visits", "interactions")
+
+
 def compute(s: Session, as_of: date) -> dict[str, Any]:
     tz = common.zone(s)
     start = common.day_start(as_of - timedelta(days=364), tz)
     end = common.day_start(as_of + timedelta(days=1), tz)
     common.roomy(s)
     now = utcnow()
-    s.execute(delete(MemberIntimacy))
+    stage = common.stage(s, "member_intimacy")  # only the changed rows are written
     owner = common.OWNER
     s.execute(
         common.sql(
@@ -55,7 +58,7 @@ def compute(s: Session, as_of: date) -> dict[str, Any]:
                 ) a JOIN members m ON m.id = a.member_id
                 GROUP BY {owner}
             )
-            INSERT INTO member_intimacy
+            INSERT INTO {stage}
                 (member_id, score, spend_fen, visits, interactions, computed_at)
             SELECT f.member_id,
                    (50 * {common.capped("f.spend_365d_fen", 500000)}) / 500000
@@ -68,6 +71,7 @@ def compute(s: Session, as_of: date) -> dict[str, Any]:
         ),
         {"start": start, "end": end, "now": now},
     )
+    common.sync(s, "member_intimacy", stage, "member_id", _COMPARED, ("computed_at",))
     n, avg = s.execute(select(func.count(), func.avg(MemberIntimacy.score))).one()
     params = {"as_of": as_of.isoformat()}
     common.record(s, "intimacy", METHOD, params, {"members": n, "mean": float(avg or 0)}, now)

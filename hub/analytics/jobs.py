@@ -4,6 +4,11 @@ thread, in its own transaction), and the one-member card for the 360° view.
 daily   once per store-local day: facts → RFM → intimacy → segments (everybody) → LTV
 heat    once per store-local week, for the week just ended (Monday's first tick), then the
         churn warnings are pushed to the home stores (when MQTT is up; else at the next run)
+
+Neither runs because the hub started: each run is recorded (analytics_runs), and at start the
+jobs take the newest recorded day / week as done. A hub that missed a day or a week while down
+catches up at its first tick; a database where the job never ran gets its first run at the
+next business day (or week), or now through `POST /api/analytics/jobs/{daily|heat}`.
 """
 
 from __future__ import annotations
@@ -35,7 +40,18 @@ def daily(s: Session, as_of: date, window_days: int = 365) -> dict[str, Any]:
             out["ltv"] = ltv.compute(s, as_of)
     except ValueError as err:  # too few members to fit yet: the rest stands
         out["ltv"] = {"skipped": str(err)}
+    common.record(s, "daily", DAILY_METHOD, {"as_of": as_of.isoformat()}, {"steps": list(out)})
     return out
+
+
+DAILY_METHOD = "member facts → RFM → intimacy → segments (everybody) → LTV"
+
+
+def _last_done(s: Session, kind: str, key: str) -> date | None:
+    """The day (`key` of the params) of the newest recorded run of `kind`, if any."""
+    run = common.last_run(s, kind)
+    value = run.params.get(key) if run is not None else None
+    return date.fromisoformat(value) if isinstance(value, str) else None
 
 
 def member_card(s: Session, member_id: str) -> dict[str, Any]:
@@ -118,6 +134,11 @@ class AnalyticsJobs:
     def tick(self) -> None:
         with self.db.transaction() as s:
             today = common.today(s)
+            if self._day is None:  # first tick: not a run at start (module docstring)
+                self._day = _last_done(s, "daily", "as_of") or today
+            if self._week is None:
+                ended = common.monday(today) - timedelta(days=7)
+                self._week = self._unpushed = _last_done(s, "heat", "week") or ended
         if today != self._day:
             with self.db.transaction() as s:
                 self.runs["daily"] = {"at": time.time(), "result": daily(s, today)}

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hub.db import Base, UtcDateTime, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")  # an autoincrementing rowid on SQLite
-KINDS = ("rfm", "heat", "intimacy", "facts", "segments", "ltv")
+KINDS = ("rfm", "heat", "intimacy", "facts", "segments", "ltv", "daily")
 
 
 class AnalyticsRun(Base):
@@ -37,7 +37,8 @@ class AnalyticsRun(Base):
     __tablename__ = "analytics_runs"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('rfm', 'heat', 'intimacy', 'facts', 'segments', 'ltv')", name="kind_known"
+            "kind IN ('rfm', 'heat', 'intimacy', 'facts', 'segments', 'ltv', 'daily')",
+            name="kind_known",
         ),
         Index("ix_analytics_runs_kind_id", "kind", "id"),
     )
@@ -56,7 +57,9 @@ class MemberRfm(Base):
         Index("ix_member_rfm_cell", "cell"),
     )
     member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    recency_days: Mapped[int] = mapped_column(Integer)
+    # not the recency itself: it grows every day, and a row should change only when the member
+    # does (rfm.recency_days gives it from the run's as_of)
+    last_purchase: Mapped[date] = mapped_column(Date)
     frequency: Mapped[int] = mapped_column(Integer)
     monetary_fen: Mapped[int] = mapped_column(BigInteger)
     r: Mapped[int] = mapped_column(Integer)

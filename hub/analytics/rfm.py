@@ -2,13 +2,16 @@
 
 Over the window (default 365 days up to and including `as_of`, store-local business days) each
 member with at least one purchase gets
-  recency_days  days from his last purchase to as_of       (fewer is better)
+  recency       days from his last purchase to as_of       (fewer is better; the row keeps
+                the last purchase day, so an unchanged member's row stays unchanged)
   frequency     purchases                                  (a sale not refunded in full)
   monetary_fen  what he kept: Σ (total - refunded)
 and each score is 1 + ⌊5 · (rank - 1) / n⌋ where rank is the SQL RANK() among the n scored
-members, worst first: ties share a score, so 10 members with distinct values score 1,1,2,2,…,5,5
-and a chain where most buy once puts them all in F = 1. Then the first matching cell of CELLS.
-Everything runs in the database (one INSERT … SELECT): no sale row comes into Python."""
+members (computed from the counts per value), worst first: ties share a score, so 10 members
+with distinct values score 1,1,2,2,…,5,5 and a chain where most buy once puts them all in F = 1.
+Then the first matching cell of CELLS.
+Everything runs in the database: one INSERT … SELECT into a temporary stage, then only the
+rows that changed are written (`common.sync`); no sale row comes into Python."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.analytics import common, facts
@@ -61,18 +64,28 @@ def cell(r: int, f: int, m: int) -> str:
     return next(c.key for c in CELLS if c.rule(r, f, m))
 
 
-def _score(expr: str) -> str:
-    return f"1 + (5 * (RANK() OVER (ORDER BY {expr}) - 1)) / COUNT(*) OVER ()"
+def _scores(name: str, col: str) -> str:
+    """The score of each distinct value of `col`: RANK() - 1 is how many members have less,
+    so it comes from the counts per value (a few hundred days and frequencies), not from
+    sorting every member's row three times (window functions over a million rows)."""
+    return (
+        # (cast: PostgreSQL's SUM of counts is numeric, and the division must be integral)
+        f"{name} AS (SELECT {col} AS v, 1 + (5 * (CAST(SUM(COUNT(*)) OVER (ORDER BY {col})"
+        f" AS BIGINT) - COUNT(*))) / (SELECT COUNT(*) FROM p) AS score FROM p GROUP BY {col}),"
+    )
+
+
+_SCORES = " ".join(_scores(n, c) for n, c in (("rs", "last_day"), ("fs", "freq"), ("ms", "spend")))
 
 
 # The member facts of the same day already hold the 365-day purchases, spend and last day:
 # read them instead of another pass over the sales (the daily job rebuilds them just before).
-_FROM_FACTS = """
+_FROM_FACTS = f"""
             WITH p AS (
                 SELECT member_id, last_purchase AS last_day, visits_365d AS freq,
                        spend_365d_fen AS spend
-                FROM member_facts WHERE visits_365d > 0 AND as_of = :as_of
-            ), scored AS ("""
+                FROM member_facts WHERE visits_365d > 0
+            ), {_SCORES} scored AS ("""
 
 
 def compute(
@@ -86,7 +99,7 @@ def compute(
     common.roomy(s)
     now = utcnow()
     cells = " ".join(f"WHEN {c.when} THEN '{c.key}'" for c in CELLS)
-    s.execute(delete(MemberRfm))
+    stage = common.stage(s, "member_rfm")
     source = (
         _FROM_FACTS
         if from_facts
@@ -102,20 +115,20 @@ def compute(
                        SUM(freq) AS freq, SUM(spend) AS spend
                 FROM p0 JOIN members m ON m.id = p0.member_id
                 GROUP BY {common.OWNER}
-            ), scored AS ("""
+            ), {_SCORES} scored AS ("""
     )
     s.execute(
         common.sql(
             source
             + f"""
-                SELECT member_id, last_day, freq, spend,
-                       {_score("last_day")} AS r, {_score("freq")} AS f, {_score("spend")} AS m
-                FROM p
+                SELECT p.member_id, p.last_day, p.freq, p.spend,
+                       rs.score AS r, fs.score AS f, ms.score AS m
+                FROM p JOIN rs ON rs.v = p.last_day JOIN fs ON fs.v = p.freq
+                       JOIN ms ON ms.v = p.spend
             )
-            INSERT INTO member_rfm
-                (member_id, recency_days, frequency, monetary_fen, r, f, m, cell, computed_at)
-            SELECT member_id, {common.days_between(s, ":as_of", "last_day")}, freq, spend,
-                   r, f, m, CASE {cells} END, :now
+            INSERT INTO {stage}
+                (member_id, last_purchase, frequency, monetary_fen, r, f, m, cell, computed_at)
+            SELECT member_id, last_day, freq, spend, r, f, m, CASE {cells} END, :now
             FROM scored
             """,
             dates=("since", "as_of"),
@@ -123,10 +136,20 @@ def compute(
         ),
         {"since": as_of - timedelta(days=window_days), "as_of": as_of, "now": now},
     )
+    written = common.sync(s, "member_rfm", stage, "member_id", _COMPARED, ("computed_at",))
     sizes = dict(s.execute(select(MemberRfm.cell, func.count()).group_by(MemberRfm.cell)).all())
     params = {"as_of": as_of.isoformat(), "window_days": window_days, "from_facts": from_facts}
-    common.record(s, "rfm", METHOD, params, {"cells": sizes, "members": sum(sizes.values())}, now)
-    return {**params, "cells": sizes}
+    summary = {"cells": sizes, "members": sum(sizes.values()), "written": written}
+    common.record(s, "rfm", METHOD, params, summary, now)
+    return {**params, "cells": sizes, "written": written}
+
+
+_COMPARED = ("last_purchase", "frequency", "monetary_fen", "r", "f", "m", "cell")
+
+
+def recency_days(as_of: date, last_purchase: date) -> int:
+    """Recency as of the run that scored the row (its `as_of`, in the run's params)."""
+    return (as_of - last_purchase).days
 
 
 def grid(s: Session) -> list[dict[str, Any]]:

@@ -160,6 +160,8 @@ def rfm_members(
             q = q.where(MemberRfm.cell == cell)
         if after:
             q = q.where(MemberRfm.member_id > after)
+        made = common.provenance(db, "rfm")
+        as_of = date.fromisoformat(made["params"].get("as_of") or date.today().isoformat())
         rows = [
             {
                 "member_id": r.member_id,
@@ -167,13 +169,13 @@ def rfm_members(
                 "r": r.r,
                 "f": r.f,
                 "m": r.m,
-                "recency_days": r.recency_days,
+                "recency_days": rfm.recency_days(as_of, r.last_purchase),
                 "frequency": r.frequency,
                 "monetary_fen": r.monetary_fen,
             }
             for r in db.scalars(q)
         ]
-        return _listing(common.provenance(db, "rfm"), rows, fmt, "rfm-members")
+        return _listing(made, rows, fmt, "rfm-members")
 
 
 # --- heat and churn ---------------------------------------------------------------------

@@ -52,10 +52,10 @@ FACTS: dict[str, Fact] = {
     "days_since_purchase": Fact("days", "f.last_purchase", doc="days since the last purchase"),
     "days_since_first_purchase": Fact("days", "f.first_purchase", doc="days since the first"),
     "tier": Fact("text", "t.tier_code", "t", "tier code"),
-    "channel": Fact("text", "m.channel", doc="registration channel: lane, mini_program, api"),
-    "home_store": Fact("text", "m.origin_store", doc="the store the member registered at"),
+    "channel": Fact("text", "m.channel", "m", doc="registration channel: lane, mini_program, api"),
+    "home_store": Fact("text", "m.origin_store", "m", doc="the store the member registered at"),
     # the birthday is sealed (hub/members/vault.py); its month alone is kept in clear for this
-    "birthday_month": Fact("int", "m.birth_month", doc="1-12"),
+    "birthday_month": Fact("int", "m.birth_month", "m", doc="1-12"),
     "heat": Fact("int", "COALESCE(h.heat, 0)", "h", "heat of the newest computed week"),
     "rfm_cell": Fact("text", "r.cell", "r", "RFM cell key (hub/analytics/rfm.py)"),
     "r": Fact("int", "r.r", "r", "RFM recency score 1-5"),
@@ -283,8 +283,9 @@ def _has(fact: str, value: str, correlated: bool) -> str:
             " WHERE x.id = f.member_id OR x.merged_into = f.member_id))"
         )
     return (
-        "f.member_id IN (SELECT COALESCE(x.merged_into, x.id) FROM members x"
-        f" WHERE x.id IN ({bought}))"
+        f"f.member_id IN (SELECT COALESCE(mm.merged_into, b.member_id) FROM ({bought}) b"
+        " LEFT JOIN (SELECT id, merged_into FROM members WHERE merged_into IS NOT NULL) mm"
+        " ON mm.id = b.member_id)"
     )
 
 

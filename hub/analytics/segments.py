@@ -76,15 +76,21 @@ def _matching(s: Session, seg: Segment, as_of: date, restricted: bool) -> tuple[
     compiled = rules.compile_sql(
         check_rule(seg.rule), as_of, s.get_bind().dialect.name, correlated=restricted
     )
-    joins = " ".join(_JOINS[j] for j in sorted(compiled.joins))
+    joins = " ".join(_JOINS[j] for j in sorted(compiled.joins - {"m"}))
     params = dict(compiled.params)
     if "h" in compiled.joins:
         params["heat_week"] = heat.newest_week(s) or date(1970, 1, 5)
-    only = "AND f.member_id IN :ids" if restricted else ""
-    q = (
-        f"SELECT f.member_id FROM member_facts f JOIN members m ON m.id = f.member_id {joins}"
-        f" WHERE m.merged_into IS NULL AND {compiled.where} {only}"
-    )
+    members = "JOIN members m ON m.id = f.member_id"
+    if restricted:
+        q = (
+            f"SELECT f.member_id FROM member_facts f {members} {joins}"
+            f" WHERE m.merged_into IS NULL AND {compiled.where} AND f.member_id IN :ids"
+        )
+    else:
+        # everybody: right after the full rebuild of member_facts, which holds the surviving
+        # profiles only, so members is joined only for a rule over its columns
+        members = members if "m" in compiled.joins else ""
+        q = f"SELECT f.member_id FROM member_facts f {members} {joins} WHERE {compiled.where}"
     return q, params
 
 
@@ -153,6 +159,8 @@ def refresh(
             s.execute(text("DELETE FROM segment_match"))
     if not restricted:
         s.execute(text("DROP TABLE segment_match"))
+        if pg and sum(c["entered"] + c["left"] for c in out.values()) > 10_000:
+            s.execute(text("ANALYZE segment_memberships"))  # as common.sync does: true plans
     return out
 
 

@@ -66,7 +66,7 @@ def test_quintiles_and_cells_by_hand(
     expect_score = [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     for i, mid in enumerate(ids):
         row = got[mid]
-        assert row.recency_days == 10 * (10 - i)
+        assert rfm.recency_days(AS_OF, row.last_purchase) == 10 * (10 - i)
         assert row.frequency == i + 1
         assert row.monetary_fen == (i + 1) ** 2 * 100
         assert (row.r, row.f, row.m) == (expect_score[i],) * 3
