@@ -142,7 +142,8 @@ class Server(Proc):
         super().__init__(args, data_dir.parent / f"{data_dir.name}.log", env)
         self.port_file = data_dir.parent / f"{data_dir.name}.port"
         self.port = 0
-        self.http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        # 30 s: on a loaded machine the first request waits on start-up work (10-15 s seen)
+        self.http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
     def start(self) -> None:
         base_args = self.args
