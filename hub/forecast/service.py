@@ -1,6 +1,7 @@
 """The forecast in the hub: a store's daily demand history (`stock_daily_demand`, kept with
-every sale) as one matrix, the promotions calendar, the model over all the store's SKUs at
-once, and the rows in `demand_forecasts` (replaced per store on each run)."""
+every sale, packed 64 days to a row by the nightly run: packed.py) as one matrix, the
+promotions calendar, the model over all the store's SKUs at once, and the rows in
+`demand_forecasts` (replaced per store on each run)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.catalog.models import CatalogItem, Promotion
 from hub.db import bulk_insert
+from hub.forecast import packed
 from hub.forecast.backtest import backtest
 from hub.forecast.calendar import days_between, holiday_matrix, holidays_named, promo_matrix
 from hub.forecast.model import Forecast, design, fit_predict
@@ -34,39 +36,12 @@ class History:
 
 
 def history(s: Session, stores: list[str] | None, until: date, n_days: int) -> History:
-    """Net demand per store × SKU × day over the `n_days` up to `until` (inclusive).
-
-    A store's two years are ~1.5 M rows: one Python object per row would cost seconds per
-    store. So the database aggregates each series' days and quantities into two strings
-    (`group_concat` / `string_agg`, in the same row order) and numpy parses them in C."""
+    """Net demand per store × SKU × day over the `n_days` up to `until` (inclusive): the packed
+    blocks and what `stock_daily_demand` holds beyond them (packed.py), zero where nothing
+    sold, negative days (more refunded than sold) at zero."""
     first = until - timedelta(days=n_days - 1)
-    conn = s.connection()
-    sqlite = conn.dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
-    if sqlite:
-        day = "CAST(julianday(day) - 2440587.5 AS INTEGER)"
-        agg = "group_concat({}, ',')"
-    else:
-        day = "(day - DATE '1970-01-01')"
-        agg = "string_agg(({})::text, ',' ORDER BY day)"
-    sql = (
-        f"SELECT store_id, sku, {agg.format(day)}, {agg.format('sold_milli - refunded_milli')}"
-        f" FROM stock_daily_demand WHERE day >= {mark} AND day <= {mark}"
-    )
-    params: tuple[Any, ...] = (first.isoformat(), until.isoformat())
-    if stores is not None:
-        sql += f" AND store_id IN ({', '.join([mark] * len(stores))})"
-        params += tuple(stores)
-    sql += " GROUP BY store_id, sku ORDER BY store_id, sku"
-    rows = conn.exec_driver_sql(sql, params).all()
-    offset = (first - date(1970, 1, 1)).days
-    demand = np.zeros((len(rows), n_days))
-    for i, (_, _, days, nets) in enumerate(rows):  # one per series, the parsing in C
-        demand[i, np.fromstring(days, dtype=np.int64, sep=",") - offset] = np.fromstring(
-            nets, dtype=np.float64, sep=","
-        )
-    keys = [(r[0], r[1]) for r in rows]
-    return History(keys, days_between(first, n_days), np.maximum(demand, 0))
+    keys, demand = packed.read(s.connection(), stores, first, until)
+    return History(keys, days_between(first, n_days), np.maximum(demand, 0).astype(np.float64))
 
 
 def promotions(s: Session, tz: str = "Asia/Shanghai") -> list[dict[str, Any]]:
@@ -120,6 +95,7 @@ def forecast(s: Session, h: History, horizon: int = HORIZON) -> Forecast:
 def run_store(s: Session, store: str, today: date, now: datetime, horizon: int = HORIZON) -> int:
     """Forecast every SKU of a store from `today` on (history up to yesterday) and replace
     its rows. Returns how many series were forecast."""
+    packed.pack(s, store, today - timedelta(days=1))  # yesterday into the blocks
     h = history(s, [store], today - timedelta(days=1), HISTORY_DAYS)
     s.execute(delete(DemandForecast).where(DemandForecast.store_id == store))
     if not h.keys:
