@@ -212,7 +212,7 @@ def pack(s: Session, store: str, until: date) -> int:
             if i is not None:
                 blocks[i] = np.frombuffer(bytes(blob), dtype="<i8")
         blocks[inv, day % BLOCK_DAYS] = net
-        _upsert(conn, q, store, [skus[int(p) >> 32] for p in pairs], blk_of, blocks)
+        write_blocks(s, store, [skus[int(p) >> 32] for p in pairs], blk_of, blocks)
         written = len(pairs)
     conn.exec_driver_sql(f"DELETE FROM forecast_demand_late WHERE store_id = {q.mark}", (store,))
     if until > through:
@@ -229,9 +229,13 @@ _UPSERT = (
 )
 
 
-def _upsert(
-    conn: Connection, q: _Sql, store: str, skus: list[str], blocks: np.ndarray, data: np.ndarray
+def write_blocks(
+    s: Session, store: str, skus: list[str], blocks: np.ndarray, data: np.ndarray
 ) -> None:
+    """Write (or replace) the store's blocks: per row a SKU, its block number and the
+    BLOCK_DAYS quantities. `pack`'s last step; the bench lays a chain's history down with it."""
+    conn = s.connection()
+    q = _Sql(conn)
     blobs = [r.astype("<i8").tobytes() for r in data]
     if q.pg:  # one statement, arrays (executemany costs a pipeline round per row)
         conn.exec_driver_sql(
