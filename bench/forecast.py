@@ -134,7 +134,9 @@ def one_run(
 ) -> dict[str, float]:
     db = Database(url)
     db.migrate()
+    w0 = time.perf_counter()
     lay_down(db, stores, skus, days, pool)
+    print(f"  laid down in {time.perf_counter() - w0:.0f} s (not timed)", flush=True)
     out = dict.fromkeys(("cpu", "wall", "read_cpu", "read_wall", "naive_cpu"), 0.0)
     per_store: list[float] = []
     until = TODAY - timedelta(days=1)
@@ -157,6 +159,12 @@ def one_run(
         out["read_wall"] += w2 - w1
         out["naive_cpu"] += c3 - c2
         per_store.append(w1 - w0)
+        if (st + 1) % 10 == 0:  # a long run on a shared machine: the figures so far
+            print(
+                f"  {st + 1} stores: {out['cpu']:.0f} s CPU, {out['wall']:.0f} s wall; load "
+                f"{Path('/proc/loadavg').read_text().split()[0]}",
+                flush=True,
+            )
     out["store_wall_median"] = statistics.median(per_store)
     db.engine.dispose()
     return out

@@ -155,7 +155,12 @@ def read(
     if stores is not None:
         sql += f" AND store_id IN ({q.marks(len(stores))})"
         params += tuple(stores)
-    blocks = conn.exec_driver_sql(sql, params).all()
+    cur = conn.connection.driver_connection.cursor()  # ~26 k rows a store: the driver's tuples
+    try:  # as they are (SQLAlchemy's Row per row was most of the read)
+        cur.execute(sql, params)
+        blocks = cur.fetchall()
+    finally:
+        cur.close()
     keys_r, days_r, nets_r = _series(_raw(conn, stores, first, until, after_through=True))
     keys = sorted({(r[0], r[1]) for r in blocks} | set(keys_r))
     at = {k: i for i, k in enumerate(keys)}
