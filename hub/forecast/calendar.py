@@ -4,6 +4,7 @@ per-series indicator."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 import holidays
@@ -28,7 +29,21 @@ def holiday_matrix(days: np.ndarray) -> np.ndarray:
     off from New Year's Eve to the last substituted day: any holiday within 8 days of the
     Spring Festival); within the National Day golden week (Oct 1–8); the day before a holiday
     that is not one itself (shopping ahead)."""
-    ds = days.astype("datetime64[D]").astype(date)
+    if len(days) == 0:
+        return np.zeros((0, len(HOLIDAY_COLUMNS)))
+    first = days[0].astype("datetime64[D]").astype(date)
+    if np.array_equal(days, days_between(first, len(days))):  # consecutive: the usual case
+        return _holiday_matrix(first, len(days)).copy()
+    return _holiday_rows(days.astype("datetime64[D]").astype(date))
+
+
+@functools.lru_cache(maxsize=8)
+def _holiday_matrix(first: date, n: int) -> np.ndarray:
+    """Cached: every store of a nightly run asks for the same days."""
+    return _holiday_rows(days_between(first, n).astype(date))
+
+
+def _holiday_rows(ds: np.ndarray) -> np.ndarray:
     hol = cn_holidays(ds[0], ds[-1])
     spring = [d for d, name in hol.items() if "Spring Festival" in name]
     out = np.zeros((len(ds), len(HOLIDAY_COLUMNS)))

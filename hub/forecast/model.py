@@ -52,26 +52,24 @@ def design(days: np.ndarray, calendar: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones_like(t), t, dummies, calendar.astype(np.float64)])
 
 
-def fit_predict(
+@dataclass
+class Fit:
+    beta: np.ndarray  # (series, k+1): the shared columns' weights, then the promo's
+    sigma: np.ndarray  # (series,) the weighted residual standard deviation
+
+
+def fit(
     y: np.ndarray,
     x_hist: np.ndarray,
-    x_future: np.ndarray,
     promo_hist: np.ndarray | None = None,
-    promo_future: np.ndarray | None = None,
     half_life: float = HALF_LIFE_DAYS,
-    z: float = Z_80,
-) -> Forecast:
-    """`y` (series, T) history; `x_hist` (T, k), `x_future` (H, k) from `design`; promo
-    indicators (series, T) and (series, H) or None."""
+) -> Fit:
+    """`y` (series, T) history; `x_hist` (T, k) from `design`; promo indicators (series, T)
+    or None."""
     y = np.asarray(y, dtype=np.float64)
     n_s, n_t = y.shape
     k = x_hist.shape[1]
     p = np.zeros((n_s, n_t)) if promo_hist is None else np.asarray(promo_hist, dtype=np.float64)
-    pf = (
-        np.zeros((n_s, x_future.shape[0]))
-        if promo_future is None
-        else np.asarray(promo_future, dtype=np.float64)
-    )
     # a series is listed from its first sale on: the days before weigh nothing
     sold = y != 0
     start = np.where(sold.any(axis=1), sold.argmax(axis=1), 0)
@@ -97,9 +95,35 @@ def fit_predict(
     fitted = beta[:, :k] @ x_hist.T + beta[:, k : k + 1] * p
     resid = y - fitted
     sigma = np.sqrt((resid * resid * w).sum(axis=1) / np.maximum(total, 1e-9))
-    mean = np.maximum(beta[:, :k] @ x_future.T + beta[:, k : k + 1] * pf, 0.0)
-    band = z * sigma[:, None]
-    return Forecast(mean, np.maximum(mean - band, 0.0), mean + band, sigma)
+    return Fit(beta, sigma)
+
+
+def predict(
+    f: Fit, x_future: np.ndarray, promo_future: np.ndarray | None = None, z: float = Z_80
+) -> Forecast:
+    """`x_future` (H, k) from `design`; promo indicators (series, H) or None."""
+    pf = (
+        np.zeros((f.beta.shape[0], x_future.shape[0]))
+        if promo_future is None
+        else np.asarray(promo_future, dtype=np.float64)
+    )
+    k = f.beta.shape[1] - 1
+    mean = np.maximum(f.beta[:, :k] @ x_future.T + f.beta[:, k : k + 1] * pf, 0.0)
+    band = z * f.sigma[:, None]
+    return Forecast(mean, np.maximum(mean - band, 0.0), mean + band, f.sigma)
+
+
+def fit_predict(
+    y: np.ndarray,
+    x_hist: np.ndarray,
+    x_future: np.ndarray,
+    promo_hist: np.ndarray | None = None,
+    promo_future: np.ndarray | None = None,
+    half_life: float = HALF_LIFE_DAYS,
+    z: float = Z_80,
+) -> Forecast:
+    """`fit` then `predict`."""
+    return predict(fit(y, x_hist, promo_hist, half_life), x_future, promo_future, z)
 
 
 def seasonal_naive(y: np.ndarray, horizon: int, season: int = 7) -> np.ndarray:

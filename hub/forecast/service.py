@@ -1,9 +1,11 @@
 """The forecast in the hub: a store's daily demand history (`stock_daily_demand`, kept with
-every sale) as one matrix, the promotions calendar, the model over all the store's SKUs at
-once, and the rows in `demand_forecasts` (replaced per store on each run)."""
+every sale, packed 64 days to a row by the nightly run: packed.py) as one matrix, the
+promotions calendar, the model over all the store's SKUs at once, and the rows in
+`demand_forecasts` (replaced per store on each run)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -14,10 +16,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hub.catalog.models import CatalogItem, Promotion
-from hub.db import bulk_insert
+from hub.forecast import packed
 from hub.forecast.backtest import backtest
 from hub.forecast.calendar import days_between, holiday_matrix, holidays_named, promo_matrix
-from hub.forecast.model import Forecast, design, fit_predict
+from hub.forecast.model import Forecast, design, fit, predict
 from hub.forecast.models import DemandForecast
 from hub.stores.models import Store
 
@@ -34,39 +36,15 @@ class History:
 
 
 def history(s: Session, stores: list[str] | None, until: date, n_days: int) -> History:
-    """Net demand per store × SKU × day over the `n_days` up to `until` (inclusive).
-
-    A store's two years are ~1.5 M rows: one Python object per row would cost seconds per
-    store. So the database aggregates each series' days and quantities into two strings
-    (`group_concat` / `string_agg`, in the same row order) and numpy parses them in C."""
+    """Net demand per store × SKU × day over the `n_days` up to `until` (inclusive): the packed
+    blocks and what `stock_daily_demand` holds beyond them (packed.py), zero where nothing
+    sold, negative days (more refunded than sold) at zero."""
+    kept = s.info.pop("forecast_history", None)  # run_store's read, for its plan (once)
+    if kept is not None and kept[0] == (stores, until, n_days):
+        return kept[1]
     first = until - timedelta(days=n_days - 1)
-    conn = s.connection()
-    sqlite = conn.dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
-    if sqlite:
-        day = "CAST(julianday(day) - 2440587.5 AS INTEGER)"
-        agg = "group_concat({}, ',')"
-    else:
-        day = "(day - DATE '1970-01-01')"
-        agg = "string_agg(({})::text, ',' ORDER BY day)"
-    sql = (
-        f"SELECT store_id, sku, {agg.format(day)}, {agg.format('sold_milli - refunded_milli')}"
-        f" FROM stock_daily_demand WHERE day >= {mark} AND day <= {mark}"
-    )
-    params: tuple[Any, ...] = (first.isoformat(), until.isoformat())
-    if stores is not None:
-        sql += f" AND store_id IN ({', '.join([mark] * len(stores))})"
-        params += tuple(stores)
-    sql += " GROUP BY store_id, sku ORDER BY store_id, sku"
-    rows = conn.exec_driver_sql(sql, params).all()
-    offset = (first - date(1970, 1, 1)).days
-    demand = np.zeros((len(rows), n_days))
-    for i, (_, _, days, nets) in enumerate(rows):  # one per series, the parsing in C
-        demand[i, np.fromstring(days, dtype=np.int64, sep=",") - offset] = np.fromstring(
-            nets, dtype=np.float64, sep=","
-        )
-    keys = [(r[0], r[1]) for r in rows]
-    return History(keys, days_between(first, n_days), np.maximum(demand, 0))
+    keys, demand = packed.read(s.connection(), stores, first, until)
+    return History(keys, days_between(first, n_days), np.maximum(demand, 0).astype(np.float64))
 
 
 def promotions(s: Session, tz: str = "Asia/Shanghai") -> list[dict[str, Any]]:
@@ -112,36 +90,75 @@ def _inputs(s: Session, h: History, horizon: int) -> tuple[np.ndarray, np.ndarra
 
 
 def forecast(s: Session, h: History, horizon: int = HORIZON) -> Forecast:
+    """The model over `h`. The fit is kept in the session for the next call over the same
+    history (the nightly run forecasts a store, then plans over a longer horizon from it)."""
     _, x, promo = _inputs(s, h, horizon)
     n = len(h.days)
-    return fit_predict(h.demand, x[:n], x[n:], promo[:, :n], promo[:, n:])
+    digest = hashlib.blake2b(h.demand.tobytes(), digest_size=16)
+    digest.update(np.ascontiguousarray(promo[:, :n]).tobytes())
+    key = (tuple(h.keys), str(h.days[0]), n, digest.digest())
+    kept = s.info.get("forecast_fit")
+    if kept is None or kept[0] != key:
+        kept = (key, fit(h.demand, x[:n], promo[:, :n]))
+        s.info["forecast_fit"] = kept  # one, the last: a store's worth of coefficients
+    return predict(kept[1], x[n:], promo[:, n:])
 
 
 def run_store(s: Session, store: str, today: date, now: datetime, horizon: int = HORIZON) -> int:
     """Forecast every SKU of a store from `today` on (history up to yesterday) and replace
     its rows. Returns how many series were forecast."""
+    packed.pack(s, store, today - timedelta(days=1))  # yesterday into the blocks
     h = history(s, [store], today - timedelta(days=1), HISTORY_DAYS)
+    # the nightly run plans the store next, in this transaction, over the same read
+    s.info["forecast_history"] = (([store], today - timedelta(days=1), HISTORY_DAYS), h)
     s.execute(delete(DemandForecast).where(DemandForecast.store_id == store))
     if not h.keys:
         return 0
     f = forecast(s, h, horizon)
     mean, low, high = (np.rint(a).astype(np.int64) for a in (f.mean, f.low, f.high))
     low, high = np.minimum(low, mean), np.maximum(high, mean)
-    sigma = np.rint(f.sigma).astype(np.int64)
-    rows = [
-        {
-            "sku": sku,
-            "day": today + timedelta(days=d),
-            "mean_milli": int(mean[i, d]),
-            "low_milli": int(low[i, d]),
-            "high_milli": int(high[i, d]),
-            "sigma_milli": int(sigma[i]),
-        }
-        for i, (_, sku) in enumerate(h.keys)
-        for d in range(horizon)
-    ]
-    bulk_insert(s, DemandForecast.__table__, rows, same={"store_id": store, "made_at": now})
+    sigma = np.repeat(np.rint(f.sigma).astype(np.int64), horizon)
+    _write(s, store, [k[1] for k in h.keys], today, now, mean, low, high, sigma)
     return len(h.keys)
+
+
+_FORECASTS = (
+    "INSERT INTO demand_forecasts (store_id, sku, day, mean_milli, low_milli, high_milli,"
+    " sigma_milli, made_at) "
+)
+
+
+def _write(
+    s: Session,
+    store: str,
+    skus: list[str],
+    today: date,
+    now: datetime,
+    *columns: np.ndarray,
+) -> None:
+    """A store's rows (series × horizon), built column-wise: 14 k rows a store a night."""
+    conn = s.connection()
+    horizon = columns[0].shape[1]
+    made = DemandForecast.__table__.c.made_at.type.dialect_impl(conn.dialect)
+    bind = made.bind_processor(conn.dialect)
+    at = bind(now) if bind else now
+    sku_col = [sku for sku in skus for _ in range(horizon)]
+    days = [today + timedelta(days=d) for d in range(horizon)] * len(skus)
+    values = [c.ravel().tolist() for c in columns]
+    if conn.dialect.name == "postgresql":  # one statement of arrays
+        conn.exec_driver_sql(
+            _FORECASTS + "SELECT %s, *, %s FROM unnest(%s::varchar[], %s::date[], "
+            "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])",
+            (store, at, sku_col, days, *values),
+        )
+        return
+    conn.exec_driver_sql(
+        _FORECASTS + "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (store, sku, day.isoformat(), *v, at)
+            for sku, day, *v in zip(sku_col, days, *values, strict=True)
+        ],
+    )
 
 
 def stored(s: Session, store: str, sku: str | None = None) -> list[dict[str, Any]]:

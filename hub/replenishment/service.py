@@ -100,7 +100,8 @@ def plan_store(s: Session, store: str, today: date) -> list[dict[str, Any]]:
     sigma = np.zeros(len(skus))
     if h.keys:
         f = forecasting.forecast(s, h, horizon)
-        rows = np.array([skus.index(k[1]) for k in h.keys])
+        at = {sku: i for i, sku in enumerate(skus)}  # not skus.index: 2,000² steps a store
+        rows = np.array([at[k[1]] for k in h.keys])
         mean[rows], sigma[rows] = f.mean, f.sigma
     level = np.array(
         [settings[k].service_level_pm if k in settings else DEFAULT_SERVICE_LEVEL_PM for k in skus]

@@ -17,14 +17,12 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 import hub.sales.service  # noqa: F401 - registered first: the sale is booked, then its stock moves
+from hub.forecast import packed
 from hub.purchasing import service as purchasing
 from hub.stock import ledger, service
-from hub.stock.models import DailyDemand
 from hub.stores.models import Store
 from protocols.envelope import Envelope
 
@@ -87,21 +85,38 @@ def goods_received(s: Session, envs: list[Envelope]) -> None:
         )
 
 
+_DEMAND = (
+    "INSERT INTO stock_daily_demand (store_id, sku, day, sold_milli, refunded_milli) {} "
+    "ON CONFLICT (store_id, sku, day) DO UPDATE SET "
+    "sold_milli = stock_daily_demand.sold_milli + excluded.sold_milli, "
+    "refunded_milli = stock_daily_demand.refunded_milli + excluded.refunded_milli"
+)
+
+
 def _add_demand(s: Session, rows: dict[tuple[str, str, date], tuple[int, int]]) -> None:
+    """One upsert per pass, in key order (two workers lock rows in the same order); a day the
+    forecast's blocks already hold is marked late (hub/forecast/packed.py)."""
     if not rows:
         return
-    ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(DailyDemand)
-    t = DailyDemand.__table__
-    s.execute(
-        ins.on_conflict_do_update(
-            index_elements=["store_id", "sku", "day"],
-            set_={
-                "sold_milli": t.c.sold_milli + ins.excluded.sold_milli,
-                "refunded_milli": t.c.refunded_milli + ins.excluded.refunded_milli,
-            },
-        ),
-        [
-            {"store_id": k[0], "sku": k[1], "day": k[2], "sold_milli": v[0], "refunded_milli": v[1]}
-            for k, v in sorted(rows.items())
-        ],
+    packed.mark_late(s, rows)
+    conn = s.connection()
+    keys = sorted(rows)
+    if conn.dialect.name == "postgresql":  # one statement of arrays, not a round per row
+        conn.exec_driver_sql(
+            _DEMAND.format(
+                "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::date[], %s::bigint[], "
+                "%s::bigint[])"
+            ),
+            (
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
+                [rows[k][0] for k in keys],
+                [rows[k][1] for k in keys],
+            ),
+        )
+        return
+    conn.exec_driver_sql(
+        _DEMAND.format("VALUES (?, ?, ?, ?, ?)"),
+        [(k[0], k[1], k[2].isoformat(), *rows[k]) for k in keys],
     )

@@ -78,6 +78,7 @@ class DailyDemand(Base):
     the series the forecast and replenishment read without scanning the ledger."""
 
     __tablename__ = "stock_daily_demand"
+    __table_args__ = (Index("ix_stock_daily_demand_store_day", "store_id", "day"),)  # forecast
     store_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     sku: Mapped[str] = mapped_column(String(SKU_LEN), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -158,7 +158,7 @@ def test_backtest_command(db: Database, tmp_path: Path) -> None:
         [sys.executable, "-m", "storegw.cli", "forecast", "backtest", "--database-url", db.url],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a cold start imports the hub (scipy …): 95 s at load 30 on 2 cores
     )
     assert got.returncode == 0, got.stderr
     assert '"seasonal_naive"' in got.stdout and '"wape": 0.0' in got.stdout
