@@ -216,7 +216,7 @@ def mib(kib: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle", type=float, default=10.0)
     parser.add_argument("--backlog", type=int, default=20_000)

@@ -63,6 +63,9 @@ if [[ ! -x $root/opt/storegw/bin/python ]]; then
     python3 -m venv "$root/opt/storegw"
 fi
 "$root/opt/storegw/bin/pip" install -q --disable-pip-version-check "${wheel}[edge]"
+# the gateway runs under -OO (storegw/cli.py) and cannot write /opt (ProtectSystem=strict): its
+# .opt-2.pyc files are compiled here, else every start compiles every module from source again
+"$root/opt/storegw/bin/python" -OO -m compileall -q -j 0 "$root/opt/storegw/lib" >/dev/null
 ln -sf /opt/storegw/bin/storegw "$root/usr/local/bin/storegw"
 
 # --- udev: generated from the installed profiles, so names follow the profiles ---

@@ -36,11 +36,12 @@ def unmap_big_buffers(threshold: int = 128 * 1024, arenas: int = 2) -> bool:
     without mallopt."""
     libc = _libc()
     try:
-        assert libc is not None
+        if libc is None:  # not an assert: the gateway runs under -OO (storegw/cli.py)
+            raise AttributeError("mallopt")
         return bool(libc.mallopt(M_MMAP_THRESHOLD, threshold)) and bool(
             libc.mallopt(M_ARENA_MAX, arenas)
         )
-    except (AssertionError, AttributeError):
+    except AttributeError:
         log.debug("no mallopt in this C library: the allocator keeps its defaults")
         return False
 
@@ -49,7 +50,8 @@ def give_back() -> bool:
     """Return the heap's free pages to the system (after start-up); False without glibc."""
     libc = _libc()
     try:
-        assert libc is not None
+        if libc is None:
+            raise AttributeError("malloc_trim")
         return bool(libc.malloc_trim(0))
-    except (AssertionError, AttributeError):
+    except AttributeError:
         return False

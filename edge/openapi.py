@@ -262,7 +262,25 @@ def _components() -> dict[str, Any]:
         key=lambda t: t.__name__,
     )
     _, schemas = msgspec.json.schema_components(structs, ref_template=REF)
+    for name, schema in schemas.items():  # described here, not by docstrings: the gateway
+        schema.pop("description", None)  # runs under -OO (storegw/cli.py), which drops them;
+        if name in STRUCT_DOC:  # the same text (tests/edge/test_openapi.py holds them equal)
+            schema["description"] = STRUCT_DOC[name]
     return schemas
+
+
+STRUCT_DOC = {
+    "Booked": "The lane's answer once the event is durable in the journal (201; 200 with "
+    "`duplicate`\n    for a retry with the same Idempotency-Key or client_ref).",
+    "CouponReserve": "Claim the coupon for this lane's basket before granting it (check + hold, "
+    "atomically).",
+    "PaymentIn": "A payment the gateway takes itself (card terminal, QR aggregator, cash drawer).",
+    "PricedWith": "How the lane priced the sale: the engine's inputs beyond the lines and "
+    "coupons, and\n    the savings it gave. The hub recomputes the sale from these (hub/pricing) "
+    "and flags any\n    difference; a sale without them is recomputed with the hub's current "
+    "promotions.",
+    "Saved": "One saving on the receipt, as the pricing engine gave it (protocols.pricing.Saving).",
+}
 
 
 def _operation(op: Op) -> dict[str, Any]:

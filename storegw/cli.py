@@ -91,6 +91,26 @@ def run_hub(args: argparse.Namespace) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+# The interpreter options the gateway runs under (docs/performance.md "Gateway memory"): -OO
+# drops docstrings (and asserts: none of ours or our libraries' is needed to run), which stay
+# resident with every module's code; no_debug_ranges drops the code objects' column tables (also
+# from cached .pyc files: it applies where code objects are made). Both take effect only at
+# interpreter start, so `storegw edge` re-executes itself once with them.
+EDGE_PYTHON_OPTIONS = ("-OO", "-X", "no_debug_ranges")
+LEAN = "STOREGW_EDGE_LEAN"  # set (to anything) in the re-executed process; or to opt out
+
+
+def _lean_interpreter() -> None:
+    """Re-execute this very command under EDGE_PYTHON_OPTIONS, once. os.execv keeps the pid:
+    systemd (Type=notify, NotifyAccess=main) hears READY=1 from the process it started."""
+    if LEAN in os.environ or (sys.flags.optimize >= 2 and "no_debug_ranges" in sys._xoptions):
+        return
+    os.environ[LEAN] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *EDGE_PYTHON_OPTIONS, *sys.orig_argv[1:]])
+
+
 def run_edge(args: argparse.Namespace) -> None:
     from edge.allocator import unmap_big_buffers
     from edge.gateway import serve
@@ -109,6 +129,7 @@ def run_edge(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     from storegw import care
 
+    command_line = argv is None  # not called from Python with arguments of its own
     argv = sys.argv[1:] if argv is None else argv
     if care.wants(argv):  # backups, restores, the audit check: not the roles' options
         _logging(os.environ.get("STOREGW_LOG_LEVEL", "INFO"))
@@ -208,6 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     forecast.set_defaults(run=lambda a: __import__("hub.forecast.cli", fromlist=["main"]).main(a))
 
     args = parser.parse_args(argv)
+    if args.role == "edge" and command_line:
+        _lean_interpreter()
     _logging(args.log_level)
     try:
         args.run(args)
