@@ -109,7 +109,10 @@ def test_forecast_chart(page, console: ConsoleHub) -> None:  # noqa: F811
     assert len(history) == 56 and len(mean) == 63 and mean[:56] == [None] * 56
     # ten a day, twice that on one weekday: the forecast follows the week
     ahead = [m for m in mean[56:]]
-    assert sorted(round(m) for m in ahead) == [10] * 6 + [20]
+    # (within 15 %: the fit's trend and holiday terms move a flat history's forecast by a
+    # little, and by how much depends on which holidays the 120 days before today hold)
+    *usual, peak = sorted(ahead)
+    assert all(8.5 <= m <= 11.5 for m in usual) and 17 <= peak <= 23, ahead
     assert all(lo <= m <= lo + b for lo, b, m in zip(low[56:], band[56:], ahead, strict=True))
     # every holiday in view is marked on the axis and named in the list below the chart
     line = opt["series"][0]["markLine"]
