@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -18,8 +19,12 @@ def session(request: Request) -> Iterator[Session]:
 
 async def authorize(request: Request) -> None:
     """Every /api route's check: the credential, then the route's row in hub/auth/policy.py.
-    Async: a signature or a cached key look-up on the event loop, no thread hop per request."""
-    request.app.state.gate.authorize(request)
+    Async: a signature or a cached key look-up on the event loop, no thread hop per request;
+    the keys' periodic reload goes to a thread (a busy database waits there, not the loop)."""
+    gate = request.app.state.gate
+    if gate.tokens.stale():
+        await asyncio.to_thread(gate.tokens.refresh)
+    gate.authorize(request)
 
 
 def principal(request: Request) -> Principal | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from hub.auth.models import ApiToken
@@ -88,9 +89,21 @@ class Tokens:
         }
         self._loaded = time.monotonic()
 
-    def principal(self, token: str) -> Principal | None:
-        if time.monotonic() - self._loaded > RELOAD_EVERY:
+    def stale(self) -> bool:
+        return time.monotonic() - self._loaded > RELOAD_EVERY
+
+    def refresh(self) -> None:
+        """The periodic reload, which never fails a request: a database busy past its timeout
+        (SQLite: a long writer) leaves the keys of a moment ago serving, and says so."""
+        try:
             self.reload()
+        except OperationalError as err:
+            log.warning("API keys not reloaded, the cached ones serve: %s", err.orig)
+            self._loaded = time.monotonic()  # tried again after RELOAD_EVERY
+
+    def principal(self, token: str) -> Principal | None:
+        if self.stale():
+            self.refresh()
         return self._valid.get(digest(token))
 
     # management (hq_admin, through hub/auth/router.py)
