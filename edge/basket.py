@@ -241,17 +241,7 @@ class Baskets:
         return [msgspec.convert(c["terms"], coupons.Terms) for c in doc.get("coupons") or []]
 
     def _price(self, doc: dict[str, Any], at: datetime) -> tuple[list[pricing.Item], Any, Any]:
-        items = [
-            pricing.Item(
-                sku=ln["sku"],
-                qty_milli=ln["qty_milli"],
-                unit_price_fen=ln["unit_price_fen"],
-                cost_fen=ln.get("cost_fen"),
-                category=ln.get("category"),
-                weighed=ln.get("weighed", False),
-            )
-            for ln in doc["lines"]
-        ]
+        items = [pricing.Item.of_line(ln) for ln in doc["lines"]]
         version, promos = self.snapshots.promotions()
         if not items:
             return items, None, version

@@ -89,17 +89,7 @@ def reprice(s: Session, env: Booked, seen: dict[Any, Promos]) -> pricing.Priced:
     """The sale as the engine prices it at the hub."""
     b = env.body
     how = b.get("pricing") or {}
-    items = [
-        pricing.Item(
-            sku=ln["sku"],
-            qty_milli=ln["qty_milli"],
-            unit_price_fen=ln["unit_price_fen"],
-            cost_fen=ln.get("cost_fen"),
-            category=ln.get("category"),
-            weighed=ln.get("weighed", False),
-        )
-        for ln in b["lines"]
-    ]
+    items = [pricing.Item.of_line(ln) for ln in b["lines"]]
     at = datetime.fromisoformat(how["at"]) if how.get("at") else env.occurred_at
     member = None
     if how.get("tier") or how.get("member_prices") or how.get("tier_discount_pct", 100) < 100:

@@ -48,6 +48,19 @@ class Item(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     category: str | None = None
     weighed: bool = False
 
+    @classmethod
+    def of_line(cls, ln: dict[str, Any]) -> Item:
+        """A sale's or a basket's line (the contract's shape) as the engine prices it: the lane
+        and the hub's recompute build items the same way, so they price alike."""
+        return cls(
+            sku=ln["sku"],
+            qty_milli=ln["qty_milli"],
+            unit_price_fen=ln["unit_price_fen"],
+            cost_fen=ln.get("cost_fen"),
+            category=ln.get("category"),
+            weighed=ln.get("weighed", False),
+        )
+
 
 class Member(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The identified member: tier discount (95 = 95折, 100 = none) and member prices."""
