@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import operator
+import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,6 +18,8 @@ from alembic.config import Config
 from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -77,9 +81,28 @@ def make_engine(url: str) -> Engine:
             # take the write lock up front: two writers never deadlock upgrading read locks,
             # and a balance read inside the transaction stays true until COMMIT
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.info["held_since"] = time.monotonic()
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _end(conn: Any) -> None:
+            since = conn.info.pop("held_since", None)
+            if since is not None and time.monotonic() - since > HELD_WARN_S:
+                _held_too_long(time.monotonic() - since)
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+# SQLite has one write lock: a transaction holding it this long stalls every lane's online call
+HELD_WARN_S = 1.0
+
+
+def _held_too_long(held_s: float) -> None:
+    # the stack at COMMIT names the code that opened the transaction (they are one `with`)
+    ours = [f for f in traceback.extract_stack()[:-3] if "/hub/" in f.filename][-4:]
+    where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(ours))
+    log.warning("SQLite write lock held %.1f s by %s", held_s, where or "?")
 
 
 def bulk_insert(

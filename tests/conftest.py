@@ -105,3 +105,16 @@ def page(browser):
     pg.set_default_timeout(10_000)
     yield pg
     context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """A failed test's report carries the tails of its processes' logs (hub, gateways, broker):
+    a CI run on a clean clone keeps nothing else to read."""
+    report = yield
+    tmp = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and call.when == "call" and tmp is not None:
+        for log in sorted(Path(tmp).rglob("*.log")):
+            lines = log.read_text(errors="replace").splitlines()[-60:]
+            report.sections.append((f"log {log.relative_to(tmp)}", "\n".join(lines)))
+    return report
