@@ -171,6 +171,7 @@ def create_app(
         await app.state.jobs.stop()
         if app.state.worker:
             await app.state.worker.stop()
+        app.state.rpc.close()
         app.state.reader.dispose()
         db.engine.dispose()
 

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,9 @@ from protocols import rpc
 from protocols.topics import TopicError
 
 log = logging.getLogger(__name__)
+
+
+RPC_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class RpcServer:
         self.worker: Any = None
         self.served = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        # threads of their own: a lane waiting at the till never queues behind an ingest pass
+        # or a job in the loop's shared executor (on a 2-core gateway-sized host it has 6)
+        self._pool = ThreadPoolExecutor(RPC_THREADS, thread_name_prefix="rpc")
 
     def attach(self, worker: Any) -> None:
         """Listen on the ingest worker's connection (call before the worker starts)."""
@@ -69,9 +76,13 @@ class RpcServer:
         except TopicError as err:
             log.warning("RPC on a bad topic ignored: %s", err)
             return
-        reply = await asyncio.to_thread(self.handle, store, gateway, payload)
+        loop = asyncio.get_running_loop()
+        reply = await loop.run_in_executor(self._pool, self.handle, store, gateway, payload)
         if reply is not None:
             self.worker.publish(rpc.reply_topic(store, gateway), reply, 1, False)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def handle(self, store: str, gateway: str, payload: bytes) -> bytes | None:
         """One request → its reply bytes (None when there is no one to answer)."""

@@ -20,8 +20,10 @@ LAPTOP = {"width": 1280, "height": 800}
 
 def chromium_path() -> str:
     """The machine's Chromium: STOREGW_CHROMIUM, else `chromium` on PATH (Debian's package)."""
-    path = os.environ.get("STOREGW_CHROMIUM") or shutil.which("chromium") or shutil.which(
-        "chromium-browser"
+    path = (
+        os.environ.get("STOREGW_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
     )
     if not path:
         raise RuntimeError(

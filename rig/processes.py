@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def listens(pid: int, ports: list[int]) -> bool:
+    """Whether process `pid` holds a listening TCP socket on each of `ports` (Linux /proc)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    inodes = set()
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    mine: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            f = row.split()
+            if f[3] == "0A" and f[9] in inodes:  # 0A: LISTEN
+                mine.add(int(f[1].rsplit(":", 1)[1], 16))
+    return set(ports) <= mine
 
 
 class Broker:
@@ -56,10 +82,15 @@ class Broker:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
+    @property
+    def ports(self) -> list[int]:
+        """Every port the config has it listen on."""
+        return [self.port]
+
     def start(self) -> None:
         # A port probed free may be taken before mosquitto binds it (other tests run beside
-        # us): on the first start, a bind failure retries on a new port. A restart keeps its
-        # port, since the clients hold the URL.
+        # us): on the first start, a bind failure retries on new ports. A restart keeps its
+        # ports, since the clients hold the URL.
         for _attempt in range(5):
             if self._launch():
                 self.started_once = True
@@ -67,7 +98,7 @@ class Broker:
             if self.started_once:
                 break
             self._configure(free_port())
-        raise AssertionError(f"mosquitto could not listen on 127.0.0.1:{self.port}")
+        raise AssertionError(f"mosquitto could not listen on 127.0.0.1:{self.ports}")
 
     def _launch(self) -> bool:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -76,18 +107,15 @@ class Broker:
                 [exe, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
             )
 
-        def listening() -> bool:
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", self.port)) == 0 and proc.poll() is None
-
         def died() -> str | None:
             return None if proc.poll() is None else f"exited with {proc.returncode}"
 
         try:
-            wait_until(listening, 10, what="mosquitto to listen", abort=died)
-            time.sleep(0.05)  # a bind failure ends it at once; make sure it was not someone else
-            if proc.poll() is not None:
-                return False
+            # listening *itself*: a port that answers may be another test's broker that took
+            # it first, while ours has not yet tried to bind (a loaded machine: seconds)
+            wait_until(
+                lambda: listens(proc.pid, self.ports), 10, what="mosquitto to listen", abort=died
+            )
         except AssertionError:
             if proc.poll() is None:
                 raise

@@ -127,6 +127,10 @@ class ShippedBroker(Broker):
         )  # fmt: skip
         super().__init__(workdir, persistence=True)
 
+    @property
+    def ports(self) -> list[int]:
+        return [self.port, self.cert_port, self.plain_port]
+
     def _configure(self, port: int) -> None:
         self.port = port  # the password TLS listener (8884 as shipped)
         self.cert_port = free_port()  # the client-certificate TLS listener (8883 as shipped)

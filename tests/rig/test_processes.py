@@ -52,6 +52,20 @@ def test_a_broker_whose_port_was_taken_before_its_first_start_moves(tmp_path: Pa
         b.stop()
 
 
+def test_a_broker_never_takes_another_listener_for_itself(tmp_path: Path) -> None:
+    """Another test's broker listening on the port first: answering connections is not proof
+    that ours listens (it had not tried to bind yet, then died on the taken port)."""
+    b = Broker(tmp_path / "b")
+    squatter = socket.create_server(("127.0.0.1", b.port))
+    try:
+        b.start()
+        assert b.port != squatter.getsockname()[1]
+        assert b.proc is not None and b.proc.poll() is None
+    finally:
+        squatter.close()
+        b.stop()
+
+
 def test_a_wait_returns_what_held_and_fails_with_what_it_last_saw() -> None:
     seen = iter([0, None, ConnectionRefusedError("not yet"), 7])
     assert wait_until(lambda: next(seen), 5, interval=0.001) == 7
