@@ -1,7 +1,7 @@
-"""Finding what is plugged in: USB devices (pyusb, or sysfs where libusb is missing), serial ports
-under /dev/serial/by-id, HID keyboards under /dev/input/by-id and HID POS scanners under
-/sys/class/hidraw, matched to profiles by VID/PID, USB strings and — for generic USB-serial
-cables that could be any scale — a probe in each candidate profile's protocol.
+"""Finding what is plugged in: USB devices (the kernel's sysfs list on Linux, pyusb elsewhere),
+serial ports under /dev/serial/by-id, HID keyboards under /dev/input/by-id and HID POS
+scanners under /sys/class/hidraw, matched to profiles by VID/PID, USB strings and — for
+generic USB-serial cables that could be any scale — a probe in each candidate profile's protocol.
 
 Ids are stable across reboots and re-plugging: they come from the USB serial number when the
 device has one, else from the by-id name (which udev derives from the same strings), never from
@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import usb.core
-import usb.util
 from aiohttp import web
 
 from edge.devices.base import Context, DeviceError, DeviceSpec
@@ -56,8 +55,23 @@ def _slug(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z]+", "-", text).strip("-").lower()
 
 
+SYSFS_USB = Path("/sys/bus/usb/devices")
+
+
 def usb_devices() -> list[UsbInfo]:
-    """Enumerate USB with pyusb; fall back to sysfs when no libusb backend is installed."""
+    """Enumerate USB from sysfs, where the kernel keeps each device's ids and strings as read
+    at plug-in: no permission needed, no control transfer to every device at every rescan, and
+    no libusb in a gateway's memory. A Linux without it has no USB bus to list (libusb reads
+    the same sysfs); pyusb lists USB on other systems."""
+    if sys.platform.startswith("linux"):
+        return sysfs_usb_devices(SYSFS_USB)
+    return _pyusb_devices()
+
+
+def _pyusb_devices() -> list[UsbInfo]:
+    import usb.core  # loaded only here: a sysfs system never needs it to enumerate
+    import usb.util
+
     try:
         found = []
         for dev in usb.core.find(find_all=True):
@@ -80,8 +94,9 @@ def usb_devices() -> list[UsbInfo]:
                 )
             )
         return found
-    except usb.core.NoBackendError:  # no libusb on this system: the kernel's view is enough
-        return sysfs_usb_devices(Path("/sys/bus/usb/devices"))
+    except usb.core.NoBackendError:
+        log.warning("no sysfs and no libusb: USB devices cannot be listed")
+        return []
 
 
 def sysfs_usb_devices(root: Path) -> list[UsbInfo]:
@@ -375,4 +390,3 @@ def _uevent(path: Path) -> dict[str, str]:
         return {}
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return {k: v for k, v in pairs}
-

@@ -5,6 +5,8 @@ probe, stable ids across re-plugging, and hot-plug through the registry's rescan
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,8 @@ from edge.sim.scanners import EvdevReplay, HidrawReplay
 from rig.waiting import until
 
 from .conftest import DRIVERS, gateway
+
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.anyio
 
@@ -308,7 +312,12 @@ async def test_gateway_wiring_adds_discovery_and_its_report(ctx: Context) -> Non
         await client.close()
 
 
-def test_usb_enumeration_works_without_libusb() -> None:
-    """pyusb needs libusb; without it the kernel's sysfs list is used instead of failing."""
-    found = disc.usb_devices()
-    assert isinstance(found, list) and all(isinstance(u, UsbInfo) for u in found)
+def test_usb_enumeration_reads_the_kernels_list_without_libusb() -> None:
+    """The gateway lists USB from sysfs, pyusb (and libusb) never loaded for it."""
+    code = (
+        "import sys; from edge.devices import discovery as d; found = d.usb_devices(); "
+        "assert all(isinstance(u, d.UsbInfo) for u in found); "
+        "assert len(found) == len(d.sysfs_usb_devices(d.SYSFS_USB)); "
+        "assert 'usb' not in sys.modules, 'pyusb loaded'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
