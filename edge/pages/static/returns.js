@@ -116,9 +116,9 @@ $("confirm").addEventListener("click", async () => {
     const r = await call("/returns/refund", "POST", { ...body(), reason: $("reason").value },
                         { "Idempotency-Key": key });
     if (!r) return;
-    const receipt = sale.receipt_no;
+    const id = sale.sale_id; // by id: another store's receipt number is not in this journal
     $("reason").value = "";
-    await find(receipt);
+    await find(id);
     $("done").textContent = `${T.refund_done} ${yuan(r.total_fen)}`;
     $("done").hidden = false;
   } finally {
