@@ -80,14 +80,17 @@ class Returns:
         )
         return [json.loads(r[0])["body"] for r in rows]
 
-    def _left(self, sale_id: str, sale: dict[str, Any]) -> Refundable:
-        """The sale less the refunds of it in this journal."""
+    def _left(
+        self, sale_id: str, sale: dict[str, Any], earlier: list[dict[str, Any]] | None = None
+    ) -> Refundable:
+        """The sale less its earlier refunds: those in this journal unless given (the hub's
+        and this journal's, for another store's sale)."""
         left = Refundable.of_sale_body(sale)
-        for earlier in self._earlier(sale_id):
+        for done in self._earlier(sale_id) if earlier is None else earlier:
             try:
-                left.take(earlier["lines"])
+                left.take(done["lines"])
             except Refusal:  # booked by an older lane without these checks: count its total
-                left.refunded_fen += earlier["total_fen"]
+                left.refunded_fen += done["total_fen"]
         return left
 
     def _within_cap(self, sale_id: str, total: int) -> str | None:
@@ -279,21 +282,58 @@ def _points_share(points: int, refunds: list[int], sale_fen: int) -> int:
     return share
 
 
+def _sale_id_of(q: str) -> str | None:
+    """The sale id typed, or the one ending the e-receipt QR code's address (…/r/{sale_id})."""
+    tail = q.strip().lower().rstrip("/").rsplit("/", 1)[-1]
+    return tail if is_sale_id(tail) else None
+
+
+def _from_hub(got: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The hub's `sale.lookup` answer in the shape of this journal's sale and refund bodies,
+    so one reading (view, quote) serves both."""
+    member_id = got.get("member_id")
+    sale = {
+        "sale_id": got["id"],
+        "store": got["store"],
+        "receipt_no": got["receipt_no"],
+        "occurred_at": got["occurred_at"],
+        "total_fen": got["total_fen"],
+        "change_fen": got["change_fen"],
+        "lines": [{k: ln[k] for k in ("sku", "name", "qty_milli", "total_fen", "weighed")}
+                  for ln in got["lines"]],
+        "payments": [{"tender": p["tender"], "amount_fen": p["amount_fen"]}
+                     for p in got["payments"]],
+        "member_id": member_id,
+        "member": {"member_id": member_id, "points_earned": got["points_earned"]}
+        if member_id else None,
+        "coupons": got["coupons"],
+    }  # fmt: skip
+    earlier = [
+        {"refund_id": r["id"], "store": r["store"], "total_fen": r["total_fen"],
+         "lines": r["lines"], "payments": r["payments"]}
+        for r in got["refunds"]
+    ]  # fmt: skip
+    return sale, earlier
+
+
 class ReturnDesk:
-    """The returns screen's reading of the journal (edge/pages/returns.py serves it): a
-    receipt's lines with what is left, and the quote for the lines the cashier picks."""
+    """The returns screen's reading of the journal, or of the hub for a sale another store of
+    the chain made (edge/pages/returns.py serves it): a receipt's lines with what is left, and
+    the quote for the lines the cashier picks."""
 
     def __init__(self, returns: Returns) -> None:
         self.returns = returns
 
-    def find(self, q: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The sale of a receipt number or sale id in this journal, and its earlier refunds."""
+    async def find(self, q: str, lane: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The sale of a receipt number or sale id, and its earlier refunds: from this journal,
+        else (by sale id: receipt numbers repeat across stores) from the hub."""
         q = q.strip()
+        sale_id = _sale_id_of(q)
         conn = self.returns.journal.conn
-        if is_sale_id(q.lower()):
+        if sale_id is not None:
             row = conn.execute(
                 "SELECT envelope FROM events WHERE id = ? AND type = 'sale.completed'",
-                (q.lower(),),
+                (sale_id,),
             ).fetchone()
         else:
             row = conn.execute(
@@ -301,18 +341,40 @@ class ReturnDesk:
                 "AND json_extract(envelope, '$.body.receipt_no') = ?",
                 (q,),
             ).fetchone()
-        if row is None:
-            if self.returns._hub_reachable():
-                raise ReturnError(404, "not_here", f"receipt {q} was not sold at this gateway: "
-                                  "refund it where it was sold, or ask a manager")  # fmt: skip
-            raise ReturnError(404, "unknown_offline", f"receipt {q} is not in this gateway's "
-                              "journal and the hub is unreachable: not checkable")  # fmt: skip
-        env = json.loads(row[0])
-        sale = {**env["body"], "occurred_at": env["occurred_at"]}
-        return sale, self.returns._earlier(sale["sale_id"])
+        if row is not None:
+            env = json.loads(row[0])
+            sale = {**env["body"], "store": env["store"], "occurred_at": env["occurred_at"]}
+            return sale, self.returns._earlier(sale["sale_id"])
+        if not self.returns._hub_reachable():
+            why = f"receipt {q} is not in this gateway's journal and the hub cannot be asked now"
+            raise ReturnError(503, "unknown_offline", why)
+        if sale_id is None:  # a receipt number alone does not say which store's it is
+            why = f"receipt {q} was not sold at this gateway: scan its QR code or type its sale id"
+            raise ReturnError(404, "not_here", why)
+        return await self._at_hub(sale_id, lane)
+
+    async def _at_hub(self, sale_id: str, lane: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        assert self.returns.hub
+        try:
+            got = await self.returns.hub.call(
+                "sale.lookup", {"sale_id": sale_id}, lane, CLAIM_TIMEOUT_S
+            )
+        except HubCallError as err:
+            if err.status == 404:
+                raise ReturnError(404, "unknown", f"sale {sale_id} is neither in this "
+                                  "gateway's journal nor at the hub") from None  # fmt: skip
+            if err.status in (400, 422):
+                raise ReturnError(400, "bad_request", f"the hub says: {err.reason}") from None
+            raise ReturnError(503, "unknown_offline", f"sale {sale_id} is another store's and "
+                              f"the hub cannot be asked now ({err.reason})") from None  # fmt: skip
+        sale, earlier = _from_hub(got)
+        # this lane's refunds of it the hub has not booked yet (the uplink still carries them)
+        booked = {r["refund_id"] for r in earlier}
+        mine = [r for r in self.returns._earlier(sale_id) if r["refund_id"] not in booked]
+        return sale, earlier + mine
 
     def view(self, sale: dict[str, Any], earlier: list[dict[str, Any]]) -> dict[str, Any]:
-        left = self.returns._left(sale["sale_id"], sale)
+        left = self.returns._left(sale["sale_id"], sale, earlier)
         lines = [
             {"line": x.n, "sku": x.sku, "name": ln["name"], "weighed": ln.get("weighed", False),
              "qty_milli": x.qty_milli, "total_fen": x.total_fen, "qty_left": x.qty_left,
@@ -322,6 +384,8 @@ class ReturnDesk:
         return {
             "sale_id": sale["sale_id"],
             "receipt_no": sale["receipt_no"],
+            "store": sale["store"],
+            "sold_here": sale["store"] == self.returns.journal.store,
             "occurred_at": sale["occurred_at"],
             "total_fen": sale["total_fen"],
             "refunded_fen": left.refunded_fen,

@@ -122,7 +122,7 @@ def rpc_methods(members: Members) -> dict[str, Method]:
         **members_rpc.methods(members),  # member.lookup, member.register
         **coupons_rpc.METHODS,  # coupon.check, coupon.reserve / commit / release
         **points_rpc.METHODS,  # points.reserve / commit / release
-        **refunds_rpc.METHODS,  # refund.claim, refund.release
+        **refunds_rpc.METHODS,  # refund.claim, refund.release, sale.lookup
         **stock_rpc.METHODS,  # stock.levels, pickup.complete
         "ping": ping,  # the technician's network check (edge/admin)
     }

@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -59,6 +59,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+READING = "storegw_reading"  # an execution option: the transaction only reads
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
@@ -78,6 +81,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
+            if conn.get_execution_options().get(READING):
+                conn.exec_driver_sql("BEGIN")  # a snapshot to read: no write lock to wait for
+                return
             # take the write lock up front: two writers never deadlock upgrading read locks,
             # and a balance read inside the transaction stays true until COMMIT
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -162,6 +168,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(**{READING: True}), expire_on_commit=False
+        )
 
     def migrate(self) -> None:
         migrate(self.engine)
@@ -169,6 +178,15 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction: on SQLite a deferred BEGIN (no write lock), on PostgreSQL
+        READ ONLY (a write in it fails instead of happening)."""
+        with self._readers() as session, session.begin():
+            if not self.is_sqlite:
+                session.execute(text("SET TRANSACTION READ ONLY"))
             yield session
 
     @property

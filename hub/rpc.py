@@ -41,6 +41,13 @@ class Caller:
 Method = Callable[[Session, Any, Caller], dict[str, Any]]
 
 
+def reads_only(method: Method) -> Method:
+    """Mark a method that only reads: it runs in a read-only transaction (Database.reading),
+    so a lane's look-up never queues for SQLite's write lock behind ingest."""
+    method.reads_only = True  # type: ignore[attr-defined]
+    return method
+
+
 def ping(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
     """A gateway's network check (edge/admin): the answer is the proof of the round trip."""
     return {"pong": True}
@@ -101,9 +108,11 @@ class RpcServer:
             params = rpc.check_params(req.method, req.params)
         except rpc.Invalid as err:
             return _reply(req.id, False, error=f"{err.loc or 'params'}: {err.msg}", status=422)
+        method = self.methods[req.method]
+        tx = self.db.reading if getattr(method, "reads_only", False) else self.db.transaction
         try:
-            with self.db.transaction() as s:
-                result = self.methods[req.method](s, params, Caller(store, gateway, req.lane))
+            with tx() as s:
+                result = method(s, params, Caller(store, gateway, req.lane))
         except Exception as err:
             status = status_of(err)
             if status is None:

@@ -36,6 +36,7 @@ Method = Literal[
     "points.release",
     "refund.claim",
     "refund.release",
+    "sale.lookup",  # another store's sale, for a return at this lane (the returns screen)
     "ping",  # the admin pages' network check: a round trip through the broker and the hub
     "stock.levels",
     "pickup.complete",
@@ -153,8 +154,17 @@ class RefundRelease(_Strict, kw_only=True):
     claim_id: Annotated[str, Meta(min_length=8, max_length=36)]
 
 
+class SaleLookup(_Strict, kw_only=True):
+    """A sale of any store of the chain, by its id (the UUID on the receipt), with what is
+    left to return of it: the hub checks the id and answers 404 for a sale it does not have."""
+
+    sale_id: Annotated[str, Meta(min_length=1, max_length=64)]
+
+
 class Ping(_Strict, kw_only=True):
     """No parameters: the answer is the proof."""
+
+
 class StockLevels(_Strict, kw_only=True):
     """The calling store's own stock: the SKUs named, or every SKU it has a balance for."""
 
@@ -203,6 +213,7 @@ PARAMS: dict[str, type[_Strict]] = {
     "points.release": PointsSettle,
     "refund.claim": RefundClaim,
     "refund.release": RefundRelease,
+    "sale.lookup": SaleLookup,
     "ping": Ping,
     "stock.levels": StockLevels,
     "pickup.complete": PickupComplete,

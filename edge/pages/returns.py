@@ -1,8 +1,9 @@
 """The returns screen on a paired lane (`/lane/{lane}/returns`): find a receipt by its barcode
-or number, see its lines and what was already returned, pick lines and quantities, see the
-refund per original tender and the points and coupons it reverses, confirm. The refund itself
-is the lane API's (edge/lane.py → edge/returns.py: checked against the journal, claimed at the
-hub when online), and its slip prints in the refund's transaction (edge/devices/printer.py)."""
+or number (or a sale of another store of the chain by its id, asked of the hub), see its lines
+and what was already returned at any store, pick lines and quantities, see the refund per
+original tender and the points and coupons it reverses, confirm. The refund itself is the lane
+API's (edge/lane.py → edge/returns.py: checked against the journal, claimed at the hub when
+online), and its slip prints in the refund's transaction (edge/devices/printer.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 def _refused(lane: str, err: ReturnError) -> web.Response:
     log.warning("lane %s: returns screen: %s", lane, err.reason)
-    return web.json_response({"error": err.reason, "code": err.code}, status=err.status)
+    # `why`: the page's own words for it (edge/pages/i18n.py why_<code>, common.js call)
+    return web.json_response({"error": err.reason, "why": err.code}, status=err.status)
 
 
 def _picks(body: dict[str, Any]) -> tuple[str, dict[int, int]]:
@@ -59,14 +61,14 @@ class ReturnsScreen:
         if not 0 < len(q) <= 64 or not q.isprintable():
             return _refused(lane, ReturnError(400, "bad_request", "q: the receipt number"))
         try:
-            return web.json_response(self.desk.view(*self.desk.find(q)))
+            return web.json_response(self.desk.view(*await self.desk.find(q, lane)))
         except ReturnError as err:
             return _refused(lane, err)
 
     async def _quote(self, request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
         body = await http_errors.read_object(request)
         sale_id, picks = _picks(body)
-        sale, earlier = self.desk.find(sale_id)
+        sale, earlier = await self.desk.find(sale_id, request.match_info["lane"])
         return body, self.desk.quote(sale, earlier, picks)
 
     async def quote(self, request: web.Request) -> web.Response:
@@ -79,9 +81,13 @@ class ReturnsScreen:
         """The refund as quoted now (never a stale quote from the page), by the lane API."""
         lane = request.match_info["lane"]
         key = request.headers.get("Idempotency-Key")
-        row = key and self.lanes.journal.conn.execute(
-            "SELECT envelope FROM events WHERE client_ref = ? AND type = 'sale.refunded'", (key,)
-        ).fetchone()
+        row = (
+            key
+            and self.lanes.journal.conn.execute(
+                "SELECT envelope FROM events WHERE client_ref = ? AND type = 'sale.refunded'",
+                (key,),
+            ).fetchone()
+        )
         if row:  # a retried click whose answer was lost: the refund it made, not a new quote
             keys = ("cashier", "sale_id", "lines", "payments", "reason")
             made = {k: v for k, v in json.loads(row[0])["body"].items() if k in keys}

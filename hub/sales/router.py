@@ -8,32 +8,11 @@ from sqlalchemy.orm import Session
 
 from hub.deps import session
 from hub.inputs import When, errors
-from hub.sales.models import Refund, RefundIssue, Sale, SaleLine, SalePayment
-from protocols.money import fen_to_yuan
+from hub.sales import reads
+from hub.sales.models import Refund, RefundIssue, Sale
 
 router = APIRouter(tags=["sales"], responses=errors(404))
 Db = Annotated[Session, Depends(session)]
-
-
-def _sale(s: Sale) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "store": s.store_id,
-        "gateway": s.gateway_id,
-        "seq": s.seq,
-        "lane": s.lane,
-        "cashier": s.cashier,
-        "receipt_no": s.receipt_no,
-        "business_day": s.business_day,
-        "occurred_at": s.occurred_at,
-        "total_fen": s.total_fen,
-        "total": fen_to_yuan(s.total_fen),
-        "discount_fen": s.discount_fen,
-        "change_fen": s.change_fen,
-        "refunded_fen": s.refunded_fen,
-        "member_id": s.member_id,
-        "coupons": s.coupons,
-    }
 
 
 @router.get("/stores/{store_id}/sales")
@@ -66,51 +45,17 @@ def list_sales(
         )
     rows = list(db.scalars(q.order_by(Sale.occurred_at, Sale.id).limit(limit)))
     return {
-        "sales": [_sale(s) for s in rows],
+        "sales": [reads.summary(s) for s in rows],
         "next_cursor": rows[-1].id if len(rows) == limit else None,
     }
 
 
 @router.get("/sales/{sale_id}")
 def get_sale(sale_id: str, db: Db) -> dict[str, Any]:
-    sale = db.get(Sale, sale_id)
-    if sale is None:
+    found = reads.sale(db, sale_id)
+    if found is None:
         raise HTTPException(404, f"no sale {sale_id}")
-    lines = db.scalars(select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.n))
-    pays = db.scalars(
-        select(SalePayment).where(SalePayment.sale_id == sale_id).order_by(SalePayment.n)
-    )
-    refunds = db.scalars(select(Refund).where(Refund.sale_id == sale_id))
-    return {
-        **_sale(sale),
-        "lines": [
-            {
-                "sku": x.sku,
-                "name": x.name,
-                "category": x.category,
-                "qty_milli": x.qty_milli,
-                "unit_price_fen": x.unit_price_fen,
-                "discount_fen": x.discount_fen,
-                "total_fen": x.total_fen,
-                "weighed": x.weighed,
-                "refunded_qty_milli": x.refunded_qty_milli,
-                "refunded_fen": x.refunded_fen,
-            }
-            for x in lines
-        ],
-        "payments": [{"tender": p.tender, "amount_fen": p.amount_fen, "ref": p.ref} for p in pays],
-        "refunds": [
-            {
-                "id": r.id,
-                "store": r.store_id,
-                "total_fen": r.total_fen,
-                "occurred_at": r.occurred_at,
-                "reason": r.reason,
-                "lines": r.lines,
-            }
-            for r in refunds
-        ],
-    }
+    return found
 
 
 def _refund(r: Refund | RefundIssue) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Refunds' methods for the lanes' online calls (hub/rpc.py): claim what a refund gives back
-before the lane pays it out, release a claim (hub/sales/refunds.py)."""
+before the lane pays it out, release a claim (hub/sales/refunds.py), and look a sale up for a
+return at another store than the one that sold it (hub/sales/reads.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 import msgspec
 from sqlalchemy.orm import Session
 
-from hub.rpc import Caller, Method
-from hub.sales import refunds
+from hub.rpc import Caller, Method, reads_only
+from hub.sales import reads, refunds
 
 
 def claim(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
@@ -30,4 +31,13 @@ def release(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
     return refunds.release(s, p.claim_id)
 
 
-METHODS: dict[str, Method] = {"refund.claim": claim, "refund.release": release}
+@reads_only
+def lookup(s: Session, p: Any, caller: Caller) -> dict[str, Any]:
+    return reads.for_return(s, p.sale_id)
+
+
+METHODS: dict[str, Method] = {
+    "refund.claim": claim,
+    "refund.release": release,
+    "sale.lookup": lookup,
+}

@@ -188,3 +188,75 @@ def test_concurrent_lanes_of_two_stores_refund_a_sale_once(hub: Hub, make_edge: 
     sale = at_hub(hub, f"/api/sales/{sale_id}")
     assert sale["refunded_fen"] == SOLD and len(sale["refunds"]) == 1
     assert at_hub(hub, "/api/refunds/issues")["issues"] == []
+
+
+def screen_of(edge: Edge, lane: str = "1") -> httpx.Client:
+    """A lane screen paired with the gateway, as a manager pairs one (the returns screen's)."""
+    code = edge.http.post(f"/api/lanes/{lane}/pairing").json()["code"]
+    screen = httpx.Client(
+        base_url=f"http://127.0.0.1:{edge.port}", timeout=15, headers={"X-Storegw": "1"}
+    )
+    assert screen.post("/lane/pair", data={"code": code}).status_code == 302
+    return screen
+
+
+def test_store_b_returns_store_as_sale_through_its_returns_screen(hub: Hub, make_edge: MakeEdge):
+    a, b = make_edge("sa"), make_edge("sb")
+    hub_seen(a)
+    hub_seen(b)
+    reg = a.http.post("/api/members", json={"phone": "13812340012", "name": "周杰"})
+    assert reg.status_code == 201, reg.text
+    member = reg.json()["member_id"]
+    sold = a.http.post("/api/lanes/1/sales", json={**sale_request(), "member_id": member})
+    assert sold.status_code == 201, sold.text
+    sale_id, receipt_no = sold.json()["sale_id"], sold.json()["receipt_no"]
+    delivered(hub, a)
+    points = f"/api/members/{member}/points"
+    wait_until(lambda: at_hub(hub, points)["balance"] == 60, 30, what="60 points earned in sa")
+
+    screen = screen_of(b)
+    # B's journal has no such receipt; a receipt number names no store, the sale id does
+    by_no = screen.get("/lane/1/returns/receipt", params={"q": receipt_no})
+    assert (by_no.status_code, by_no.json()["why"]) == (404, "not_here"), by_no.text
+    found = screen.get("/lane/1/returns/receipt", params={"q": sale_id.upper()})
+    assert found.status_code == 200, found.text
+    f = found.json()
+    assert (f["sale_id"], f["store"], f["sold_here"]) == (sale_id, "sa", False)
+    assert (f["total_fen"], f["fen_left"], f["tenders"]) == (SOLD, SOLD, {"cash": SOLD})
+    assert f["member"]["points_earned"] == 60
+    assert [(x["line"], x["sku"], x["name"], x["qty_left"]) for x in f["lines"]] == [
+        (1, "A-40", "电饭煲内胆", 1000),
+        (2, "B-10", "保温杯盖", 2000),
+    ]
+    # one of the two cups: ¥10.00 back in cash (as paid), 10 of the 60 points taken back
+    pick = {"sale_id": sale_id, "picks": [{"line": 2, "qty_milli": 1000}]}
+    q = screen.post("/lane/1/returns/quote", json=pick).json()
+    assert (q["total_fen"], q["payments"], q["points_reversed"]) == (
+        1000,
+        [{"tender": "cash", "amount_fen": 1000}],
+        10,
+    )
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    made = screen.post("/lane/1/returns/refund", json={**pick, "reason": "裂了"}, headers=key)
+    assert made.status_code == 201, made.text
+    again = screen.post("/lane/1/returns/refund", json={**pick, "reason": "裂了"}, headers=key)
+    assert again.status_code == 200 and again.json()["refund_id"] == made.json()["refund_id"]
+    # counted once, whether or not the hub has booked it yet (B's journal fills the gap)
+    left = screen.get("/lane/1/returns/receipt", params={"q": sale_id}).json()
+    assert (left["refunded_fen"], left["fen_left"]) == (1000, SOLD - 1000)
+
+    delivered(hub, b)
+    sale = at_hub(hub, f"/api/sales/{sale_id}")
+    assert sale["refunded_fen"] == 1000
+    assert [(r["id"], r["store"]) for r in sale["refunds"]] == [(made.json()["refund_id"], "sb")]
+    assert [(p["tender"], p["amount_fen"]) for p in sale["refunds"][0]["payments"]] == [
+        ("cash", 1000)
+    ]  # back to the tender it was paid with
+    assert at_hub(hub, "/api/refunds/issues")["issues"] == []
+    wait_until(lambda: at_hub(hub, points)["balance"] == 50, 30, what="10 points reversed")
+    left = screen.get("/lane/1/returns/receipt", params={"q": sale_id}).json()
+    assert (left["refunded_fen"], left["fen_left"]) == (1000, SOLD - 1000)  # not twice
+    over = {"sale_id": sale_id, "picks": [{"line": 2, "qty_milli": 2000}]}
+    r = screen.post("/lane/1/returns/refund", json=over)
+    assert (r.status_code, r.json()["why"]) == (409, "over_qty"), r.text
+    assert at_hub(hub, f"/api/sales/{sale_id}")["refunded_fen"] == 1000

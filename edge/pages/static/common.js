@@ -1,4 +1,5 @@
-// Shared by the cashier page and the staff order page: words, money, calls, the basket table.
+// Shared by the cashier page, the staff order page and the returns screen: words, money, calls,
+// the basket table.
 "use strict";
 const T = JSON.parse(document.getElementById("strings").textContent);
 const till = document.getElementById("till");
@@ -29,8 +30,8 @@ function problem(text) {
   p.hidden = !text;
 }
 
-async function call(path, method, body) {
-  const opts = { method: method || "GET", headers: { "X-Storegw": "1" } };
+async function call(path, method, body, headers) {
+  const opts = { method: method || "GET", headers: { "X-Storegw": "1", ...(headers || {}) } };
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);

@@ -1,26 +1,10 @@
 // The returns screen: find a receipt (typed, a keyboard-wedge scan, or the lane's scanner over
 // the lane's events), pick what comes back, see the refund the gateway quotes, confirm.
-// Every figure is the gateway's (edge/returns.py): the page only shows and asks.
+// Every figure is the gateway's (edge/returns.py; another store's sale as the hub answers it):
+// the page only shows and asks. Calls and refusals' words: common.js `call`.
 "use strict";
 let sale = null;
 const picks = new Map(); // line → qty_milli
-
-async function ask(path, method, body, headers) {
-  const opts = { method: method || "GET", headers: { "X-Storegw": "1", ...(headers || {}) } };
-  if (body !== undefined) {
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
-  }
-  const r = await fetch(API + path, opts);
-  const data = await r.json().catch(() => ({ error: r.statusText }));
-  if (!r.ok) {
-    // a refusal in plain words: the screen's own (by code), else the gateway's reason
-    problem(T["ret_" + data.code] || T.refused + (data.error || r.status));
-    return null;
-  }
-  problem("");
-  return data;
-}
 
 function units(ln, milli) {
   return ln.weighed ? (milli / 1000).toFixed(3) + " kg" : String(milli / 1000);
@@ -32,8 +16,9 @@ function renderSale(s) {
   $("sale").hidden = false;
   $("quote").hidden = true;
   const back = s.refunded_fen ? ` · ${T.returned} ${yuan(s.refunded_fen)}` : "";
+  const where = s.sold_here ? "" : ` · ${T.sold_at} ${s.store}`; // another store's sale
   $("sale-head").textContent =
-    `${T.receipt} ${s.receipt_no} · ${T.paid} ${yuan(s.total_fen)}${back}`;
+    `${T.receipt} ${s.receipt_no}${where} · ${T.paid} ${yuan(s.total_fen)}${back}`;
   const body = document.querySelector("#ret-lines tbody");
   body.replaceChildren();
   for (const ln of s.lines) {
@@ -63,7 +48,7 @@ function renderSale(s) {
     }
     body.appendChild(tr);
   }
-  if (s.fen_left <= 0) problem(T.ret_all_returned);
+  if (s.fen_left <= 0) problem(T.why_all_returned);
 }
 
 async function pick(ln, input) {
@@ -71,7 +56,7 @@ async function pick(ln, input) {
   if (ln.weighed) milli = input.checked ? ln.qty_left : 0;
   else {
     const n = Number(input.value);
-    if (!Number.isInteger(n) || n < 0) return problem(T.ret_bad_request);
+    if (!Number.isInteger(n) || n < 0) return problem(T.why_bad_request);
     milli = n * 1000;
   }
   if (milli) picks.set(ln.line, milli);
@@ -89,7 +74,7 @@ async function quote() {
     $("quote").hidden = true;
     return;
   }
-  const q = await ask("/returns/quote", "POST", body());
+  const q = await call("/returns/quote", "POST", body());
   $("quote").hidden = !q;
   if (!q) return;
   const list = $("refund-tenders");
@@ -112,7 +97,7 @@ async function quote() {
 async function find(q) {
   $("done").hidden = true;
   $("quote").hidden = true;
-  const s = await ask("/returns/receipt?q=" + encodeURIComponent(q));
+  const s = await call("/returns/receipt?q=" + encodeURIComponent(q));
   if (s) renderSale(s);
   else $("sale").hidden = true;
 }
@@ -128,12 +113,12 @@ $("confirm").addEventListener("click", async () => {
   btn.disabled = true; // one refund per click; a retry of it is the same refund (the key)
   const key = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
   try {
-    const r = await ask("/returns/refund", "POST", { ...body(), reason: $("reason").value },
+    const r = await call("/returns/refund", "POST", { ...body(), reason: $("reason").value },
                         { "Idempotency-Key": key });
     if (!r) return;
-    const receipt = sale.receipt_no;
+    const id = sale.sale_id; // by id: another store's receipt number is not in this journal
     $("reason").value = "";
-    await find(receipt);
+    await find(id);
     $("done").textContent = `${T.refund_done} ${yuan(r.total_fen)}`;
     $("done").hidden = false;
   } finally {
