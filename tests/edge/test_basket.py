@@ -5,23 +5,9 @@ lane's sale path when paid."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from rig.lane_store import write_snapshots
-from tests.conftest import Broker, Edge
+from tests.conftest import Edge
 
 WATER = "6901028075015"
-
-
-@pytest.fixture
-def edge(tmp_path: Path, broker: Broker):
-    write_snapshots(tmp_path / "edge", "s1")
-    e = Edge(tmp_path / "edge", "s1", "g1", broker.url)
-    e.start()
-    yield e
-    e.stop()
 
 
 def test_an_undeclared_lane_is_refused_until_a_manager_declares_it(edge: Edge):
