@@ -59,6 +59,39 @@ OPEN = ("held", "offline")
 MARGIN_S = 2.0  # the hub's timeout, less the time its answer may have taken to get here
 
 
+# a coupon's refusal, as the hub, the claims or the pricing engine word it → the cashier
+# page's words for it (edge/pages/i18n.py)
+_COUPON_WHY = (
+    ("while the hub is away", "offline"),
+    ("hub did not answer", "offline"),
+    ("no connection to the hub", "offline"),
+    ("no coupon", "not_found"),
+    ("code:", "bad_code"),
+    ("already used", "used"),
+    ("was used", "used"),
+    ("voided", "void"),
+    ("expired", "expired"),
+    ("not valid before", "not_yet"),
+    ("another member", "other_member"),
+    ("claimed", "claimed"),
+    ("not valid in this store", "store"),
+    ("does not combine", "no_stack"),
+    ("the same coupon twice", "twice"),
+    ("no goods", "no_goods"),
+    ("needs ", "threshold"),
+    ("gift item", "no_gift"),
+    ("nothing left", "nothing_left"),
+    ("unreachable", "offline"),
+    ("timed out", "offline"),
+)
+
+
+def coupon_why(reason: str) -> str:
+    """The page's name for a coupon's refusal ("other" where it has no words of its own)."""
+    low = reason.lower()
+    return next((why for text, why in _COUPON_WHY if text in low), "other")
+
+
 class ClaimRefused(Refused):
     """A sale names a coupon this lane has not claimed: 409, nothing journaled."""
 

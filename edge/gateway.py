@@ -13,6 +13,7 @@ from aiohttp import web
 
 from edge import admin, allocator, http_errors, metrics, openapi, token
 from edge.basket import Baskets
+from edge.basket_coupons import BasketCoupons
 from edge.coupons import CouponClaims
 from edge.declared_lanes import parse_spec
 from edge.devices import lanes_io, receipt_routes
@@ -22,6 +23,7 @@ from edge.devices.registry import Devices
 from edge.journal import Journal
 from edge.lane import Lanes
 from edge.lane_bus import LaneBus
+from edge.margin_override import MarginOverride
 from edge.members_cache import MemberDesk
 from edge.metrics import GatewayMetrics
 from edge.pages import routes as pages_routes
@@ -34,6 +36,7 @@ from edge.rpc import HubCalls
 from edge.shifts import Shifts
 from edge.snapshots import Snapshots
 from edge.stock import StoreStock
+from edge.tenders import Tenders
 from edge.uplink import Uplink
 from transport import sd_notify
 
@@ -96,13 +99,13 @@ class Gateway:
         )
         # the lanes' baskets and the shop-floor pages (docs/lanes.md)
         self.baskets = Baskets(
-            self.journal.conn,
-            self.lanes,
-            self.snapshots,
-            self.devices,
-            self.payments,
-            self.members,
+            self.journal.conn, self.lanes, self.snapshots, self.devices, self.members
         )
+        # its parts: coupons claimed at the hub, a manager's override of the margin floor,
+        # tenders and the checkout
+        self.baskets.coupons = BasketCoupons(self.baskets)
+        self.baskets.override = MarginOverride(self.baskets)
+        self.baskets.tenders = Tenders(self.baskets, self.payments)
         self.pages = Pages(self.baskets, ScreenPairing(self.journal.conn), self.devices)
         # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py);
         # /metrics checks its own tokens (edge/metrics.py); the technician's pages (/admin/) and
@@ -140,7 +143,8 @@ class Gateway:
         admin_app = admin.AdminApp(self)  # the technician's pages, /admin/ (edge/admin)
         admin_app.mount(app)
         # a manager's account approves a price below the margin floor at a lane, audited
-        self.baskets.managers, self.baskets.audit = admin_app.accounts, admin_app
+        self.baskets.override.managers = admin_app.accounts
+        self.baskets.override.audit = admin_app
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []

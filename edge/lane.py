@@ -63,7 +63,7 @@ class SaleIn(_In):
         list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=20)
     ] = []
     points_reservation: str | None = None  # from POST /api/lanes/{lane}/points/reserve
-    pricing: events.PricedWith | None = None  # how the engine priced it (edge/basket.py)
+    pricing: events.PricedWith | None = None  # how the engine priced it (edge/tenders.py)
     client_ref: str | None = None
 
     def __post_init__(self) -> None:

@@ -211,7 +211,7 @@ class Accounts:
 
     async def verify(self, username: str, password: str, purpose: str = "admin log-in") -> str:
         """The account's role if the password is right (with the lock-out), else AccountError:
-        the log-in's check, and a manager's approval at a lane (edge/basket.py)."""
+        the log-in's check, and a manager's approval at a lane (edge/margin_override.py)."""
         now = time.time()
         row = self.conn.execute(
             "SELECT role, password_hash, locked_until FROM admin_accounts WHERE username = ?",

@@ -142,26 +142,28 @@ class Pages:
 
     async def pay(self, request: web.Request) -> web.Response:
         body = await http_errors.read_object(request)
-        return await self._answer(self.baskets.pay(self.owner(request), body))
+        return await self._answer(self.baskets.tenders.pay(self.owner(request), body))
 
     async def redeem(self, request: web.Request) -> web.Response:
         body = await http_errors.read_object(request)
-        return await self._answer(self.baskets.redeem(self.owner(request), body.get("points")))
+        return await self._answer(
+            self.baskets.tenders.redeem(self.owner(request), body.get("points"))
+        )
 
     async def void_payments(self, request: web.Request) -> web.Response:
-        return await self._answer(self.baskets.void_payments(self.owner(request)))
+        return await self._answer(self.baskets.tenders.void_payments(self.owner(request)))
 
     async def coupon(self, request: web.Request) -> web.Response:
         if request.method == "DELETE":
             code = request.match_info["code"]
-            return await self._answer(self.baskets.remove_coupon(self.owner(request), code))
+            return await self._answer(self.baskets.coupons.remove(self.owner(request), code))
         body = await http_errors.read_object(request)
-        return await self._answer(self.baskets.add_coupon(self.owner(request), body.get("code")))
+        return await self._answer(self.baskets.coupons.add(self.owner(request), body.get("code")))
 
     async def override(self, request: web.Request) -> web.Response:
         body = await http_errors.read_object(request)
         who, password = body.get("username"), body.get("password")
-        return await self._answer(self.baskets.override(self.owner(request), who, password))
+        return await self._answer(self.baskets.override.grant(self.owner(request), who, password))
 
     def till_routes(self, prefix: str) -> list[web.RouteDef]:
         """What only a lane does (not a staff phone): take the money, claim coupons, and a

@@ -1,18 +1,23 @@
 """A shop for the basket's coupon and margin-floor tests (tests/chain/test_basket_coupon*.py):
 water (¥2.00, cost ¥1.20) at half price, so the margin floor holds it at its cost; rice
-(¥50.00, cost ¥30.00); two members, each with a ¥10 coupon; a manager account of the gateway."""
+(¥50.00, cost ¥30.00); two members, each with a ¥10 coupon; a manager account of the gateway.
+`open_shop` runs the hub and the gateway with all of it."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from edge.admin.accounts import Accounts
-from rig.processes import Hub
+from rig.chain_setup import held
+from rig.processes import Broker, Edge, Hub
+from rig.waiting import wait_until
 
 WATER, RICE = "6901028075015", "6920000000017"
 PHONES = {"mine": "13812345678", "theirs": "13900001111"}
@@ -66,3 +71,25 @@ def add_manager(data: Path) -> None:
     # on a thread of its own: the browser's tests run an event loop on this one
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, add()).result()
+
+
+@contextmanager
+def open_shop(
+    tmp_path: Path, broker: Broker, hub_db_url: str | None = None
+) -> Iterator[tuple[Hub, Edge, dict[str, str]]]:
+    """The hub with the shop and gateway s1/g1 with its manager, started, the gateway holding
+    the shop's snapshots; yields them and each member's coupon code (`shop`); stops both."""
+    hub = Hub(tmp_path / "hub", broker.url, hub_db_url)
+    data = tmp_path / "edge"
+    add_manager(data)
+    edge = Edge(data, "s1", "g1", broker.url)
+    try:
+        hub.start()
+        codes = shop(hub)
+        edge.start()
+        wait_until(lambda: {"catalog", "prices", "promotions"} <= set(held(edge)), 30,
+                   what=f"the shop's snapshots\n{edge.tail()}")  # fmt: skip
+        yield hub, edge, codes
+    finally:
+        edge.stop()
+        hub.stop()

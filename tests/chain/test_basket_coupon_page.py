@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from rig.browser import outside_requests, screenshot
-from tests.chain.coupon_shop import MANAGER, PASSWORD, PHONES, RICE, WATER, add_manager, shop
-from tests.conftest import Broker, Edge, Hub, wait_until
+from tests.chain.coupon_shop import MANAGER, PASSWORD, PHONES, RICE, WATER, open_shop
+from tests.conftest import Broker, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -21,21 +21,8 @@ pytestmark = pytest.mark.slow
 def test_the_cashier_applies_a_coupon_and_a_manager_overrides_the_floor(
     tmp_path: Path, broker: Broker, page
 ):
-    hub = Hub(tmp_path / "hub", broker.url)
-    data = tmp_path / "edge"
-    add_manager(data)
-    edge = Edge(data, "s1", "g1", broker.url)
-    try:
-        hub.start()
-        c = shop(hub)
-        edge.start()
+    with open_shop(tmp_path, broker) as (hub, edge, c):
         gw = edge.http
-
-        def ready() -> bool:
-            snaps = gw.get("/api/snapshots").json()["snapshots"]
-            return {"catalog", "prices", "promotions"} <= set(snaps)
-
-        wait_until(ready, 30, what=f"the shop's snapshots\n{edge.tail()}")
         code = gw.post("/api/lanes/1/pairing").json()["code"]
         base = f"http://127.0.0.1:{edge.port}"
         outside = outside_requests(page, f"127.0.0.1:{edge.port}")
@@ -110,6 +97,3 @@ def test_the_cashier_applies_a_coupon_and_a_manager_overrides_the_floor(
         wait_until(booked, 30, what="the sale at the hub")
         sale = hub.http.get(f"/api/sales/{booked()[0]['id']}").json()
         assert f"¥{sale['total_fen'] // 100}.{sale['total_fen'] % 100:02d}" == total
-    finally:
-        edge.stop()
-        hub.stop()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.chain.coupon_shop import MANAGER, PASSWORD, PHONES, RICE, WATER, add_manager, shop
-from tests.conftest import Broker, Edge, Hub, wait_until
+from tests.chain.coupon_shop import MANAGER, PASSWORD, PHONES, RICE, WATER, open_shop
+from tests.conftest import Broker, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -22,21 +22,8 @@ pytestmark = pytest.mark.slow
 def test_coupon_and_override_in_the_basket_recomputed_equal_at_the_hub(
     tmp_path: Path, broker: Broker, hub_db_url: str | None
 ):
-    hub = Hub(tmp_path / "hub", broker.url, hub_db_url)
-    data = tmp_path / "edge"
-    add_manager(data)
-    edge = Edge(data, "s1", "g1", broker.url)
-    try:
-        hub.start()
-        c = shop(hub)
-        edge.start()
+    with open_shop(tmp_path, broker, hub_db_url) as (hub, edge, c):
         gw = edge.http
-
-        def ready() -> bool:
-            snaps = gw.get("/api/snapshots").json()["snapshots"]
-            return {"catalog", "prices", "promotions"} <= set(snaps)
-
-        wait_until(ready, 30, what=f"the shop's snapshots\n{edge.tail()}")
         wait_until(lambda: edge.journal()["uplink"]["connected"], 30, what="uplink")
         gw.post("/api/lanes/1/basket/scan", json={"code": WATER})
         gw.post("/api/lanes/1/basket/lines/1", json={"qty_milli": 5000})
@@ -79,7 +66,7 @@ def test_coupon_and_override_in_the_basket_recomputed_equal_at_the_hub(
         assert sale["total_fen"] == total
         # the journaled sale lists each promotion and the coupon by name with what each saved
         # (what the receipt prints: protocols/escpos/receipt.py, `pricing.savings`)
-        with sqlite3.connect(data / "journal.db") as db:
+        with sqlite3.connect(edge.data_dir / "journal.db") as db:
             [row] = db.execute("SELECT envelope FROM events WHERE type = 'sale.completed'")
         how = json.loads(row[0])["body"]["pricing"]
         names = {x["name"].split()[0]: x["saved_fen"] for x in how["savings"]}
@@ -108,6 +95,3 @@ def test_coupon_and_override_in_the_basket_recomputed_equal_at_the_hub(
 
         wait_until(lambda: flagged(), 60, what="the pricing job's check")
         assert [d["sale_id"] for d in flagged()] == [other.json()["sale_id"]], flagged()
-    finally:
-        edge.stop()
-        hub.stop()

@@ -5,23 +5,10 @@ lane's sale path when paid."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from rig.lane_store import write_snapshots
-from tests.conftest import Broker, Edge
+from protocols import coupons
+from tests.conftest import Edge
 
 WATER = "6901028075015"
-
-
-@pytest.fixture
-def edge(tmp_path: Path, broker: Broker):
-    write_snapshots(tmp_path / "edge", "s1")
-    e = Edge(tmp_path / "edge", "s1", "g1", broker.url)
-    e.start()
-    yield e
-    e.stop()
 
 
 def test_an_undeclared_lane_is_refused_until_a_manager_declares_it(edge: Edge):
@@ -109,3 +96,21 @@ def test_a_basket_priced_on_every_change_survives_a_kill_and_is_booked(edge: Edg
     after = http.get(f"/api/sales/by-receipt/{sale['receipt_no']}").json()
     assert after["left"][0]["qty_milli"] == 15000 and after["fen_left"] == 2700 - back
     assert http.get("/api/sales/by-receipt/20991231-1-9999").status_code == 404
+
+
+def test_a_coupon_code_scanned_is_taken_as_a_coupon_not_an_item(edge: Edge):
+    """The scan hands a code no item has that reads as a coupon's to the basket's coupons
+    (edge/basket_coupons.py): claimed at the hub, which is away here, so refused as offline
+    under the store's default policy, and the basket stays as it was."""
+    http = edge.http
+    code = coupons.new_code()
+    empty = http.post("/api/lanes/1/basket/scan", json={"code": code})
+    assert empty.status_code == 409 and empty.json()["why"] == "empty", empty.text
+    b = http.post("/api/lanes/1/basket/scan", json={"code": WATER}).json()
+    r = http.post("/api/lanes/1/basket/scan", json={"code": code.lower()})  # as typed
+    assert r.status_code == 503 and r.json()["why"] == "offline", r.text
+    assert http.get("/api/lanes/1/basket").json()["lines"] == b["lines"]
+    # its check character wrong: no coupon's, so an unknown item
+    typo = code[:-1] + next(ch for ch in coupons.ALPHABET if ch != code[-1])
+    r = http.post("/api/lanes/1/basket/scan", json={"code": typo})
+    assert r.status_code == 404 and "not in the catalog" in r.json()["error"], r.text

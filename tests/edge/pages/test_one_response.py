@@ -9,24 +9,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from pathlib import Path
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
 from rig.browser import LAPTOP, outside_requests, screenshot
-from rig.lane_store import write_snapshots
-from tests.conftest import Broker, Edge
-
-
-@pytest.fixture
-def edge(tmp_path: Path, broker: Broker):
-    write_snapshots(tmp_path / "edge", "s1")
-    e = Edge(tmp_path / "edge", "s1", "g1", broker.url)
-    e.start()
-    yield e
-    e.stop()
+from tests.conftest import Edge
 
 
 def test_the_cashier_page_comes_whole_and_shows_its_basket(edge: Edge, browser) -> None:

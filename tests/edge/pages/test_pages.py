@@ -5,24 +5,11 @@ the switch; nothing is fetched from outside the gateway."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
-import pytest
 from playwright.sync_api import expect
 
 from rig.browser import PHONE, outside_requests, screenshot
-from rig.lane_store import write_snapshots
-from tests.conftest import Broker, Edge
-
-
-@pytest.fixture
-def edge(tmp_path: Path, broker: Broker):
-    write_snapshots(tmp_path / "edge", "s1")
-    e = Edge(tmp_path / "edge", "s1", "g1", broker.url)
-    e.start()
-    yield e
-    e.stop()
+from tests.conftest import Edge
 
 
 def paired_client(edge: Edge, path: str) -> httpx.Client:
