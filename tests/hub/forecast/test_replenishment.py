@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from hub.app import create_app
-from hub.db import Database, bulk_insert
+from hub.db import Database, bulk_insert, utcnow
 from hub.members.overview import today
 from hub.stock.models import DailyDemand
 from hub.stores.models import Store
@@ -252,3 +252,63 @@ def test_run_publishes_only_what_is_committed(
             client.loop_stop()
             client.disconnect()
         assert [(a["kind"], a["sku"]) for a in got[0]["alerts"]] == [("reorder", "milk")]
+
+
+def test_a_sku_below_zero_is_one_alert(api: TestClient, db: Database) -> None:
+    """Below zero, a SKU is below its reorder point too: one condition, one alert, the most
+    severe (`negative`), in the hub's lists and in what the store is sent; once the books are
+    back above zero but still short, the reorder alert shows again."""
+    from hub.replenishment import service
+
+    lost = api.post(
+        "/api/stock/stores/s1/write-offs", json={"sku": "dead", "kind": "loss", "qty_milli": 5_000}
+    )
+    assert lost.status_code == 201, lost.text
+    done = api.post("/api/replenishment/stores/s1/run", json={}).json()
+    assert done["alerts"] == 1  # milk; dead's shortage is the ledger's negative alert
+    listed = api.get("/api/replenishment/alerts", params={"store": "s1"}).json()["alerts"]
+    assert [a["sku"] for a in listed] == ["milk"]
+    with db.transaction() as s:
+        sent = service.store_alerts(s, "s1")
+    assert sorted((a["sku"], a["kind"]) for a in sent) == [
+        ("dead", "negative"),
+        ("milk", "reorder"),
+    ]
+
+
+def test_reorder_alerts_follow_the_stock(api: TestClient, db: Database) -> None:
+    """The nightly run's alerts, set-based: a figure that moved is updated and sent again, a
+    SKU newly below gets its alert, one back above loses it."""
+    from hub.replenishment import service
+
+    def shown() -> dict[str, int]:
+        rows = api.get("/api/replenishment/alerts", params={"store": "s1"}).json()["alerts"]
+        return {a["sku"]: a["available_milli"] for a in rows}
+
+    def publish() -> list[dict]:
+        sent: list[bytes] = []
+        with db.transaction() as s:
+            service.publish_alerts(s, "s1", lambda t, p, q, r: sent.append(p), utcnow())
+        return [json.loads(p)["alerts"] for p in sent]
+
+    def count(sku: str, milli: int) -> None:
+        r = api.post(
+            "/api/stock/stores/s1/stocktakes",
+            json={"counted_by": "t", "lines": [{"sku": sku, "counted_milli": milli}]},
+        )
+        assert r.status_code == 201, r.text
+
+    assert api.post("/api/replenishment/stores/s1/run", json={}).json()["alerts"] == 1
+    assert shown() == {"milk": 5_000}
+    assert len(publish()) == 1 and publish() == []  # sent once; unchanged: not again
+    count("milk", 2_000)
+    count("tea", 0)
+    assert api.post("/api/replenishment/stores/s1/run", json={}).json()["alerts"] == 2
+    assert shown() == {"milk": 2_000, "tea": 0}
+    [doc] = publish()
+    assert {a["sku"]: a["available_milli"] for a in doc} == {"milk": 2_000, "tea": 0}
+    count("milk", 500_000)
+    assert api.post("/api/replenishment/stores/s1/run", json={}).json()["alerts"] == 1
+    assert shown() == {"tea": 0}
+    [doc] = publish()
+    assert [a["sku"] for a in doc] == ["tea"]
