@@ -108,23 +108,17 @@ def create_po(
         raise StockInvalid(f"no store {store_id}")
     if s.get(Supplier, supplier_id) is None:
         raise StockInvalid(f"no supplier {supplier_id}")
-    wanted = [ln["sku"] for ln in lines]
-    items: dict[str, tuple[int, int, int]] = {}
-    for i in range(0, len(wanted), 500):  # within every engine's limit of bound parameters
-        items.update(
-            (r[0], (r[1], r[2], r[3]))
-            for r in s.execute(
-                select(
-                    SupplierItem.sku,
-                    SupplierItem.pack_milli,
-                    SupplierItem.min_order_milli,
-                    SupplierItem.cost_fen,
-                ).where(
-                    SupplierItem.supplier_id == supplier_id,
-                    SupplierItem.sku.in_(wanted[i : i + 500]),
-                )
-            )
+    items = {
+        sku: (pack, minimum, cost)
+        for sku, pack, minimum, cost in s.execute(
+            select(
+                SupplierItem.sku,
+                SupplierItem.pack_milli,
+                SupplierItem.min_order_milli,
+                SupplierItem.cost_fen,
+            ).where(SupplierItem.supplier_id == supplier_id)
         )
+    }
     rows = []
     for ln in lines:
         item = items.get(ln["sku"])
