@@ -84,6 +84,7 @@ class Gateway:
         self.members = MemberDesk(self.journal.conn, self.hub_calls, store)
         self.snapshots = Snapshots(data_dir, store, self.uplink)  # hub config, held locally
         self.snapshots.members, self.members.on_change = self.members, self.snapshots.report
+        self.stock.snapshots = self.snapshots  # the stock page names items from the catalog
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
         self.devices = Devices(self.ctx, drivers=DRIVERS)
         self.discovery = Discovery(busy=self.devices.port_in_use)  # USB, serial, HID by id

@@ -37,6 +37,7 @@ class Snapshots:
         self._locks = {kind: asyncio.Lock() for kind in snapshots.KINDS}
         self._tasks: set[asyncio.Task[None]] = set()
         self._promotions: tuple[int | None, list[pricing.Promotion]] = (None, [])
+        self._names: tuple[int | None, dict[str, str]] = (None, {})
         self.members: Any = None  # the members push's holder (edge/members_cache.MemberDesk)
         self.load()
         if uplink is not None:
@@ -56,6 +57,16 @@ class Snapshots:
     def get(self, kind: str) -> dict[str, Any] | None:
         snap = self.held.get(kind)
         return snap.data if snap else None
+
+    def item_names(self) -> dict[str, str]:
+        """SKU → the item's name in the catalog held (every item, priced here or not: the
+        stock page names what is on the shelf). Built once per catalog version."""
+        snap = self.held.get("catalog")
+        if snap is None:
+            return {}
+        if self._names[0] != snap.version:
+            self._names = (snap.version, {it["sku"]: it["name"] for it in snap.data["items"]})
+        return self._names[1]
 
     def promotions(self) -> tuple[int | None, list[pricing.Promotion]]:
         """The pricing engine's promotions from the snapshot held, and its version (a sale

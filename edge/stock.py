@@ -14,7 +14,8 @@ client_ref for retries) and reach the hub exactly once through the uplink.
 
 The store's manager and technician see both on the admin pages' stock page (`/admin/stock`,
 their log-in: what to reorder is the manager's business, not a cashier's): `board()` gives
-the rows, below the reorder point or in trouble first, and the alerts with what to do."""
+the rows (SKU and the catalog's name), below the reorder point or in trouble first, and the
+alerts with what to do, one per SKU."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ from aiohttp import web
 
 from edge.lane import Lanes
 from edge.rpc import HubCallError, HubCalls
+from edge.snapshots import Snapshots
 from edge.uplink import Uplink
-from protocols import bounds, events, topics
+from protocols import bounds, events, stock_alerts, topics
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class StoreStock:
         self.store = uplink.store
         self.calls = calls
         self.lanes: Lanes | None = None  # set by the gateway once its lanes exist
+        self.snapshots: Snapshots | None = None  # set by the gateway: the catalog's names
         self.alerts: list[dict[str, Any]] = []
         self.alerts_at: str | None = None
         # subscribed before the snapshots' config/+ (the first matching route takes a message)
@@ -80,20 +83,27 @@ class StoreStock:
         self.alerts, self.alerts_at = doc["alerts"], doc.get("at")
 
     async def board(self) -> dict[str, Any]:
-        """The stock page's content: every SKU's position as the hub has it (online), the
-        alerts as last published (also while the hub is away), each row marked with its
-        alerts, the troubled ones first, then the lowest available."""
-        by_sku: dict[str, list[dict[str, Any]]] = {}
-        for a in self.alerts:
-            by_sku.setdefault(str(a.get("sku")), []).append(a)
+        """The stock page's content: every SKU's position as the hub has it (online), named
+        from the catalog snapshot held, the alerts as last published (also while the hub is
+        away), one per SKU, the most severe (protocols/stock_alerts.py), each row marked with
+        its alert, the troubled ones first, then the lowest available."""
+        names = self.snapshots.item_names() if self.snapshots else {}
+        alerts = [
+            {**a, "name": names.get(str(a.get("sku")))}
+            for a in stock_alerts.most_severe(self.alerts)
+        ]
+        by_sku = {str(a.get("sku")): [a] for a in alerts}
         try:
             levels = (await self.calls.call("stock.levels", {"skus": []}))["levels"]
             error = None
         except HubCallError as err:
             levels, error = [], err.reason
-        rows = [{**lv, "alerts": by_sku.get(lv["sku"], [])} for lv in levels]
+        rows = [
+            {**lv, "name": names.get(lv["sku"]), "alerts": by_sku.get(lv["sku"], [])}
+            for lv in levels
+        ]
         rows.sort(key=lambda r: (not r["alerts"], r["available_milli"], r["sku"]))
-        return {"rows": rows, "alerts": self.alerts, "at": self.alerts_at, "error": error}
+        return {"rows": rows, "alerts": alerts, "at": self.alerts_at, "error": error}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -108,7 +118,8 @@ class StoreStock:
         return await self.calls._answer("stock.levels", {"skus": request.query.getall("sku", [])})
 
     async def get_alerts(self, request: web.Request) -> web.Response:
-        return web.json_response({"store": self.store, "at": self.alerts_at, "alerts": self.alerts})
+        alerts = stock_alerts.most_severe(self.alerts)  # one per SKU, as the page shows them
+        return web.json_response({"store": self.store, "at": self.alerts_at, "alerts": alerts})
 
     async def pickup(self, request: web.Request) -> web.Response:
         params = {"order_id": request.match_info["order_id"]}

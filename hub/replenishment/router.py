@@ -56,8 +56,10 @@ def run(store_id: StorePath, body: RunBody, db: Db, request: Request) -> dict[st
     with db.begin():
         done = service.nightly(db, store_id, today(db), now, body.auto_send_below_fen)
         del done["plan"]  # GET …/plan has it
-        worker = getattr(request.app.state, "worker", None)
-        if worker is not None:
+    # only after COMMIT: the store must never hear of alerts a rollback takes back
+    worker = getattr(request.app.state, "worker", None)
+    if worker is not None:
+        with db.begin():
             service.publish_alerts(db, store_id, worker.publish, now)
     return done
 

@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from hub.db import bulk_insert
 from hub.forecast import service as forecasting
 from hub.purchasing import service as purchasing
 from hub.purchasing.models import PoLine, PurchaseOrder, Supplier, SupplierItem
@@ -27,7 +28,7 @@ from hub.stock import ledger, reads
 from hub.stock.ledger import StockError, StockInvalid, StockNotFound
 from hub.stock.models import StockAlert
 from hub.stores.models import Store
-from protocols import topics
+from protocols import stock_alerts, topics
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +44,32 @@ Terms = dict[str, Any]
 
 def _suppliers(s: Session) -> tuple[dict[str, Terms], dict[tuple[str, str], Terms]]:
     """Per SKU, the cheapest supplier selling it (then the shortest lead time); and every
-    supplier's terms per (supplier, SKU)."""
+    supplier's terms per (supplier, SKU). One SELECT of plain rows (no ORM objects: the run
+    reads every supplier item for every store)."""
     best: dict[str, Terms] = {}
-    rows = s.execute(
-        select(SupplierItem, Supplier.lead_time_days).join(
-            Supplier, Supplier.id == SupplierItem.supplier_id
-        )
-    )
     every: dict[tuple[str, str], Terms] = {}
-    for item, lead in rows:
+    rows = s.execute(
+        select(
+            SupplierItem.supplier_id,
+            SupplierItem.sku,
+            Supplier.lead_time_days,
+            SupplierItem.pack_milli,
+            SupplierItem.min_order_milli,
+            SupplierItem.cost_fen,
+        ).join(Supplier, Supplier.id == SupplierItem.supplier_id)
+    )
+    for supplier, sku, lead, pack, minimum, cost in rows:
         terms = {
-            "supplier_id": item.supplier_id,
+            "supplier_id": supplier,
             "lead_days": lead,
-            "pack_milli": item.pack_milli,
-            "min_order_milli": item.min_order_milli,
-            "cost_fen": item.cost_fen,
+            "pack_milli": pack,
+            "min_order_milli": minimum,
+            "cost_fen": cost,
         }
-        every[(item.supplier_id, item.sku)] = terms
-        have = best.get(item.sku)
-        if have is None or (item.cost_fen, lead) < (have["cost_fen"], have["lead_days"]):
-            best[item.sku] = terms
+        every[(supplier, sku)] = terms
+        have = best.get(sku)
+        if have is None or (cost, lead) < (have["cost_fen"], have["lead_days"]):
+            best[sku] = terms
     return best, every
 
 
@@ -166,62 +173,96 @@ def plan_store(s: Session, store: str, today: date) -> list[dict[str, Any]]:
 
 def refresh_alerts(s: Session, store: str, rows: list[dict[str, Any]], now: datetime) -> int:
     """One open alert per SKU below its reorder point; the others' alerts go. Returns how many
-    are open."""
-    have = {a.sku: a for a in s.scalars(select(ReorderAlert).where(ReorderAlert.store_id == store))}
-    below = {r["sku"]: r for r in rows if r["below_reorder_point"]}
-    gone = [sku for sku in have if sku not in below]
-    if gone:
-        s.execute(
-            delete(ReorderAlert).where(ReorderAlert.store_id == store, ReorderAlert.sku.in_(gone))
-        )
-    for sku, r in below.items():
-        a = have.get(sku)
-        if a is None:
-            log.warning(
-                "reorder alert %s %s: available %s below the reorder point %s",
-                store,
-                sku,
-                r["available_milli"],
-                r["reorder_point_milli"],
+    are shown (not those of SKUs the ledger alerts of: see `alerts`). Set-based: one SELECT of
+    the store's alerts, one DELETE of those gone, one INSERT of the new ones, one UPDATE
+    (executemany) of those whose figures moved."""
+    alert = ReorderAlert.__table__
+    have = {
+        sku: (available, point)
+        for sku, available, point in s.execute(
+            select(alert.c.sku, alert.c.available_milli, alert.c.reorder_point_milli).where(
+                alert.c.store_id == store
             )
-            a = ReorderAlert(store_id=store, sku=sku, raised_at=now, published=False)
-            s.add(a)
-        elif (a.available_milli, a.reorder_point_milli) != (
-            r["available_milli"],
-            r["reorder_point_milli"],
-        ):
-            a.published = False
-        a.available_milli, a.reorder_point_milli = r["available_milli"], r["reorder_point_milli"]
-    if gone:  # the store's list changed: publish it again
-        s.execute(
-            ReorderAlert.__table__.update()
-            .where(ReorderAlert.store_id == store)
-            .values(published=False)
         )
-    s.flush()
-    return len(below)
+    }
+    below = {
+        r["sku"]: (r["available_milli"], r["reorder_point_milli"])
+        for r in rows
+        if r["below_reorder_point"]
+    }
+    gone = [sku for sku in have if sku not in below]
+    for i in range(0, len(gone), 500):  # within every engine's limit of bound parameters
+        s.execute(
+            delete(alert).where(alert.c.store_id == store, alert.c.sku.in_(gone[i : i + 500]))
+        )
+    new = [sku for sku in below if sku not in have]
+    for sku in new:
+        log.warning(
+            "reorder alert %s %s: available %s below the reorder point %s",
+            store,
+            sku,
+            *below[sku],
+        )
+    bulk_insert(
+        s,
+        alert,
+        [
+            {"sku": sku, "available_milli": below[sku][0], "reorder_point_milli": below[sku][1]}
+            for sku in new
+        ],
+        same={"store_id": store, "raised_at": now, "published": False},
+    )
+    moved = [(*below[sku], store, sku) for sku in below if sku in have and have[sku] != below[sku]]
+    conn = s.connection()
+    if moved:  # changed figures: the store hears of them again
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"UPDATE {alert.name} SET available_milli = {mark}, reorder_point_milli = {mark}, "
+            f"published = {mark} WHERE store_id = {mark} AND sku = {mark}",
+            [(available, point, False, st, sku) for available, point, st, sku in moved],
+        )
+    if gone:  # the store's list changed: publish it again
+        s.execute(alert.update().where(alert.c.store_id == store).values(published=False))
+    worse = s.scalars(
+        select(StockAlert.sku).where(StockAlert.store_id == store, StockAlert.cleared_at.is_(None))
+    )
+    return len(below.keys() - set(worse))  # as `alerts` lists them: one alert per SKU
 
 
 def alerts(s: Session, store: str | None = None) -> list[dict[str, Any]]:
-    q = select(ReorderAlert).order_by(ReorderAlert.store_id, ReorderAlert.sku)
+    """Open reorder alerts, but not for a SKU the ledger already alerts of (below zero, or
+    more reserved than on hand: more severe, the same shortage; protocols/stock_alerts.py)."""
+    alert = ReorderAlert.__table__
+    worse = (
+        select(StockAlert.id)
+        .where(
+            StockAlert.store_id == alert.c.store_id,
+            StockAlert.sku == alert.c.sku,
+            StockAlert.cleared_at.is_(None),
+        )
+        .exists()
+    )
+    q = (
+        select(
+            alert.c.store_id,
+            alert.c.sku,
+            alert.c.available_milli,
+            alert.c.reorder_point_milli,
+            alert.c.raised_at,
+        )
+        .where(~worse)
+        .order_by(alert.c.store_id, alert.c.sku)
+    )
     if store:
-        q = q.where(ReorderAlert.store_id == store)
-    return [
-        {
-            "store_id": a.store_id,
-            "sku": a.sku,
-            "available_milli": a.available_milli,
-            "reorder_point_milli": a.reorder_point_milli,
-            "raised_at": a.raised_at.isoformat(),
-        }
-        for a in s.scalars(q)
-    ]
+        q = q.where(alert.c.store_id == store)
+    return [{**r._asdict(), "raised_at": r.raised_at.isoformat()} for r in s.execute(q)]
 
 
 def store_alerts(s: Session, store: str) -> list[dict[str, Any]]:
-    """All the store is warned of, as its gateway gets them: the ledger's (kind `negative`,
-    `overreserved`) and the reorder alerts (kind `reorder`)."""
-    return ledger.open_alerts(s, store) + [{"kind": "reorder", **a} for a in alerts(s, store)]
+    """All the store is warned of, as its gateway gets them, one alert per SKU (the most
+    severe): the ledger's (kind `negative`, `overreserved`) and the reorder alerts (`reorder`)."""
+    found = ledger.open_alerts(s, store) + [{"kind": "reorder", **a} for a in alerts(s, store)]
+    return [dict(a) for a in stock_alerts.most_severe(found)]
 
 
 def publish_alerts(s: Session, store: str, publish: Publish, now: datetime) -> bool:
@@ -278,7 +319,7 @@ def draft_orders(
         po = purchasing.create_po(
             s, supplier, store, lines, now, note=f"replenishment {now.date().isoformat()}"
         )
-        value = purchasing.po_value_fen(s, po["id"])
+        value = po["value_fen"]
         if auto_send_below_fen is not None and value < auto_send_below_fen:
             try:
                 with s.begin_nested():

@@ -1,8 +1,9 @@
 """The store's stock page on the gateway (/admin/stock, the manager's and technician's log-in) in
 headless Chromium, against the real chain (Mosquitto, the hub and the gateway as processes):
 the store's levels asked of the hub, the alerts arriving live over MQTT — stock below zero after
-a sale, then a reorder alert from the hub's replenishment run — the troubled items first, what
-to do for each, in Chinese and English, on a laptop and a 360 px phone."""
+a sale, then a reorder alert from the hub's replenishment run, one alert per item — the
+troubled items first, named from the store's catalog snapshot beside their SKU, what to do for
+each, in Chinese and English, on a laptop and a 360 px phone."""
 
 from __future__ import annotations
 
@@ -50,7 +51,17 @@ def chain(
             json={"fixed_safety_milli": 20_000},
         )
         assert fixed.status_code == 200, fixed.text
+        # the catalog names two of the items; the store's snapshot carries them to the page
+        for sku, name in ((WATER, "农夫山泉 550ml"), (APPLE, "富士苹果")):
+            item = hub.http.put(f"/api/catalog/items/{sku}", json={"name": name, "price_fen": 200})
+            assert item.status_code == 200, item.text
+        assert hub.http.post("/api/catalog/publish", json={"stores": ["s1"]}).status_code == 200
         edge.start()
+        wait_until(
+            lambda: "catalog" in edge.http.get("/api/snapshots").json()["snapshots"],
+            30,
+            what="the catalog snapshot at the gateway",
+        )
         yield hub, edge
     finally:
         edge.stop()
@@ -90,6 +101,11 @@ def test_the_store_sees_its_stock_and_alerts_arriving_live(page, browser, chain)
     assert order == [NOODLES, APPLE, COLA, OREO, WATER], order
     assert [r.get_attribute("class") for r in rows.all()] == ["bad"] * 4 + [""]
     assert "库存为负" in page.inner_text(f"#alerts li[data-sku='{APPLE}']")
+    assert "富士苹果" in page.inner_text(f"#alerts li[data-sku='{APPLE}']")
+    # the catalog's name beside the SKU; an item the catalog lacks says so
+    assert page.inner_text(f"#levels tr[data-sku='{WATER}'] .name") == "农夫山泉 550ml"
+    assert WATER in page.inner_text(f"#levels tr[data-sku='{WATER}'] td:first-child")
+    assert "目录中没有" in page.inner_text(f"#levels tr[data-sku='{COLA}'] td:first-child")
     assert "盘点" in page.inner_text(f"#alerts li[data-sku='{APPLE}']")  # what to do
     water = page.inner_text(f"#levels tr[data-sku='{WATER}']")
     assert "8" in water.split() and "订货点" not in water  # 10 received, 2 sold; no alert yet
@@ -102,8 +118,16 @@ def test_the_store_sees_its_stock_and_alerts_arriving_live(page, browser, chain)
     assert [po["supplier_id"] for po in run.json()["purchase_orders"]] == ["water"]
     wait_until(lambda: (WATER, "reorder") in _alerts(edge), 30, what="the reorder alert")
     listed = hub.http.get("/api/replenishment/alerts", params={"store": "s1"}).json()["alerts"]
-    assert WATER in {a["sku"] for a in listed}
+    # the items below zero are below their reorder point (0) too: one condition, one alert,
+    # the most severe, at the hub and at the store
+    assert {a["sku"] for a in listed} == {WATER}
+    assert {(s, k) for s, k in _alerts(edge) if s in (APPLE, WATER)} == {
+        (APPLE, "negative"),
+        (WATER, "reorder"),
+    }
     page.reload()
+    assert page.locator(f"#alerts li[data-sku='{APPLE}']").count() == 1
+    assert page.locator(f"#levels tr[data-sku='{APPLE}'] small").count() == 1
     item = page.inner_text(f"#alerts li[data-sku='{WATER}'][data-kind='reorder']")
     assert "低于订货点" in item and "8 / 订货点 20" in item and "补货" in item
     assert page.get_attribute(f"#levels tr[data-sku='{WATER}']", "class") == "low"
@@ -123,6 +147,8 @@ def test_the_store_sees_its_stock_and_alerts_arriving_live(page, browser, chain)
         assert "This store’s stock" in p.inner_text("h1")
         item = p.inner_text(f"#alerts li[data-sku='{WATER}'][data-kind='reorder']")
         assert "below the reorder point" in item and "What to do" in item
+        assert "农夫山泉 550ml" in item
+        assert "(not in the catalog)" in p.inner_text(f"#levels tr[data-sku='{COLA}']")
         width = p.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"the stock page is {width} px wide on a phone"
         screenshot(p, "edge-stock-en-phone")

@@ -7,20 +7,27 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from hub.app import create_app
-from hub.db import Database, bulk_insert
+from hub.db import Database, bulk_insert, utcnow
 from hub.members.overview import today
 from hub.stock.models import DailyDemand
 from hub.stores.models import Store
+from protocols import topics
+from rig.processes import Broker
+from rig.waiting import wait_until
 
 H = {"Authorization": "Bearer api-test-token"}
 
@@ -37,8 +44,12 @@ def _demand(db: Database, store: str, sku: str, per_day: int, days: int) -> None
         )
 
 
-@pytest.fixture
-def api(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+@contextmanager
+def _hub(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mqtt_url: str | None = None
+) -> Iterator[tuple[TestClient, FastAPI]]:
+    """s1 short of milk, s2 holding too much of it, one supplier; MQTT when `mqtt_url` names
+    a broker."""
     monkeypatch.setenv("STOREGW_HUB_TOKEN", "api-test-token")
     monkeypatch.setenv("STOREGW_STOCK_JOB_S", "3600")
     with db.transaction() as s:
@@ -46,7 +57,7 @@ def api(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     _demand(db, "s1", "milk", 10_000, 120)
     _demand(db, "s1", "tea", 2_000, 120)
     _demand(db, "s2", "milk", 1_000, 120)
-    app = create_app(tmp_path / "hub-data", db.url)
+    app = create_app(tmp_path / "hub-data", db.url, mqtt_url=mqtt_url)
     with TestClient(app, headers=H) as client:
         sup = client.put(
             "/api/suppliers/fresh",
@@ -77,6 +88,12 @@ def api(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
                 },
             )
             assert r.status_code == 201, r.text
+        yield client, app
+
+
+@pytest.fixture
+def api(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    with _hub(db, tmp_path, monkeypatch) as (client, _app):
         yield client
 
 
@@ -182,3 +199,116 @@ def test_reorder_alerts_published_once_per_change(api: TestClient, db: Database)
     [(topic, payload, qos, retain)] = sent
     assert topic == "storegw/v1/s1/config/stock-alerts" and qos == 1 and retain
     assert '"sku": "milk"' in payload.decode()
+
+
+def _committed(db: Database, store: str) -> tuple[list[str], int]:
+    """What another connection sees of the store's reorder alerts and POs: committed state
+    only (a plain DBAPI connection, outside SQLAlchemy's BEGIN IMMEDIATE: it never waits)."""
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        mark = "?" if db.is_sqlite else "%s"
+        cur.execute(f"SELECT sku FROM reorder_alerts WHERE store_id = {mark} ORDER BY 1", (store,))
+        skus = [r[0] for r in cur.fetchall()]
+        cur.execute(f"SELECT count(*) FROM purchase_orders WHERE store_id = {mark}", (store,))
+        return skus, cur.fetchone()[0]
+    finally:
+        raw.rollback()
+        raw.close()
+
+
+def test_run_publishes_only_what_is_committed(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broker: Broker
+) -> None:
+    """POST …/run tells the store of its alerts after its transaction commits: at the moment
+    the document goes out, another connection already sees the alerts and the PO it speaks of
+    (published inside the transaction, a subscriber could read what was not committed yet, or
+    what a rollback took back). The store gets the document, retained, from the real broker."""
+    with _hub(db, tmp_path, monkeypatch, broker.url) as (api, app):
+        worker = app.state.worker
+        real = worker.publish
+        seen: list[tuple[list[str], int]] = []
+
+        def publish(topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+            if topic == topics.stock_alerts("s1"):
+                seen.append(_committed(db, "s1"))
+            real(topic, payload, qos, retain)
+
+        monkeypatch.setattr(worker, "publish", publish)  # observes, then the real publish
+        r = api.post("/api/replenishment/stores/s1/run", json={})
+        assert r.status_code == 200, r.text
+        assert len(r.json()["purchase_orders"]) == 1
+        assert seen == [(["milk"], 1)]
+
+        got: list[dict] = []
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        client.on_message = lambda c, u, msg: got.append(json.loads(msg.payload))
+        client.connect("127.0.0.1", broker.port)
+        client.subscribe(topics.stock_alerts("s1"), qos=1)
+        client.loop_start()
+        try:
+            wait_until(lambda: got, 10, what="the retained stock alerts")
+        finally:
+            client.loop_stop()
+            client.disconnect()
+        assert [(a["kind"], a["sku"]) for a in got[0]["alerts"]] == [("reorder", "milk")]
+
+
+def test_a_sku_below_zero_is_one_alert(api: TestClient, db: Database) -> None:
+    """Below zero, a SKU is below its reorder point too: one condition, one alert, the most
+    severe (`negative`), in the hub's lists and in what the store is sent; once the books are
+    back above zero but still short, the reorder alert shows again."""
+    from hub.replenishment import service
+
+    lost = api.post(
+        "/api/stock/stores/s1/write-offs", json={"sku": "dead", "kind": "loss", "qty_milli": 5_000}
+    )
+    assert lost.status_code == 201, lost.text
+    done = api.post("/api/replenishment/stores/s1/run", json={}).json()
+    assert done["alerts"] == 1  # milk; dead's shortage is the ledger's negative alert
+    listed = api.get("/api/replenishment/alerts", params={"store": "s1"}).json()["alerts"]
+    assert [a["sku"] for a in listed] == ["milk"]
+    with db.transaction() as s:
+        sent = service.store_alerts(s, "s1")
+    assert sorted((a["sku"], a["kind"]) for a in sent) == [
+        ("dead", "negative"),
+        ("milk", "reorder"),
+    ]
+
+
+def test_reorder_alerts_follow_the_stock(api: TestClient, db: Database) -> None:
+    """The nightly run's alerts, set-based: a figure that moved is updated and sent again, a
+    SKU newly below gets its alert, one back above loses it."""
+    from hub.replenishment import service
+
+    def shown() -> dict[str, int]:
+        rows = api.get("/api/replenishment/alerts", params={"store": "s1"}).json()["alerts"]
+        return {a["sku"]: a["available_milli"] for a in rows}
+
+    def publish() -> list[dict]:
+        sent: list[bytes] = []
+        with db.transaction() as s:
+            service.publish_alerts(s, "s1", lambda t, p, q, r: sent.append(p), utcnow())
+        return [json.loads(p)["alerts"] for p in sent]
+
+    def count(sku: str, milli: int) -> None:
+        r = api.post(
+            "/api/stock/stores/s1/stocktakes",
+            json={"counted_by": "t", "lines": [{"sku": sku, "counted_milli": milli}]},
+        )
+        assert r.status_code == 201, r.text
+
+    assert api.post("/api/replenishment/stores/s1/run", json={}).json()["alerts"] == 1
+    assert shown() == {"milk": 5_000}
+    assert len(publish()) == 1 and publish() == []  # sent once; unchanged: not again
+    count("milk", 2_000)
+    count("tea", 0)
+    assert api.post("/api/replenishment/stores/s1/run", json={}).json()["alerts"] == 2
+    assert shown() == {"milk": 2_000, "tea": 0}
+    [doc] = publish()
+    assert {a["sku"]: a["available_milli"] for a in doc} == {"milk": 2_000, "tea": 0}
+    count("milk", 500_000)
+    assert api.post("/api/replenishment/stores/s1/run", json={}).json()["alerts"] == 1
+    assert shown() == {"tea": 0}
+    [doc] = publish()
+    assert [a["sku"] for a in doc] == ["tea"]

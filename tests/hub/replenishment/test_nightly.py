@@ -102,7 +102,11 @@ def test_due_at_two_in_the_morning_store_time(
         jobs.clock = lambda: _at(tomorrow, 1, 59)
         assert _by_name(api)["ran"] == []  # a minute early
         jobs.clock = lambda: _at(tomorrow, 2, 0)  # the scheduler's own tick finds them due
-        runs = wait_until(lambda: len(_runs(api)) == 2 and _runs(api), what="the nightly runs")
+        # the pass commits each store's run, then the transfers among them: wait for both
+        runs = wait_until(
+            lambda: (r := _runs(api)) and len(r) == 2 and any(x["transfers"] for x in r) and r,
+            what="the nightly runs and their transfers",
+        )
         by_store = {r["store_id"]: r for r in runs}
         assert {r["day"] for r in runs} == {tomorrow.isoformat()}
         s1 = by_store["s1"]
