@@ -190,14 +190,18 @@ def list_promotions(db: Db) -> dict[str, Any]:
 def publish(body: PublishIn, request: Request, db: Db, who: Actor) -> dict[str, Any]:
     """Build the changed snapshots now (all stores, or these) and publish what is new."""
     publish_fn = request.app.state.jobs.publisher()  # None while the hub has no broker connection
-    with db.begin():  # one transaction, so the scheduled job cannot send what this one built
+    with db.begin():
         made = [
             {"store": r.store_id, "kind": r.kind, "version": r.version}
             for r in catalog.refresh(db, body.stores)
         ]
-        sent = catalog.publish_newest(db, publish_fn) if publish_fn else 0
         if made:  # configuration for the stores' gateways (prices, promotions, tiers)
             audit.record(db, who, "config.publish", ",".join(body.stores or ["*"]), None, made)
+    sent = 0
+    if publish_fn:
+        with db.begin():  # after the commit (catalog.publish_newest); the scheduled job may
+            catalog.publish_newest(db, publish_fn)  # have sent some already: count them all
+            sent = catalog.published_count(db, made)
     return {"new_versions": made, "published": sent, "connected": publish_fn is not None}
 
 

@@ -174,8 +174,13 @@ def _newest(s: Session, unpublished_only: bool) -> list[ConfigSnapshot]:
 
 def publish_newest(s: Session, publish: Publish, everything: bool = False) -> int:
     """Publish the newest version of each (store, kind) not yet published (or all of them),
-    retained; marked published in the caller's transaction. After a `refresh` in the same
-    transaction, no other refresher (the scheduled job, an HQ publish) sends what it built."""
+    retained, and mark it published in the caller's transaction. Call it in a transaction of
+    its own, after the `refresh` that built them committed: a version sent and then rolled
+    back would be built again with other content under the same number, and a gateway that
+    holds the number would keep the wrong content. The stores' rows are locked first, as
+    `refresh` locks them: a publisher never reads the newest while another commits a newer
+    one, so an older version never lands last on a retained topic."""
+    s.execute(select(Store.id).order_by(Store.id).with_for_update())
     rows = _newest(s, unpublished_only=not everything)
     now = utcnow()
     for r in rows:
@@ -184,6 +189,20 @@ def publish_newest(s: Session, publish: Publish, everything: bool = False) -> in
     if rows:
         log.info("published %s snapshot(s)", len(rows))
     return len(rows)
+
+
+def published_count(s: Session, versions: list[dict[str, Any]]) -> int:
+    """How many of these {store, kind, version} are out (whoever sent them)."""
+    if not versions:
+        return 0
+    keys = {(v["store"], v["kind"], v["version"]) for v in versions}
+    rows = s.execute(
+        select(ConfigSnapshot.store_id, ConfigSnapshot.kind, ConfigSnapshot.version).where(
+            ConfigSnapshot.store_id.in_({k[0] for k in keys}),
+            ConfigSnapshot.published_at.is_not(None),
+        )
+    )
+    return sum(1 for r in rows if tuple(r) in keys)
 
 
 def record_held(s: Session, store: str, gateway: str, payload: bytes) -> None:

@@ -71,8 +71,9 @@ def run_tiers(db: Database, members: Members) -> dict[str, Any]:
 
 
 def run_snapshots(db: Database, publish: catalog.Publish | None, everything: bool = False) -> dict:
-    with db.transaction() as s:  # built and sent together: see POST /api/catalog/publish
+    with db.transaction() as s:
         made = len(catalog.refresh(s))
+    with db.transaction() as s:  # after the commit: see catalog.publish_newest
         sent = catalog.publish_newest(s, publish, everything) if publish else 0
     return {"new_versions": made, "published": sent}
 
@@ -80,8 +81,7 @@ def run_snapshots(db: Database, publish: catalog.Publish | None, everything: boo
 def run_member_push(
     db: Database, members: Members, publish: catalog.Publish | None, everything: bool = False
 ) -> dict[str, Any]:
-    with db.transaction() as s:  # changes and their publish together, as the snapshots
-        return member_push.run(s, members, publish, member_push.Settings.from_env(), everything)
+    return member_push.run(db, members, publish, member_push.Settings.from_env(), everything)
 
 
 class Scheduler:

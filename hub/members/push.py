@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from hub.catalog.models import GatewaySnapshot
 from hub.catalog.service import Publish
-from hub.db import utcnow
+from hub.db import Database, utcnow
 from hub.loyalty.models import PointsAccount
 from hub.members.models import Member, MemberPushEntry, MemberPushState
 from hub.members.service import Members
@@ -291,15 +291,21 @@ def publish_store(
 
 
 def run(
-    s: Session,
+    db: Database,
     members: Members,
     publish: Publish | None,
     cfg: Settings,
     everything: bool = False,
 ) -> dict[str, int]:
-    changed = published = 0
-    for store in s.scalars(select(Store.id).order_by(Store.id)).all():
-        changed += refresh_store(s, members, store, cfg)
-        if publish is not None:
-            published += publish_store(s, members, store, publish, everything)
+    """Refresh every store's set, commit, then publish: a message never carries a version a
+    rollback could take back (and hand to different content), which a gateway holding it
+    would then never replace."""
+    with db.transaction() as s:
+        stores = list(s.scalars(select(Store.id).order_by(Store.id)).all())
+        changed = sum(refresh_store(s, members, store, cfg) for store in stores)
+    published = 0
+    if publish is not None:
+        for store in stores:
+            with db.transaction() as s:
+                published += publish_store(s, members, store, publish, everything)
     return {"changed": changed, "published": published}

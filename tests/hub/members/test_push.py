@@ -34,9 +34,7 @@ class Sent:
 
 def run(db: Database, members: Members, cfg: push.Settings = CFG) -> tuple[dict, Sent]:
     sent = Sent()
-    with db.transaction() as s:
-        got = push.run(s, members, sent, cfg)
-    return got, sent
+    return push.run(db, members, sent, cfg), sent
 
 
 def by_id(p: members_push.Push) -> dict[str, Any]:
