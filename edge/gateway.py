@@ -86,6 +86,7 @@ class Gateway:
         self.snapshots.members, self.members.on_change = self.members, self.snapshots.report
         self.stock.snapshots = self.snapshots  # the stock page names items from the catalog
         self.ctx = Context(lanes=LaneBus(), data_dir=data_dir, db=self.journal.db)
+        self.ctx.item_names = self.snapshots.item_names  # another store's sale's refund slip
         self.devices = Devices(self.ctx, drivers=DRIVERS)
         self.discovery = Discovery(busy=self.devices.port_in_use)  # USB, serial, HID by id
         self.devices.sources.append(self.discovery)

@@ -63,6 +63,9 @@ class Context:
     print_txn_hooks: list[SaleTxnHook] = field(default_factory=list)
     # run after those are durable (wake the printer; a cash refund opens the drawer)
     print_hooks: list[SaleHook] = field(default_factory=list)
+    # SKU → name in the catalog held: names a refund slip's lines when the sale was made at
+    # another store (not in this journal; found at the hub)
+    item_names: Callable[[], dict[str, str]] = dict
 
 
 class Device(ABC):

@@ -253,7 +253,9 @@ class Printer(Device):
                 (body["sale_id"],),
             ).fetchone()
             sale = json.loads(row[0])["body"] if row else {}
-            names = {ln["sku"]: ln["name"] for ln in sale.get("lines", [])}
+            # the sale's own names; another store's sale: the catalog's
+            lines = sale.get("lines")
+            names = {ln["sku"]: ln["name"] for ln in lines} if lines else self.ctx.item_names()
             env = {**doc, "body": {**body, "receipt_no": sale.get("receipt_no")}}
             out = render_refund(env, self.paper, self.store, names=names)
             kind, key = "refund", body["refund_id"]

@@ -15,6 +15,7 @@ from rig.lane_store import write_snapshots
 from rig.sim_loop import SimLoop
 from tests.conftest import Broker, Edge, wait_until
 from tests.edge.rig import sale
+from transport.ids import new_id
 
 WATER = "6901028075015"
 
@@ -138,6 +139,38 @@ def test_closing_prints_the_z_report_on_the_lanes_printer(
     with sqlite3.connect(data / "journal.db") as db:
         jobs = db.execute("SELECT kind, state FROM print_jobs WHERE sale_id = ?", (event_id,))
         assert jobs.fetchall() == [("report", "printed")]  # keyed by the shift.closed event
+
+
+def test_another_stores_sale_refunded_offline_prints_its_slip_with_the_catalogs_names(
+    tmp_path: Path, broker: Broker
+):
+    """A sale this journal does not hold (made at another store; the hub away, within the
+    store's offline cap): its slip names the lines from the catalog held, not by SKU."""
+    sims = SimLoop()
+    printer = PrinterSim(columns=48)
+    _, port = sims.run(printer.start())
+    data = tmp_path / "edge"
+    write_snapshots(data, "s1")
+    (data / "devices.toml").write_text(_printer_toml(port, "zh"), "utf-8")
+    edge = Edge(data, "s1", "g1", broker.url)
+    edge.env["STOREGW_OFFLINE_REFUND_CAP_FEN"] = "1000"
+    edge.start()
+    try:
+        http = edge.http
+        wait_until(lambda: http.get("/api/devices").json()["devices"][0]["state"] == "online",
+                   10, what="printer online")  # fmt: skip
+        refund = {"cashier": "张丽", "sale_id": new_id(), "reason": "破损",
+                  "lines": [{"sku": WATER, "qty_milli": 1000, "amount_fen": 200}],
+                  "payments": [{"tender": "cash", "amount_fen": 200}]}  # fmt: skip
+        r = http.post("/api/lanes/1/refunds", json=refund)
+        assert r.status_code == 201, r.text
+        wait_until(lambda: len(printer.receipts) == 1, 10, what="the slip")
+        slip = printer.receipts[0].text
+        assert "退货单" in slip and "农夫山泉" in slip and "-2.00" in slip
+    finally:
+        edge.stop()
+        sims.run(printer.stop())
+        sims.stop()
 
 
 @pytest.mark.slow
