@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,32 @@ def _printer_toml(port: int, language: str) -> str:
     )
 
 
+@contextmanager
+def printing_lane(
+    tmp_path: Path, broker: Broker, language: str = "zh"
+) -> Iterator[tuple[Edge, PrinterSim, SimLoop]]:
+    """A gateway (not started) whose lane 1 prints on a simulated TCP printer; both stopped
+    afterwards."""
+    sims = SimLoop()
+    printer = PrinterSim(columns=48)
+    _, port = sims.run(printer.start())
+    data = tmp_path / "edge"
+    write_snapshots(data, "s1")
+    (data / "devices.toml").write_text(_printer_toml(port, language), "utf-8")
+    edge = Edge(data, "s1", "g1", broker.url)
+    try:
+        yield edge, printer, sims
+    finally:
+        edge.stop()
+        sims.run(printer.stop())
+        sims.stop()
+
+
+def printer_online(edge: Edge) -> None:
+    wait_until(lambda: edge.http.get("/api/devices").json()["devices"][0]["state"] == "online",
+               10, what="printer online")  # fmt: skip
+
+
 WORDS = {  # what each printed line must say, per the store's language
     "zh": ["Z 报表（结班）", "销售笔数 2", "退货笔数 1", "现金 18.00", "银行卡 20.00",
            "备用金 100.00", "应有现金 118.00", "实点 现金 117.50", "差额 现金 -0.50",
@@ -87,19 +115,12 @@ def test_closing_prints_the_z_report_on_the_lanes_printer(
     close: the Z report's bytes reach the simulated TCP printer with the totals per tender, the
     counts, the float, the counted cash and the difference, in the store's language; its job was
     committed with the `shift.closed` event."""
-    sims = SimLoop()
-    printer = PrinterSim(columns=48)
-    _, port = sims.run(printer.start())
-    data = tmp_path / "edge"
-    write_snapshots(data, "s1")
-    (data / "devices.toml").write_text(_printer_toml(port, language), "utf-8")
-    (data / "payments.toml").write_text('external_tenders = ["card"]\n', "utf-8")
-    edge = Edge(data, "s1", "g1", broker.url)
-    edge.start()
-    try:
+    with printing_lane(tmp_path, broker, language) as (edge, printer, _):
+        data = edge.data_dir
+        (data / "payments.toml").write_text('external_tenders = ["card"]\n', "utf-8")
+        edge.start()
         http = edge.http
-        wait_until(lambda: http.get("/api/devices").json()["devices"][0]["state"] == "online",
-                   10, what="printer online")  # fmt: skip
+        printer_online(edge)
         opened = http.post("/api/lanes/1/shifts/open", json={"cashier": "张丽", "float_fen": 10000})
         assert opened.status_code == 201
         cash = http.post("/api/lanes/1/sales", json=sale([{"tender": "cash", "amount_fen": 5000}]))
@@ -132,10 +153,6 @@ def test_closing_prints_the_z_report_on_the_lanes_printer(
             return any(j["sale_id"] == event_id and j["state"] == "printed" for j in jobs)
 
         wait_until(report_printed, 10, what="the Z report's job printed")
-    finally:
-        edge.stop()
-        sims.run(printer.stop())
-        sims.stop()
     with sqlite3.connect(data / "journal.db") as db:
         jobs = db.execute("SELECT kind, state FROM print_jobs WHERE sale_id = ?", (event_id,))
         assert jobs.fetchall() == [("report", "printed")]  # keyed by the shift.closed event
@@ -146,51 +163,31 @@ def test_another_stores_sale_refunded_offline_prints_its_slip_with_the_catalogs_
 ):
     """A sale this journal does not hold (made at another store; the hub away, within the
     store's offline cap): its slip names the lines from the catalog held, not by SKU."""
-    sims = SimLoop()
-    printer = PrinterSim(columns=48)
-    _, port = sims.run(printer.start())
-    data = tmp_path / "edge"
-    write_snapshots(data, "s1")
-    (data / "devices.toml").write_text(_printer_toml(port, "zh"), "utf-8")
-    edge = Edge(data, "s1", "g1", broker.url)
-    edge.env["STOREGW_OFFLINE_REFUND_CAP_FEN"] = "1000"
-    edge.start()
-    try:
-        http = edge.http
-        wait_until(lambda: http.get("/api/devices").json()["devices"][0]["state"] == "online",
-                   10, what="printer online")  # fmt: skip
+    with printing_lane(tmp_path, broker) as (edge, printer, _):
+        edge.env["STOREGW_OFFLINE_REFUND_CAP_FEN"] = "1000"
+        edge.start()
+        printer_online(edge)
         refund = {"cashier": "张丽", "sale_id": new_id(), "reason": "破损",
                   "lines": [{"sku": WATER, "qty_milli": 1000, "amount_fen": 200}],
                   "payments": [{"tender": "cash", "amount_fen": 200}]}  # fmt: skip
-        r = http.post("/api/lanes/1/refunds", json=refund)
+        r = edge.http.post("/api/lanes/1/refunds", json=refund)
         assert r.status_code == 201, r.text
         wait_until(lambda: len(printer.receipts) == 1, 10, what="the slip")
         slip = printer.receipts[0].text
         assert "退货单" in slip and "农夫山泉" in slip and "-2.00" in slip
-    finally:
-        edge.stop()
-        sims.run(printer.stop())
-        sims.stop()
 
 
 @pytest.mark.slow
 def test_the_z_report_survives_a_crash_with_the_printer_off(tmp_path: Path, broker: Broker):
     """The printer is off when the shift closes and the gateway is killed right after: the Z
     report's job was committed with `shift.closed`, so the restarted gateway prints it once."""
-    sims = SimLoop()
-    printer = PrinterSim(columns=48)
-    _, port = sims.run(printer.start())
-    data = tmp_path / "edge"
-    write_snapshots(data, "s1")
-    (data / "devices.toml").write_text(_printer_toml(port, "zh"), "utf-8")
-    edge = Edge(data, "s1", "g1", broker.url)
+    with printing_lane(tmp_path, broker) as (edge, printer, sims):
 
-    def printer_state() -> str:
-        return edge.http.get("/api/devices").json()["devices"][0]["state"]
+        def printer_state() -> str:
+            return edge.http.get("/api/devices").json()["devices"][0]["state"]
 
-    edge.start()
-    try:
-        wait_until(lambda: printer_state() == "online", 10, what="printer online")
+        edge.start()
+        printer_online(edge)
         shift = {"cashier": "张丽", "float_fen": 10000}
         assert edge.http.post("/api/lanes/1/shifts/open", json=shift).status_code == 201
         assert edge.http.post("/api/lanes/1/sales", json=sale()).status_code == 201
@@ -206,8 +203,4 @@ def test_the_z_report_survives_a_crash_with_the_printer_off(tmp_path: Path, brok
         lines = [" ".join(ln.split()) for ln in printer.receipts[1].text.splitlines()]
         assert "Z 报表（结班）" in lines and "差额 现金 0.00" in lines, lines
         assert edge.http.get("/api/lanes/1/shifts/current").status_code == 404  # closed with it
-    finally:
-        edge.stop()
-        sims.run(printer.stop())
-        sims.stop()
     assert len(printer.receipts) == 2  # the Z report once
