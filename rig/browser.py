@@ -56,3 +56,12 @@ def outside_requests(page, allowed_host: str) -> list[str]:
 
     page.on("request", on_request)
     return seen
+
+
+def pair_screen(page, base: str, code: str, lands_on: str) -> None:
+    """Pair a lane screen or staff phone as a person does: open the pairing form, type the
+    code the manager was given, and land on the screen it opens."""
+    page.goto(f"{base}/lane/")
+    page.fill("input[name=code]", code)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}{lands_on}")

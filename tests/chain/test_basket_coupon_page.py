@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from rig.browser import outside_requests, screenshot
+from rig.browser import outside_requests, pair_screen, screenshot
 from tests.chain.coupon_shop import MANAGER, PASSWORD, PHONES, RICE, WATER, open_shop
 from tests.conftest import Broker, wait_until
 
@@ -27,10 +27,7 @@ def test_the_cashier_applies_a_coupon_and_a_manager_overrides_the_floor(
         base = f"http://127.0.0.1:{edge.port}"
         outside = outside_requests(page, f"127.0.0.1:{edge.port}")
         page.set_default_timeout(20_000)
-        page.goto(f"{base}/lane/")
-        page.fill("input[name=code]", code)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/lane/1/")
+        pair_screen(page, base, code, "/lane/1/")
         page.wait_for_selector("#hub.ok")
 
         for item in (WATER, WATER, WATER, WATER, WATER, RICE):  # typed, as a wedge scanner

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from rig.browser import outside_requests, screenshot
+from rig.browser import outside_requests, pair_screen, screenshot
 from tests.conftest import Broker, Edge, Hub, wait_until
 from tests.hub.sales.refund_events import sale_request
 
@@ -40,10 +40,7 @@ def test_store_bs_screen_returns_store_as_sale_and_says_when_the_hub_is_away(
         base = f"http://127.0.0.1:{b.port}"
         outside = outside_requests(page, f"127.0.0.1:{b.port}")
         code = b.http.post("/api/lanes/1/pairing").json()["code"]
-        page.goto(f"{base}/lane/")
-        page.fill("input[name=code]", code)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/lane/1/")
+        pair_screen(page, base, code, "/lane/1/")
         page.goto(f"{base}/lane/1/returns")
         page.fill("#receipt", sale_id)
         page.press("#receipt", "Enter")

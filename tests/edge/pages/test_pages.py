@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import expect
 
-from rig.browser import PHONE, outside_requests, screenshot
+from rig.browser import PHONE, outside_requests, pair_screen, screenshot
 from tests.conftest import Edge
 
 
@@ -56,10 +56,7 @@ def test_staff_phone_builds_a_basket_and_sends_it_to_a_lane(edge: Edge, browser)
     try:
         outside = outside_requests(page, f"127.0.0.1:{edge.port}")
         code = edge.http.post("/api/pairing/staff").json()["code"]
-        page.goto(f"{base}/lane/")
-        page.fill("input[name=code]", code)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/order/")
+        pair_screen(page, base, code, "/order/")
         page.fill("#q", "农夫")
         page.click("#find button")
         page.click("#found button >> text=农夫山泉")

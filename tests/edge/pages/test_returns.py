@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from edge.sim.printer import PrinterSim
-from rig.browser import PHONE, outside_requests, screenshot
+from rig.browser import PHONE, outside_requests, pair_screen, screenshot
 from rig.lane_store import write_snapshots
 from rig.sim_loop import SimLoop
 from tests.conftest import Broker, Edge, wait_until
@@ -60,10 +60,7 @@ def test_a_partial_return_through_the_screen(shop, page):
     base = f"http://127.0.0.1:{edge.port}"
     outside = outside_requests(page, f"127.0.0.1:{edge.port}")
     code = http.post("/api/lanes/1/pairing").json()["code"]
-    page.goto(f"{base}/lane/")
-    page.fill("input[name=code]", code)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/lane/1/")
+    pair_screen(page, base, code, "/lane/1/")
     page.click("#to-returns")
     page.wait_for_url(f"{base}/lane/1/returns")
     expect(page.locator("header strong")).to_have_text("收银台 1 · 退货退款")
