@@ -142,6 +142,8 @@ class Gateway:
             ReturnsScreen(self.pages, self.lanes, shifts.cashier).routes(),
         ):
             app.add_routes(routes)
+        # open lane event streams (the cashier pages) end at once when the gateway stops
+        app.on_shutdown.append(lambda _app: self._close_lanes())
         admin_app = admin.AdminApp(self)  # the technician's pages, /admin/ (edge/admin)
         admin_app.mount(app)
         # a manager's account approves a price below the margin floor at a lane, audited
@@ -150,6 +152,9 @@ class Gateway:
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+
+    async def _close_lanes(self) -> None:
+        self.ctx.lanes.close()
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response(

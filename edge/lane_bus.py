@@ -11,6 +11,7 @@ from typing import Any
 
 LaneEvent = dict[str, Any]
 Listener = Callable[[str, LaneEvent], None]
+CLOSED: LaneEvent = {"type": "closed"}  # the last event a subscriber gets: the gateway stops
 
 
 class LaneBus:
@@ -19,6 +20,7 @@ class LaneBus:
         self._queue_size = queue_size
         self.last: dict[str, LaneEvent] = {}
         self._listeners: list[Listener] = []
+        self.closed = False
 
     def listen(self, listener: Listener) -> None:
         """Called in the publisher's turn for every event (the baskets take scans this way:
@@ -36,8 +38,20 @@ class LaneBus:
 
     def subscribe(self, lane: str) -> asyncio.Queue[LaneEvent]:
         q: asyncio.Queue[LaneEvent] = asyncio.Queue(self._queue_size)
+        if self.closed:
+            q.put_nowait(CLOSED)
         self._subs[lane].add(q)
         return q
+
+    def close(self) -> None:
+        """End every subscriber's stream (CLOSED): a screen's open event stream must not hold
+        the gateway's stop until the HTTP server's shutdown timeout."""
+        self.closed = True
+        for subs in self._subs.values():
+            for q in subs:
+                if q.full():
+                    q.get_nowait()
+                q.put_nowait(CLOSED)
 
     def unsubscribe(self, lane: str, q: asyncio.Queue[LaneEvent]) -> None:
         self._subs[lane].discard(q)

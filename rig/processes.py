@@ -213,6 +213,8 @@ class Server(Proc):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+                # a stop that hangs is a bug (systemd would kill it too, mid-write)
+                raise AssertionError(f"{self.log.stem} ignored SIGTERM for 15 s; killed") from None
 
 
 class Hub(Server):

@@ -20,6 +20,7 @@ from msgspec import Meta
 
 from edge import http_errors
 from edge.devices.base import DeviceError
+from edge.lane_bus import CLOSED
 from protocols import pricing
 from protocols.strict import Invalid, convert
 
@@ -69,6 +70,8 @@ async def stream(request: web.Request, lanes: Any, lane: str) -> web.StreamRespo
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
+            if event is CLOSED:  # the gateway stops: the page reconnects to the next one
+                break
             await response.write(sse_frame(event.get("type", "message"), for_the_page(event)))
     except ConnectionResetError:
         pass
