@@ -143,7 +143,6 @@ class Baskets:
         self.store = lanes.journal.store
         self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.bus.listen(self._on_lane_event)
 
     # --- storage ---------------------------------------------------------------------------
     def load(self, lane: str) -> dict[str, Any]:
@@ -515,11 +514,10 @@ class Baskets:
         return await self.get(lane)
 
     # --- the lane bus: scans and payment codes ---------------------------------------------
-    def _on_lane_event(self, lane: str, event: LaneEvent) -> None:
-        kind = event.get("type")
-        if kind not in ("scan", "paycode") or not self.lanes.declared.known(lane):
-            return
-        if kind == "scan":
+    def take(self, lane: str, event: LaneEvent) -> None:
+        """A scan or a payment code at a declared lane: the gateway's lane-bus listener hands
+        them over (edge/gateway.py), the first one building the baskets."""
+        if event.get("type") == "scan":
             code = str(event.get("code") or event.get("text") or event.get("gtin") or "")
             coro = self.scan(lane, code)
         else:

@@ -7,38 +7,36 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from edge import admin, allocator, http_errors, metrics, openapi, token
-from edge.basket import Baskets
-from edge.basket_coupons import BasketCoupons
+from edge import admin, allocator, first_use, http_errors, metrics, pages, token
 from edge.coupons import CouponClaims
 from edge.declared_lanes import parse_spec
 from edge.devices import lanes_io, receipt_routes
 from edge.devices.base import Context
 from edge.devices.discovery import Discovery
 from edge.devices.registry import Devices
+from edge.first_use import FirstUse
 from edge.journal import Journal
 from edge.lane import Lanes
-from edge.lane_bus import LaneBus
-from edge.margin_override import MarginOverride
+from edge.lane_bus import LaneBus, LaneEvent
 from edge.members_cache import MemberDesk
 from edge.metrics import GatewayMetrics
-from edge.pages import routes as pages_routes
-from edge.pages.pairing import Pairing as ScreenPairing  # a lane screen or staff phone
-from edge.pages.returns import ReturnsScreen
-from edge.pages.routes import Pages
 from edge.pairing import Pairing  # this gateway with the hub (certificates)
 from edge.payments.service import Payments
 from edge.rpc import HubCalls
 from edge.shifts import Shifts
 from edge.snapshots import Snapshots
 from edge.stock import StoreStock
-from edge.tenders import Tenders
 from edge.uplink import Uplink
 from transport import sd_notify
+
+if TYPE_CHECKING:
+    from edge.basket import Baskets
+    from edge.pages.returns import ReturnsScreen
+    from edge.pages.routes import Pages
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +51,9 @@ DRIVERS: dict[str, str] = {
     "terminal": "edge.devices.terminal:Terminal",
     "aggregator": "edge.devices.aggregator:Aggregator",
 }
+# the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py)
+API_DOCS = (("GET", "/openapi.json", "spec"), ("GET", "/docs", "docs"))
+OPEN_PATHS = frozenset({"/health", metrics.PATH, *(path for _, path, _ in API_DOCS)})
 
 
 class Gateway:
@@ -99,32 +100,28 @@ class Gateway:
         self.metrics = GatewayMetrics(
             self.journal, self.uplink, self.devices, self.ctx, data_dir, self.token
         )
-        # the lanes' baskets and the shop-floor pages (docs/lanes.md)
-        self.baskets = Baskets(
-            self.journal.conn, self.lanes, self.snapshots, self.devices, self.members
-        )
-        # its parts: coupons claimed at the hub, a manager's override of the margin floor,
-        # tenders and the checkout
-        self.baskets.coupons = BasketCoupons(self.baskets)
-        self.baskets.override = MarginOverride(self.baskets)
-        self.baskets.tenders = Tenders(self.baskets, self.payments)
-        self.pages = Pages(self.baskets, ScreenPairing(self.journal.conn), self.devices)
-        # the API's description (/openapi.json, /docs) is open: it holds no data (edge/openapi.py);
+        self.shifts = Shifts(self.journal.conn, self.lanes)  # open, X, Z
+        # built at their first use, not at start (edge/first_use.py): an idle gateway serves no
+        # basket, no page and no API description. The lanes' baskets (docs/lanes.md) come with
+        # the first basket call, shop-floor page or scan at a lane; the pricing engine with them
+        self.baskets = FirstUse("the baskets", self._baskets)
+        self.pages = FirstUse("the shop-floor pages", self._pages)
+        self.returns_screen = FirstUse("the returns screen", self._returns_screen)
+        self.api_docs = FirstUse("the API's description", first_use.module("edge.openapi"))
+        self.ctx.lanes.listen(self._to_basket)
         # /metrics checks its own tokens (edge/metrics.py); the technician's pages (/admin/) and
         # the shop-floor pages have their own sign-in
-        open_paths = frozenset({"/health", metrics.PATH}) | openapi.OPEN_PATHS
-        own_auth = (admin.PREFIX, *pages_routes.OWN_AUTH)
+        own_auth = (admin.PREFIX, *pages.OWN_AUTH)
         app = web.Application(
             middlewares=[
                 http_errors.json_errors,
-                token.middleware(self.token, open_paths, own_auth=own_auth),
-                self.pages.guard,  # paired screens only, on the pages' paths
+                token.middleware(self.token, OPEN_PATHS, own_auth=own_auth),
+                self._pages_guard,  # paired screens only, on the pages' paths
             ]
         )
-        shifts = Shifts(self.journal.conn, self.lanes)
         # every route the gateway serves, by who provides it (one line each)
         for routes in (
-            [web.get("/health", self._health), *openapi.routes()],
+            [web.get("/health", self._health), *self.api_docs.routes(API_DOCS)],
             self.metrics.routes(),  # /metrics, its own tokens
             self.lanes.routes(),  # sales, refunds, shift closes, the journal
             self.devices.routes(),
@@ -136,25 +133,63 @@ class Gateway:
             lanes_io.routes(self.devices),  # the lane's scans, weights, weighed items
             receipt_routes.routes(self.devices),  # e-receipts and reprints
             self.stock.routes(),  # the store's own stock and alerts, pickups
-            self.pages.routes(),  # the cashier page, the staff order page, pairing
-            shifts.routes(),  # open, X, Z
+            # the cashier page, the staff order page, the basket API, pairing
+            [*self.pages.routes(pages.ROUTES), web.static(*pages.STATIC)],
+            self.shifts.routes(),  # open, X, Z
             # the returns screen on a paired lane; a refund is made in the open shift's name
-            ReturnsScreen(self.pages, self.lanes, shifts.cashier).routes(),
+            self.returns_screen.routes(pages.RETURNS_ROUTES),
         ):
             app.add_routes(routes)
         # open lane event streams (the cashier pages) end at once when the gateway stops
         app.on_shutdown.append(lambda _app: self._close_lanes())
-        admin_app = admin.AdminApp(self)  # the technician's pages, /admin/ (edge/admin)
-        admin_app.mount(app)
-        # a manager's account approves a price below the margin floor at a lane, audited
-        self.baskets.override.managers = admin_app.accounts
-        self.baskets.override.audit = admin_app
+        self.admin = admin.AdminApp(self)  # the technician's pages, /admin/ (edge/admin)
+        self.admin.mount(app)
         self.app = app
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _close_lanes(self) -> None:
         self.ctx.lanes.close()
+
+    # --- the parts built at their first use ---------------------------------------------------
+    def _baskets(self) -> Baskets:
+        from edge.basket import Baskets
+        from edge.basket_coupons import BasketCoupons
+        from edge.margin_override import MarginOverride
+        from edge.tenders import Tenders
+
+        baskets = Baskets(self.journal.conn, self.lanes, self.snapshots, self.devices, self.members)
+        # its parts: coupons claimed at the hub, a manager's override of the margin floor
+        # (a manager's account approves it, audited), tenders and the checkout
+        baskets.coupons = BasketCoupons(baskets)
+        baskets.override = MarginOverride(baskets)
+        baskets.override.managers, baskets.override.audit = self.admin.accounts, self.admin
+        baskets.tenders = Tenders(baskets, self.payments)
+        return baskets
+
+    def _pages(self) -> Pages:
+        from edge.pages.pairing import Pairing as ScreenPairing  # a lane screen or staff phone
+        from edge.pages.routes import Pages
+
+        return Pages(self.baskets.get(), ScreenPairing(self.journal.conn), self.devices)
+
+    def _returns_screen(self) -> ReturnsScreen:
+        from edge.pages.returns import ReturnsScreen
+
+        return ReturnsScreen(self.pages.get(), self.lanes, self.shifts.cashier)
+
+    def _to_basket(self, lane: str, event: LaneEvent) -> None:
+        """The lane bus's scans and payment codes at a declared lane go to its basket."""
+        if event.get("type") in ("scan", "paycode") and self.lanes.declared.known(lane):
+            self.baskets.get().take(lane, event)
+
+    @web.middleware
+    async def _pages_guard(
+        self, request: web.Request, handler: first_use.Handler
+    ) -> web.StreamResponse:
+        if not request.path.startswith(pages.GUARDED):
+            return await handler(request)
+        return await self.pages.get().guard(request, handler)
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response(

@@ -27,7 +27,6 @@ from edge.stock import CountIn, ReceiptIn
 from protocols import api_docs, events, rpc
 
 REF = "#/components/schemas/{name}"
-OPEN_PATHS = frozenset({"/openapi.json", "/docs"})
 
 
 # --- answers (documentation of what the handlers return; the tests check them against it) ---
@@ -418,15 +417,15 @@ def _page() -> str:
     return resources.files("protocols").joinpath(api_docs.PAGE).read_text("utf-8")
 
 
-def routes() -> list[web.RouteDef]:
-    async def openapi(request: web.Request) -> web.Response:
-        return web.Response(body=_spec(), content_type="application/json")
+# the handlers: their routes are the gateway's (edge/gateway.py API_DOCS), this module loads at
+# the first request to one of them
+async def spec(request: web.Request) -> web.Response:
+    return web.Response(body=_spec(), content_type="application/json")
 
-    async def docs(request: web.Request) -> web.Response:
-        return web.Response(
-            text=_page(),
-            content_type="text/html",
-            headers={"Content-Security-Policy": api_docs.CSP},
-        )
 
-    return [web.get("/openapi.json", openapi), web.get("/docs", docs)]
+async def docs(request: web.Request) -> web.Response:
+    return web.Response(
+        text=_page(),
+        content_type="text/html",
+        headers={"Content-Security-Policy": api_docs.CSP},
+    )

@@ -28,7 +28,6 @@ from aiohttp import web
 from edge.journal import Journal
 from edge.rpc import HubCallError, HubCalls
 from protocols import events
-from protocols.pricing.engine import split
 from protocols.refunds import Refundable, Refusal, is_sale_id
 from transport.ids import new_id
 
@@ -437,6 +436,8 @@ class ReturnDesk:
             out[-1]["amount_fen"] += view["fen_left"] - total
             total = view["fen_left"]
         tenders = view["tenders"] or {"cash": total}
+        from protocols.pricing.engine import split  # the pricing engine's: with the first quote
+
         shares = split(total, list(tenders.values()))
         payments = [{"tender": t, "amount_fen": min(f, tenders[t])}
                     for t, f in zip(tenders, shares, strict=True) if f]  # fmt: skip

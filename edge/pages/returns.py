@@ -106,11 +106,3 @@ class ReturnsScreen:
             RefundIn,
         )  # fmt: skip
         return await self.lanes.refund(request, refund)
-
-    def routes(self) -> list[web.RouteDef]:
-        return [
-            web.get("/lane/{lane}/returns", self.page),
-            web.get("/lane/{lane}/returns/receipt", self.receipt),
-            web.post("/lane/{lane}/returns/quote", self.quote),
-            web.post("/lane/{lane}/returns/refund", self.confirm),
-        ]

@@ -25,7 +25,7 @@ from edge.basket import BasketError, Baskets
 from edge.declared_lanes import UnknownLane
 from edge.devices.lanes_io import stream
 from edge.members_cache import MemberNotFound
-from edge.pages import assets, i18n
+from edge.pages import GUARDED, assets, i18n
 from edge.pages.pairing import COOKIE, STAFF, Pairing
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
-OWN_AUTH = ("/lane/", "/order/", "/pages/static")  # the token middleware leaves these to us
 CSP = assets.csp([], [])  # a page without inline assets
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -59,7 +58,7 @@ class Pages:
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
-        if not path.startswith(("/lane/", "/order/")) or path in ("/lane/", "/lane/pair"):
+        if not path.startswith(GUARDED) or path in ("/lane/", "/lane/pair"):
             return await handler(request)
         paired = self.pairing.lane_of(request)
         if path.startswith("/order/"):
@@ -165,30 +164,6 @@ class Pages:
         who, password = body.get("username"), body.get("password")
         return await self._answer(self.baskets.override.grant(self.owner(request), who, password))
 
-    def till_routes(self, prefix: str) -> list[web.RouteDef]:
-        """What only a lane does (not a staff phone): take the money, claim coupons, and a
-        manager's override of the margin floor."""
-        return [
-            web.post(f"{prefix}/basket/pay", self.pay),
-            web.post(f"{prefix}/basket/points", self.redeem),
-            web.post(f"{prefix}/basket/payments/void", self.void_payments),
-            web.post(f"{prefix}/basket/coupons", self.coupon),
-            web.delete(f"{prefix}/basket/coupons/{{code}}", self.coupon),
-            web.post(f"{prefix}/basket/override", self.override),
-        ]
-
-    def basket_routes(self, prefix: str) -> list[web.RouteDef]:
-        return [
-            web.get(f"{prefix}/basket", self.get_basket),
-            web.post(f"{prefix}/basket/scan", self.scan),
-            web.post(f"{prefix}/basket/lines/{{no}}", self.line),
-            web.delete(f"{prefix}/basket/lines/{{no}}", self.line),
-            web.post(f"{prefix}/basket/member", self.member),
-            web.delete(f"{prefix}/basket/member", self.member),
-            web.post(f"{prefix}/basket/suspend", self.suspend),
-            web.post(f"{prefix}/basket/resume/{{basket}}", self.resume),
-        ]
-
     # --- pages -----------------------------------------------------------------------------
     def render(self, request: web.Request, name: str, **ctx: Any) -> web.Response:
         lang = i18n.pick(request)
@@ -289,26 +264,3 @@ class Pages:
         except ValueError:
             return _error(400, "id must be an integer")
         return web.json_response({"unpaired": done}, status=200 if done else 404)
-
-    def routes(self) -> list[web.RouteDef]:
-        return [
-            *self.basket_routes("/api/lanes/{lane}"),
-            *self.till_routes("/api/lanes/{lane}"),
-            web.post("/api/lanes/{lane}/pairing", self.new_code),
-            web.post("/api/pairing/staff", self.new_code),
-            web.get("/api/paired", self.list_paired),
-            web.delete("/api/paired/{id}", self.unpair),
-            web.get("/lane/", self.home),
-            web.post("/lane/pair", self.pair),
-            web.get("/lane/{lane}/", self.cashier),
-            web.get("/lane/{lane}/events", self.events),
-            web.get("/lane/{lane}/state", self.lane_state),
-            web.get("/lane/{lane}/items", self.items),
-            *self.till_routes("/lane/{lane}"),
-            *self.basket_routes("/lane/{lane}"),
-            web.get("/order/", self.order),
-            web.get("/order/events", self.events),
-            web.get("/order/items", self.items),
-            *self.basket_routes("/order"),
-            web.static("/pages/static", HERE / "static"),
-        ]

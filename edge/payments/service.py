@@ -13,6 +13,7 @@ import contextlib
 import logging
 import tomllib
 import uuid
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -21,9 +22,8 @@ from edge import http_errors
 from edge.devices.base import Context, Device, DeviceError
 from edge.devices.registry import of_driver
 from edge.journal import Refused
-from edge.payments import cash, flows
+from edge.payments import cash
 from edge.payments.attempts import OPEN, Attempt, AttemptConflict, AttemptStore, ClaimRefused
-from protocols import qrpay
 
 if TYPE_CHECKING:
     from edge.devices.registry import Devices
@@ -40,6 +40,20 @@ QR_METHODS = ("qr", "wechat", "alipay", "unionpay")
 TAKEN_HERE = ("card", "wechat", "alipay", "unionpay", "other")
 # not the payment service's: points holds and coupons are loyalty's (cash is the drawer's)
 LOYALTY_TENDERS = ("points", "coupon")
+
+
+# The payment flows and the protocols under them (ZVT, the QR aggregator's API) load with the
+# first payment a device takes, as the drivers do with the first such device: not at start
+def _flows() -> ModuleType:
+    from edge.payments import flows
+
+    return flows
+
+
+def _qrpay() -> ModuleType:
+    from protocols import qrpay  # a payment code's shape: with the first QR payment asked
+
+    return qrpay
 
 
 def _error(status: int, reason: str) -> web.Response:
@@ -150,10 +164,10 @@ class Payments:
         device = self._device(attempt)
         cancel = self._cancel.setdefault(attempt.key, asyncio.Event())
         if of_driver(device, AGGREGATOR):
-            result = await flows.run_qr(self.store, device, attempt, auth_code=auth_code,
+            result = await _flows().run_qr(self.store, device, attempt, auth_code=auth_code,
                                         cancel=cancel, notify=self._notify)  # fmt: skip
         elif of_driver(device, TERMINAL):
-            result = await flows.run_card(self.store, device, attempt, cancel=cancel,
+            result = await _flows().run_card(self.store, device, attempt, cancel=cancel,
                                           notify=self._notify)  # fmt: skip
         else:
             result = self.store.set_state(attempt.key, "declined", "no payment device")
@@ -165,16 +179,17 @@ class Payments:
         try:
             if of_driver(device, AGGREGATOR):
                 if attempt.state == "approved":
-                    result = await flows.reverse_qr(self.store, device, attempt, "no sale took it")
+                    result = await _flows().reverse_qr(self.store, device, attempt,
+                                                       "no sale took it")  # fmt: skip
                 else:
-                    result = await flows.run_qr(self.store, device, attempt, resume=True,
+                    result = await _flows().run_qr(self.store, device, attempt, resume=True,
                                                 notify=self._notify)  # fmt: skip
             elif of_driver(device, TERMINAL):
                 if attempt.state == "reversing" or attempt.state == "approved":
-                    result = await flows.reverse_card(self.store, device, attempt,
+                    result = await _flows().reverse_card(self.store, device, attempt,
                                                       attempt.reason or "reversing")  # fmt: skip
                 else:
-                    result = await flows.resolve_card(self.store, device, attempt)
+                    result = await _flows().resolve_card(self.store, device, attempt)
             else:
                 log.error("payment %s: device %s is gone; left %s",
                           attempt.key, attempt.device, attempt.state)  # fmt: skip
@@ -217,9 +232,9 @@ class Payments:
         device = self._device(attempt)
         try:
             if of_driver(device, AGGREGATOR):
-                result = await flows.reverse_qr(self.store, device, attempt, reason)
+                result = await _flows().reverse_qr(self.store, device, attempt, reason)
             elif of_driver(device, TERMINAL):
-                result = await flows.reverse_card(self.store, device, attempt, reason)
+                result = await _flows().reverse_card(self.store, device, attempt, reason)
             else:
                 log.error("payment %s: device %s is gone; left reversing", attempt.key,
                           attempt.device)  # fmt: skip
@@ -265,7 +280,7 @@ class Payments:
             stored_method, auth = "card", None
         elif method in QR_METHODS:
             auth = body.get("auth_code")
-            if not isinstance(auth, str) or not qrpay.valid_auth_code(auth):
+            if not isinstance(auth, str) or not _qrpay().valid_auth_code(auth):
                 raise ValueError("'auth_code' must be the 16-24 digits of the customer's code")
             device = self._pick(lane, "aggregator", body.get("device"))
             stored_method = "qr"
@@ -452,19 +467,19 @@ async def test_payment(device: Device, params: dict[str, Any]) -> dict[str, Any]
         raise DeviceError("amount_fen must be a positive integer")
     if of_driver(device, AGGREGATOR):
         auth = params.get("auth_code")
-        if not isinstance(auth, str) or not qrpay.valid_auth_code(auth):
+        if not isinstance(auth, str) or not _qrpay().valid_auth_code(auth):
             raise DeviceError("a QR test payment needs the auth_code of a test wallet")
         attempt, _ = store.create(key, lane=device.spec.lane, method="qr", device=device.spec.id,
                                   amount_fen=amount, auth_code=auth, test=True)  # fmt: skip
-        result = await flows.run_qr(store, device, attempt, auth_code=auth)
+        result = await _flows().run_qr(store, device, attempt, auth_code=auth)
         if result.state == "approved":
-            result = await flows.reverse_qr(store, device, result, "test payment")
+            result = await _flows().reverse_qr(store, device, result, "test payment")
     elif of_driver(device, TERMINAL):
         attempt, _ = store.create(key, lane=device.spec.lane, method="card",
                                   device=device.spec.id, amount_fen=amount, test=True)  # fmt: skip
-        result = await flows.run_card(store, device, attempt)
+        result = await _flows().run_card(store, device, attempt)
         if result.state == "approved":
-            result = await flows.reverse_card(store, device, result, "test payment")
+            result = await _flows().reverse_card(store, device, result, "test payment")
     else:
         raise DeviceError(f"{device.kind} cannot take a test payment")
     return {"payment": result.public(), "history": store.history(key)}

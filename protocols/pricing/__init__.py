@@ -8,17 +8,10 @@ clock (the time is an argument)."""
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from protocols.pricing.arithmetic import extend, line_total, weighed
-from protocols.pricing.engine import (
-    Handout,
-    Item,
-    Member,
-    Policy,
-    Priced,
-    PricedLine,
-    Saving,
-    price,
-)
 from protocols.pricing.rules import (
     KINDS,
     Promotion,
@@ -27,7 +20,37 @@ from protocols.pricing.rules import (
     promotion,
     promotions_from_snapshot,
 )
-from protocols.pricing.sale import sale_fields
+
+if TYPE_CHECKING:
+    from protocols.pricing.engine import (
+        Handout,
+        Item,
+        Member,
+        Policy,
+        Priced,
+        PricedLine,
+        Saving,
+        price,
+    )
+    from protocols.pricing.sale import sale_fields
+
+# The engine's names load at their first use: every sale's line arithmetic and the rules (in
+# the contract's events and snapshots) need none of it, and a store gateway runs the engine
+# only with a lane's first basket (docs/performance.md "Gateway memory")
+_LATER = {
+    **dict.fromkeys(
+        ("Handout", "Item", "Member", "Policy", "Priced", "PricedLine", "Saving", "price"),
+        "protocols.pricing.engine",
+    ),
+    "sale_fields": "protocols.pricing.sale",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LATER:
+        return getattr(import_module(_LATER[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "KINDS",

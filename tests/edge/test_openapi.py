@@ -17,7 +17,7 @@ from edge.admin import PREFIX as ADMIN
 from edge.gateway import Gateway
 from edge.lane import RefundIn, SaleIn, ShiftIn
 from edge.openapi import OPS, document
-from edge.pages.routes import OWN_AUTH
+from edge.pages import OWN_AUTH
 from tests.conftest import Broker, Edge
 
 
