@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,11 +74,18 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
+def run_gateway_script(code: str, tmp_path: Path, **env: str) -> Any:
+    """Run `code` in a fresh interpreter (its own sys.modules) on a gateway folder; the JSON it
+    printed last."""
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "gw")], env=full,
+                         capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def test_the_gateway_starts_without_what_it_does_not_run(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STOREGW_EDGE_TOKEN": "t"}
-    out = subprocess.run([sys.executable, "-c", ASSEMBLE, str(tmp_path / "gw")], env=env,
-                         capture_output=True, text=True, check=True, cwd=tmp_path)  # fmt: skip
-    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    loaded = set(run_gateway_script(ASSEMBLE, tmp_path, STOREGW_EDGE_TOKEN="t"))
     assert "edge.devices.registry" in loaded and "aiohttp" in loaded  # it did assemble
     found = {m: why for m, why in NOT_AT_START.items()
              if m in loaded or any(x.startswith(m + ".") for x in loaded)}  # fmt: skip
@@ -123,12 +131,8 @@ asyncio.run(main())
 
 
 def test_what_was_deferred_comes_at_its_first_use(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STOREGW_EDGE_TOKEN": "t"}
-    out = subprocess.run([sys.executable, "-c", FIRST_USE, str(tmp_path / "gw")], env=env,
-                         capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
-    assert out.returncode == 0, out.stderr
     with_page, with_scale, with_docs, with_basket, with_returns = map(
-        set, json.loads(out.stdout.strip().splitlines()[-1])
+        set, run_gateway_script(FIRST_USE, tmp_path, STOREGW_EDGE_TOKEN="t")
     )
     assert {"edge.admin.pages", "edge.admin.audit", "jinja2"} <= with_page
     assert "edge.devices.scale" in with_scale and "edge.devices.printer" not in with_scale
@@ -160,11 +164,8 @@ asyncio.run(main())
 
 
 def test_a_scan_at_a_lane_builds_the_baskets(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STOREGW_EDGE_TOKEN": "t"}
-    out = subprocess.run([sys.executable, "-c", SCAN_AT_A_LANE, str(tmp_path / "gw")], env=env,
-                         capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, False, True, True]
+    built = run_gateway_script(SCAN_AT_A_LANE, tmp_path, STOREGW_EDGE_TOKEN="t")
+    assert built == [False, False, True, True]
 
 
 RENEWAL_CHECK = """
@@ -184,7 +185,5 @@ def test_a_paired_gateway_checks_its_renewal_without_cryptography(tmp_path: Path
     state = {"state": "paired", "broker_url": "mqtts://127.0.0.1:1", "hub_url": "http://x:1",
              "not_after": "2999-01-01T00:00:00+00:00"}  # fmt: skip
     (tls / "pairing.json").write_text(json.dumps(state))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", RENEWAL_CHECK, str(tmp_path / "gw")], env=env,
-                         capture_output=True, text=True, check=True, cwd=tmp_path)  # fmt: skip
-    assert json.loads(out.stdout) == [False, False]  # not due, and no certificate parsed
+    # not due, and no certificate parsed
+    assert run_gateway_script(RENEWAL_CHECK, tmp_path) == [False, False]
