@@ -3,7 +3,9 @@ kept by ingest; the truth) packed into `forecast_demand_blocks`, 64 days of int6
 
 A store's two years are 1.46 M rows in `stock_daily_demand`: reading them took 0.9 s of CPU
 and 4 s of wall per store on the shared machine, most of the nightly run. The same history
-packed is ~12 blocks per SKU, 26 k rows of 512 bytes that numpy takes as they are.
+packed is ~12 blocks per SKU of 512 bytes, which the read asks the database to join per SKU
+(~2,000 rows a store, each its block numbers and their bytes end to end) and numpy takes as
+they are.
 
 - `pack(store, until)`, in the nightly run: folds the days after the store's `through` up to
   `until`, and the late days (below), into the blocks; `through` = until. Only the blocks
