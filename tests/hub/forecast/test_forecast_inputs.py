@@ -11,11 +11,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from hub.catalog.models import CatalogItem, Promotion
-from hub.db import Database
+from hub.db import Database, bulk_insert
 from hub.forecast import packed
 from hub.forecast import service as forecasting
 from hub.forecast.calendar import days_between
 from hub.forecast.models import BLOCK_DAYS
+from hub.stock.models import DailyDemand
 from hub.stores.models import Store
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -138,3 +139,30 @@ def test_the_packed_read_of_a_sku_with_gaps_between_its_blocks(db: Database) -> 
     assert h.keys == [("s1", "A"), ("s1", "B")]
     np.testing.assert_array_equal(h.demand, truth)
     assert truth[0].sum() > 0 and truth[1].sum() > 0
+
+
+def test_stores_named_read_the_days_after_each_ones_through_as_every_store_does(
+    db: Database,
+) -> None:
+    """s1 packed a month back, s2 never: named, each store's days after its `through` are
+    one range of the daily rows; the same history as the read of every store."""
+    until = date(2026, 6, 30)
+    with db.transaction() as s:
+        for store, q in (("s1", 3000), ("s2", 5000)):
+            s.add(Store(id=store, name=store))
+            rows = [{"day": until - timedelta(days=i), "sold_milli": q + 10 * i} for i in range(90)]
+            bulk_insert(
+                s,
+                DailyDemand.__table__,
+                rows,
+                same={"store_id": store, "sku": "A", "refunded_milli": 0},
+            )
+        packed.pack(s, "s1", until - timedelta(days=30))
+    with db.transaction() as s:
+        named = forecasting.history(s, ["s1", "s2"], until, 120)
+        every = forecasting.history(s, None, until, 120)
+        recent = forecasting.history(s, ["s1"], until, 10)  # begins after s1's `through`
+    assert named.keys == every.keys == [("s1", "A"), ("s2", "A")]
+    np.testing.assert_array_equal(named.demand, every.demand)
+    np.testing.assert_array_equal(named.demand[0, 30:], 3000 + 10 * np.arange(89, -1, -1))
+    np.testing.assert_array_equal(recent.demand[0], 3000 + 10 * np.arange(9, -1, -1))
