@@ -8,8 +8,9 @@ safety stock, reorder point, suggested order), reorder alerts, draft POs per sup
 
 The database holds what it holds the morning after a night like any other: the stores' two
 years packed through the day before yesterday (written by `packed.write_blocks`, dense: every
-SKU sold every day, the worst case), yesterday in `stock_daily_demand` (2,000 rows a store),
-stock on hand, four suppliers. Laying that down is not timed.
+SKU sold every day, the worst case), yesterday in `stock_daily_demand` (2,000 rows a store;
+with `--daily-history` the two years too, as a hub keeps them: the daily rows are the truth the
+blocks copy, 1.46 M rows a store), stock on hand, four suppliers. Laying that down is not timed.
 
 Beside it, over the same data in the same run: seasonal naive (a copy of last week) over each
 store's history as the nightly read returns it, the raw floor of any forecast; and that read
@@ -20,7 +21,8 @@ CPU time of this process and wall time; medians over runs (each on a fresh datab
 "per series" = per store × SKU. `--stores N` (< 200) extrapolates linearly and says so.
 
     python bench/forecast.py [--stores 200] [--skus 2000] [--days 730] [--runs 1]
-                             [--initial-stores 1] [--pg]    (--pg: STOREGW_TEST_PG_URL)
+                             [--initial-stores 1] [--pg] [--daily-history]
+                             (--pg: STOREGW_TEST_PG_URL)
 """
 
 from __future__ import annotations
@@ -65,8 +67,16 @@ def sku(k: int) -> str:
     return f"69{k:011d}"
 
 
-def lay_down(db: Database, stores: int, skus: int, days: int, pool: list[np.ndarray]) -> None:
-    """The chain as the morning finds it (not timed)."""
+def lay_down(
+    db: Database,
+    stores: int,
+    skus: int,
+    days: int,
+    pool: list[np.ndarray],
+    daily_history: bool = False,
+) -> None:
+    """The chain as the morning finds it (not timed); `daily_history`: the two years in
+    `stock_daily_demand` too, not only yesterday."""
     until = TODAY - timedelta(days=1)
     first = until - timedelta(days=days - 1)
     through = until - timedelta(days=1)
@@ -119,6 +129,17 @@ def lay_down(db: Database, stores: int, skus: int, days: int, pool: list[np.ndar
                 [{"sku": n, "sold_milli": int(q)} for n, q in zip(names, y[:, -1], strict=True)],
                 same={"store_id": store, "day": until, "refunded_milli": 0},
             )
+            if daily_history:  # the truth the blocks copy, as ingest leaves it
+                for n, row in zip(names, y[:, :-1], strict=True):
+                    bulk_insert(
+                        s,
+                        DailyDemand.__table__,
+                        [
+                            {"day": first + timedelta(days=i), "sold_milli": int(q)}
+                            for i, q in enumerate(row)
+                        ],
+                        same={"store_id": store, "sku": n, "refunded_milli": 0},
+                    )
             # on hand: about two weeks of demand, so some SKUs are below their reorder point
             held = y[:, -28:].mean(axis=1) * rng.uniform(3, 20, skus)
             bulk_insert(
@@ -130,12 +151,17 @@ def lay_down(db: Database, stores: int, skus: int, days: int, pool: list[np.ndar
 
 
 def one_run(
-    url: str, stores: int, skus: int, days: int, pool: list[np.ndarray]
+    url: str,
+    stores: int,
+    skus: int,
+    days: int,
+    pool: list[np.ndarray],
+    daily_history: bool = False,
 ) -> dict[str, float]:
     db = Database(url)
     db.migrate()
     w0 = time.perf_counter()
-    lay_down(db, stores, skus, days, pool)
+    lay_down(db, stores, skus, days, pool, daily_history)
     print(f"  laid down in {time.perf_counter() - w0:.0f} s (not timed)", flush=True)
     out = dict.fromkeys(("cpu", "wall", "read_cpu", "read_wall", "naive_cpu"), 0.0)
     per_store: list[float] = []
@@ -220,6 +246,11 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--initial-stores", type=int, default=1)
     ap.add_argument("--pg", action="store_true", help="PostgreSQL at STOREGW_TEST_PG_URL")
+    ap.add_argument(
+        "--daily-history",
+        action="store_true",
+        help="the two years in stock_daily_demand too (1.46 M rows a store to lay down)",
+    )
     a = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the reorder alerts' warnings: thousands
     first = TODAY - timedelta(days=a.days)
@@ -232,7 +263,7 @@ def main() -> None:
         for _ in range(a.runs):
             url, done = fresh()
             try:
-                runs.append(one_run(url, a.stores, a.skus, a.days, pool))
+                runs.append(one_run(url, a.stores, a.skus, a.days, pool, a.daily_history))
             finally:
                 done()
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -246,7 +277,8 @@ def main() -> None:
     series = a.stores * a.skus
     scale = CHAIN_STORES / a.stores
     print(
-        f"{engine}: {a.stores} stores × {a.skus} SKUs × {a.days} days, medians of {a.runs} "
+        f"{engine}: {a.stores} stores × {a.skus} SKUs × {a.days} days"
+        f"{' (the daily rows too)' if a.daily_history else ''}, medians of {a.runs} "
         f"run(s); load average {Path('/proc/loadavg').read_text().split()[0]} at the end"
     )
     print(

@@ -75,26 +75,37 @@ def fit(
     start = np.where(sold.any(axis=1), sold.argmax(axis=1), 0)
     decay = 0.5 ** ((n_t - 1 - np.arange(n_t)) / half_life)
     w = decay[None, :] * (np.arange(n_t)[None, :] >= start[:, None])  # (S, T)
-    # per-series normal equations of [x, promo], all at once: (S, k+1, k+1)
-    outer = (x_hist[:, :, None] * x_hist[:, None, :]).reshape(n_t, k * k)
-    gram = np.empty((n_s, k + 1, k + 1))
-    gram[:, :k, :k] = (w @ outer).reshape(n_s, k, k)
-    wp = w * p
-    gram[:, :k, k] = gram[:, k, :k] = wp @ x_hist
-    gram[:, k, k] = (wp * p).sum(axis=1)
+    # per-series normal equations of [x, promo], all at once: (S, k+1, k+1); the shared
+    # columns' Gram is symmetric, so only the upper triangle's products (78 of 144)
+    upper = np.triu_indices(k)
+    gram = np.zeros((n_s, k + 1, k + 1))
+    g = w @ (x_hist[:, upper[0]] * x_hist[:, upper[1]])
+    gram[:, upper[0], upper[1]] = g
+    gram[:, upper[1], upper[0]] = g
+    # the promo column's terms, for the series a promotion ever covered (the others' are 0)
+    promoted = np.flatnonzero(p.any(axis=1))
+    wp = np.zeros((n_s, n_t))
+    wp[promoted] = w[promoted] * p[promoted]
+    if promoted.size:  # over every row: BLAS sums a subset of rows in another order
+        gram[:, :k, k] = gram[:, k, :k] = wp @ x_hist
+    gram[promoted, k, k] = (wp[promoted] * p[promoted]).sum(axis=1)
     total = w.sum(axis=1)
     eye = np.eye(k + 1)[None]
     diag = np.diagonal(gram, axis1=1, axis2=2)
     ridge = RIDGE * diag + 1e-6 * np.maximum(total, 1e-9)[:, None]
     ridge[:, :2] = 1e-9 * np.maximum(total, 1e-9)[:, None]  # the level and trend: unshrunk
     gram += eye * ridge[:, None, :]
-    rhs = np.empty((n_s, k + 1))
+    rhs = np.zeros((n_s, k + 1))
     rhs[:, :k] = (w * y) @ x_hist
-    rhs[:, k] = (wp * y).sum(axis=1)
+    rhs[promoted, k] = (wp[promoted] * y[promoted]).sum(axis=1)
     beta = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]  # (S, k+1)
-    fitted = beta[:, :k] @ x_hist.T + beta[:, k : k + 1] * p
-    resid = y - fitted
-    sigma = np.sqrt((resid * resid * w).sum(axis=1) / np.maximum(total, 1e-9))
+    # the weighted residuals' squares, in place (four arrays of a store's size were made here)
+    r = beta[:, :k] @ x_hist.T
+    r[promoted] += beta[promoted, k : k + 1] * p[promoted]
+    np.subtract(y, r, out=r)
+    r *= r
+    r *= w
+    sigma = np.sqrt(r.sum(axis=1) / np.maximum(total, 1e-9))
     return Fit(beta, sigma)
 
 
