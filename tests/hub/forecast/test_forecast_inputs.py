@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from hub.catalog.models import CatalogItem, Promotion
-from hub.db import Database, bulk_insert
+from hub.db import Database
 from hub.forecast import packed
 from hub.forecast import service as forecasting
 from hub.forecast.calendar import days_between
 from hub.forecast.models import BLOCK_DAYS
-from hub.stock.models import DailyDemand
 from hub.stores.models import Store
+from tests.hub.forecast.two_stores import s1_packed_s2_not
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FIRST = date(2026, 3, 1)
@@ -148,16 +148,7 @@ def test_stores_named_read_the_days_after_each_ones_through_as_every_store_does(
     one range of the daily rows; the same history as the read of every store."""
     until = date(2026, 6, 30)
     with db.transaction() as s:
-        for store, q in (("s1", 3000), ("s2", 5000)):
-            s.add(Store(id=store, name=store))
-            rows = [{"day": until - timedelta(days=i), "sold_milli": q + 10 * i} for i in range(90)]
-            bulk_insert(
-                s,
-                DailyDemand.__table__,
-                rows,
-                same={"store_id": store, "sku": "A", "refunded_milli": 0},
-            )
-        packed.pack(s, "s1", until - timedelta(days=30))
+        s1_packed_s2_not(s, until, trend_milli=10, stores=True)
     with db.transaction() as s:
         named = forecasting.history(s, ["s1", "s2"], until, 120)
         every = forecasting.history(s, None, until, 120)

@@ -14,6 +14,7 @@ from hub.forecast import packed
 from hub.forecast import service as forecasting
 from hub.forecast.models import BLOCK_DAYS, DemandLate, DemandPacked
 from hub.stock.models import DailyDemand
+from tests.hub.forecast.two_stores import s1_packed_s2_not
 from tests.hub.till import Till, line
 
 DAYS = 300
@@ -97,15 +98,7 @@ def test_packed_history_equals_the_daily_rows_through_packs_and_late_sales(
 def test_a_store_never_packed_reads_its_rows_beside_a_packed_one(db: Database) -> None:
     until = date(2026, 6, 30)
     with db.transaction() as s:
-        for store, q in (("s1", 3000), ("s2", 5000)):
-            rows = [{"day": until - timedelta(days=i), "sold_milli": q} for i in range(90)]
-            bulk_insert(
-                s,
-                DailyDemand.__table__,
-                rows,
-                same={"store_id": store, "sku": "A", "refunded_milli": 0},
-            )
-        packed.pack(s, "s1", until - timedelta(days=30))
+        s1_packed_s2_not(s, until)
     with db.transaction() as s:
         h = forecasting.history(s, None, until, 120)
     assert h.keys == [("s1", "A"), ("s2", "A")]
