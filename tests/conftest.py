@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from rig.processes import Broker, Edge, Hub, Proc, Server, free_port
 from rig.samples import sale_body
@@ -33,6 +34,11 @@ __all__ = [
 ]
 
 PG_URL = os.environ.get("STOREGW_TEST_PG_URL")
+
+# The suite runs under -n 2 beside other work on two cores: a property's 200 ms deadline and
+# the "data generation too slow" check would measure the machine's load, not the code.
+settings.register_profile("storegw", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("storegw")
 
 
 @pytest.fixture
