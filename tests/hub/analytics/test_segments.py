@@ -7,7 +7,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -110,6 +110,9 @@ def test_incremental_equals_full(
                 envs.append(t.refund(sale, fen if refund == 1 else fen // 2))
             t.send(*envs)
     with db.transaction() as s:
+        # ingest dates its updates by the chain's day when it runs: across midnight there the
+        # incremental state holds two days and a one-day recompute cannot equal it
+        assume(common.today(s) == as_of)
         incremental = {g.id: segments.members_of(s, g.id) for g in segs}
         facts.refresh(s, as_of)
         changes = segments.refresh(s, as_of)

@@ -48,7 +48,9 @@ def _hub(
         s.add_all([Store(id="s1", name="一店"), Store(id="s2", name="二店")])
         day = today(s)
         for store, sku, per_day in (("s1", "milk", 10_000), ("s2", "milk", 1_000)):
-            rows = [{"day": day - timedelta(days=i), "sold_milli": per_day} for i in range(1, 121)]
+            # up to today, the eve of tomorrow's run: a missing last day on a holiday's eve
+            # would read as "sells nothing on holidays" and forecast nothing
+            rows = [{"day": day - timedelta(days=i), "sold_milli": per_day} for i in range(120)]
             bulk_insert(
                 s,
                 DailyDemand.__table__,

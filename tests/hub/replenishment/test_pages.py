@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 from hub.db import Database, bulk_insert
+from hub.members.overview import today
 from hub.stock.models import DailyDemand
 from rig.browser import PHONE, outside_requests, screenshot
 from tests.hub.console.conftest import ConsoleHub, console, sign_in  # noqa: F401 - the fixture
@@ -23,7 +24,8 @@ def _prepare(console: ConsoleHub) -> str:  # noqa: F811 - the fixture's value
     if getattr(console, "draft", None):
         return console.draft  # type: ignore[attr-defined]
     db = Database(f"sqlite:///{console.hub.data_dir / 'hub.db'}")
-    last = date.today() - timedelta(days=1)
+    with db.reading() as s:  # the chain's business day, not the machine's: the fit reads to its eve
+        last = today(s) - timedelta(days=1)
     rows = [
         {"day": last - timedelta(days=i), "sold_milli": MILK_PER_DAY * (2 if i % 7 == 1 else 1)}
         for i in range(120)
