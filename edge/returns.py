@@ -436,7 +436,7 @@ class ReturnDesk:
             out[-1]["amount_fen"] += view["fen_left"] - total
             total = view["fen_left"]
         tenders = view["tenders"] or {"cash": total}
-        from protocols.pricing.engine import split  # the pricing engine's: with the first quote
+        from protocols.pricing.basket import split  # the pricing engine's: with the first quote
 
         shares = split(total, list(tenders.values()))
         payments = [{"tender": t, "amount_fen": min(f, tenders[t])}

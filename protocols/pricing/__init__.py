@@ -3,8 +3,10 @@
 `arithmetic`: a line's amount (qty_milli × unit price, half up to the fen), used everywhere.
 `rules`: the typed promotion rules, one msgspec Struct per kind, and their validation.
 `engine`: `price(...)` — a basket, the member, the promotions, the coupons and the store's
-policy in; every line's discount, the receipt's savings and the total out. Pure: no I/O, no
-clock (the time is an argument)."""
+policy in; every line's discount, the receipt's savings and the total out; with `basket` (a
+line, its floor, the discounts' arithmetic), `offers` (what an item promotion would save) and
+`search` (the exclusive groups' combinations). Pure: no I/O, no clock (the time is an
+argument)."""
 
 from __future__ import annotations
 
@@ -22,9 +24,9 @@ from protocols.pricing.rules import (
 )
 
 if TYPE_CHECKING:
+    from protocols.pricing.basket import Item
     from protocols.pricing.engine import (
         Handout,
-        Item,
         Member,
         Policy,
         Priced,
@@ -39,9 +41,10 @@ if TYPE_CHECKING:
 # only with a lane's first basket (docs/performance.md "Gateway memory")
 _LATER = {
     **dict.fromkeys(
-        ("Handout", "Item", "Member", "Policy", "Priced", "PricedLine", "Saving", "price"),
+        ("Handout", "Member", "Policy", "Priced", "PricedLine", "Saving", "price"),
         "protocols.pricing.engine",
     ),
+    "Item": "protocols.pricing.basket",
     "sale_fields": "protocols.pricing.sale",
 }
 

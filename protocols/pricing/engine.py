@@ -10,10 +10,10 @@ Stages, in this order (docs/pricing.md says why):
 2. the member tier's discount, on the lines stage 1 left alone;
 3. order promotions (满减, 满赠), each judged on its scope's spend after stages 1-2;
 4. coupons, by `protocols.coupons.stack` (its stacking rules), judged after promotions.
-Promotions sharing an exclusive group: at most one applies; the engine tries every
-combination when there are at most `Policy.exhaustive_limit` of them, else picks per group
-the member that is best alone (greedy). The cheapest basket wins; ties go to the earlier
-combination (promotions in id order).
+Promotions sharing an exclusive group: at most one applies; `search.py` chooses the
+combinations to evaluate and the cheapest of them. `basket.py` holds the lines' arithmetic
+(margin floor, discounts taken, largest-remainder spreading), `offers.py` what an item
+promotion would save.
 
 Every discount is a whole number of fen, rounded once (half up) where it is computed, then
 spread over its lines by largest remainder (ties by line order), so the line totals always
@@ -24,7 +24,6 @@ back is reported, and `override_used` says when a line ended below its floor."""
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
@@ -32,34 +31,12 @@ from typing import Annotated, Any
 import msgspec
 
 from protocols import bounds, coupons
-from protocols.pricing import rules
+from protocols.pricing import rules, search
 from protocols.pricing.arithmetic import extend
+from protocols.pricing.basket import Basket, Item, floor_fen, half_up_pct
+from protocols.pricing.offers import CouponLine, Offer, bundle, grouped
 
 Fen = Annotated[int, msgspec.Meta(ge=0, le=bounds.MAX_FEN)]
-
-
-class Item(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One basket line as the engine needs it (cost: per unit, like the price)."""
-
-    sku: str
-    qty_milli: int
-    unit_price_fen: int
-    cost_fen: int | None = None
-    category: str | None = None
-    weighed: bool = False
-
-    @classmethod
-    def of_line(cls, ln: dict[str, Any]) -> Item:
-        """A sale's or a basket's line (the contract's shape) as the engine prices it: the lane
-        and the hub's recompute build items the same way, so they price alike."""
-        return cls(
-            sku=ln["sku"],
-            qty_milli=ln["qty_milli"],
-            unit_price_fen=ln["unit_price_fen"],
-            cost_fen=ln.get("cost_fen"),
-            category=ln.get("category"),
-            weighed=ln.get("weighed", False),
-        )
 
 
 class Member(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -122,164 +99,11 @@ class Priced(msgspec.Struct, frozen=True):
     promotions: list[int] = []  # the combination chosen, by id (those that could apply)
 
 
-def _half_up_pct(amount: int, pct: int) -> int:
-    return (amount * pct + 50) // 100
-
-
-def floor_fen(item: Item, gross: int, min_margin_bp: int) -> int:
-    """cost × qty × (1 + margin), rounded up to the fen, never above the line's price."""
-    if not item.cost_fen:
-        return 0
-    num = item.qty_milli * item.cost_fen * (10_000 + min_margin_bp)
-    return min(gross, -(-num // 10_000_000))
-
-
-class _Basket:
-    """Discounts so far, per line, and how much more each line can give."""
-
-    def __init__(self, gross: list[int], floors: list[int], override: bool) -> None:
-        self.gross = gross
-        self.stop = [0] * len(gross) if override else floors
-        self.disc = [0] * len(gross)
-        self.held = 0
-        self.gross_total = sum(gross)
-        self.off = 0  # sum(disc), kept as discounts are taken
-
-    def restore(self, disc: list[int], held: int) -> None:
-        self.disc, self.held, self.off = list(disc), held, sum(disc)
-
-    def net(self, i: int) -> int:
-        return self.gross[i] - self.disc[i]
-
-    def room(self, i: int) -> int:
-        return self.gross[i] - self.disc[i] - self.stop[i]
-
-    def take(
-        self, amount: int, idx: Sequence[int], weights: Sequence[int]
-    ) -> tuple[int, list[int]]:
-        """Take `amount` fen off the lines `idx` (ascending) in proportion to `weights`
-        (`split`); a share beyond a line's room is cut to it and the excess split again over
-        the lines with room left, until all is placed. What no room can hold is recorded as
-        held by the floor. Returns the fen taken and the lines that gave something."""
-        disc, gross, stop = self.disc, self.gross, self.stop
-        if len(idx) == 1:  # most item promotions: one line, nothing to split
-            i = idx[0]
-            s = min(amount, gross[i] - disc[i] - stop[i])
-            self.held += amount - s
-            self.off += s
-            disc[i] += s
-            return s, [i] if s else []
-        room = [gross[i] - disc[i] - stop[i] for i in idx]
-        left = min(amount, sum(room))
-        self.held += amount - left
-        taken = left
-        share = [0] * len(idx)
-        live = list(range(len(idx)))
-        while left > 0 and live:
-            w = [weights[j] for j in live]
-            if not any(w):  # nothing to weigh by: by what each can still give
-                w = [room[j] for j in live]
-            for j, part in zip(live, split(left, w), strict=True):
-                s = min(part, room[j])
-                room[j] -= s
-                share[j] += s
-                left -= s
-            live = [j for j in live if room[j] > 0]
-        for j, i in enumerate(idx):
-            disc[i] += share[j]
-        self.off += taken
-        return taken, [i for j, i in enumerate(idx) if share[j]]
-
-
-def split(amount: int, weights: Sequence[int]) -> list[int]:
-    """`amount` in whole fen in proportion to `weights` (not all zero): each its floor
-    share, then the fen left over one each to the largest remainders, ties to the earlier."""
-    total = sum(weights)
-    parts = [amount * w // total for w in weights]
-    rest = amount - sum(parts)
-    if rest:
-        by_rem = sorted(range(len(weights)), key=lambda k: (-(amount * weights[k] % total), k))
-        for k in by_rem[:rest]:
-            parts[k] += 1
-    return parts
-
-
-class _CouponLine(msgspec.Struct, frozen=True):
-    """A line as `coupons.stack` reads it (its `Line` protocol), after the promotions."""
-
-    sku: str
-    category: str | None
-    unit_price_fen: int
-    discount_fen: int
-    total_fen: int
-
-
-class _Offer(msgspec.Struct):
-    """What one item promotion would save, given the pieces still free: `use` the pieces it
-    takes per line, `weights` the value it discounts per line (how the saving is spread)."""
-
-    saving: int
-    use: dict[int, int]
-    weights: list[int]
-    raw: int = 0  # the saving before the margin floor capped it
-
-    @property
-    def lines(self) -> list[int]:
-        return sorted(self.use)
-
-
-def _grouped(
-    items: Sequence[Item], free: Sequence[int], idx: Iterable[int], size: int, skip: int
-) -> _Offer | None:
-    """The free pieces of `idx`, dearest first, cut into complete groups of `size`; in each
-    group the pieces after the first `skip` are discounted. An offer of their full value
-    (the caller applies the percentage); it takes every piece of the complete groups."""
-    runs = sorted(((items[i].unit_price_fen, i, free[i]) for i in idx), key=lambda r: (-r[0], r[1]))
-    end = sum(r[2] for r in runs) // size * size
-    if end == 0:
-        return None
-
-    def count(x: int) -> int:  # discounted positions in [0, x)
-        return x // size * (size - skip) + max(0, x % size - skip)
-
-    use, weight, pos = {}, {}, 0
-    for unit, i, n in runs:
-        if pos >= end:
-            break
-        use[i] = min(n, end - pos)
-        weight[i] = (count(pos + use[i]) - count(pos)) * unit
-        pos += n
-    lines = sorted(use)
-    return _Offer(sum(weight.values()), use, [weight[i] for i in lines])
-
-
-def _bundle(
-    rule: rules.Bundle, items: Sequence[Item], free: Sequence[int], idx: Iterable[int]
-) -> _Offer | None:
-    have: dict[str, list[int]] = {}
-    for i in idx:
-        have.setdefault(items[i].sku, []).append(i)
-    sets = min(sum(free[i] for i in have.get(b.sku, [])) // b.qty for b in rule.items)
-    if sets == 0:
-        return None
-    use: dict[int, int] = {}
-    for b in rule.items:
-        need = sets * b.qty
-        for i in have[b.sku]:
-            if n := min(need, free[i]):
-                use[i] = n
-                need -= n
-    lines = sorted(use)
-    weights = [use[i] * items[i].unit_price_fen for i in lines]
-    saving = sum(weights) - sets * rule.price_fen
-    return _Offer(saving, use, weights) if saving > 0 else None
-
-
-class _Outcome:
+class Outcome:
     def __init__(
         self,
         chosen: Sequence[int],
-        b: _Basket,
+        b: Basket,
         savings: list[Saving],
         handouts: list[Handout],
         refused: list[tuple[str, str]],
@@ -292,7 +116,10 @@ class _Outcome:
         return self.b.gross_total - self.b.off
 
 
-class _Engine:
+class Engine:
+    """One basket's pricing: what no choice of promotions changes, worked out once, and the
+    four stages for a given combination (`evaluate`), with the work combinations share."""
+
     def __init__(
         self,
         items: Sequence[Item],
@@ -340,7 +167,7 @@ class _Engine:
             t.code: [
                 i
                 for i, it in enumerate(items)
-                if coupons.in_scope(t, _CouponLine(it.sku, it.category, 0, 0, 0))
+                if coupons.in_scope(t, CouponLine(it.sku, it.category, 0, 0, 0))
             ]
             for t in self.terms
         }
@@ -378,7 +205,7 @@ class _Engine:
     def _value(self, i: int, units: int) -> int:
         return units * self.items[i].unit_price_fen if self.by_piece[i] else self.gross[i]
 
-    def _capped(self, offer: _Offer | None) -> _Offer | None:
+    def _capped(self, offer: Offer | None) -> Offer | None:
         """At most what the lines can give above their floors (or at all, overridden)."""
         if offer is None:
             return None
@@ -387,13 +214,13 @@ class _Engine:
         offer.saving = min(offer.saving, sum(self.gross[i] - stop[i] for i in offer.use))
         return offer if offer.saving > 0 else None
 
-    def _offers(self, n: int, free: Sequence[int], idx: Iterable[int]) -> list[_Offer]:
+    def _offers(self, n: int, free: Sequence[int], idx: Iterable[int]) -> list[Offer]:
         """Promotion n's offers (n == member_n: the member prices) on the free pieces of the
         lines idx: one per line for line kinds, one for the pool for pooled kinds."""
         idx = [i for i in idx if free[i]]
         if not idx:
             return []
-        found: list[_Offer | None] = []
+        found: list[Offer | None] = []
         if n == self.member_n:
             prices = self.member.prices if self.member else {}
             for i in idx:
@@ -401,34 +228,34 @@ class _Engine:
                 mp = prices.get(it.sku)
                 if mp is not None and mp < it.unit_price_fen:
                     at_mp = k * mp if self.by_piece[i] else extend(it.qty_milli, mp)
-                    found.append(_Offer(self._value(i, k) - at_mp, {i: k}, [1]))
+                    found.append(Offer(self._value(i, k) - at_mp, {i: k}, [1]))
             return [o for o in map(self._capped, found) if o is not None]
         rule = self.promos[n].rule
         if isinstance(rule, rules.PercentOff):
             found = [
-                _Offer(_half_up_pct(self._value(i, free[i]), rule.percent_off), {i: free[i]}, [1])
+                Offer(half_up_pct(self._value(i, free[i]), rule.percent_off), {i: free[i]}, [1])
                 for i in idx
             ]
         elif isinstance(rule, rules.MultiBuy | rules.BuyXGetY):
             size, skip = (
                 (rule.n, 0) if isinstance(rule, rules.MultiBuy) else (rule.buy + rule.get, rule.buy)
             )
-            g = _grouped(self.items, free, idx, size, skip)
+            g = grouped(self.items, free, idx, size, skip)
             if g is not None:
-                g.saving = _half_up_pct(g.saving, rule.percent_off)
+                g.saving = half_up_pct(g.saving, rule.percent_off)
             found = [g]
         elif isinstance(rule, rules.Bundle):
-            found = [_bundle(rule, self.items, free, idx)]
+            found = [bundle(rule, self.items, free, idx)]
         return [o for o in map(self._capped, found) if o is not None]
 
     # -- one evaluation: a given set of promotions ------------------------------------------
-    def evaluate(self, chosen: Sequence[int]) -> _Outcome:
+    def evaluate(self, chosen: Sequence[int]) -> Outcome:
         return self.with_coupons(self.promoted(chosen))
 
-    def promoted(self, chosen: Sequence[int]) -> _Outcome:
+    def promoted(self, chosen: Sequence[int]) -> Outcome:
         """Stages 1-3 for one combination (coupons: `with_coupons`)."""
-        b = _Basket(list(self.gross), self.floors, self.override)
-        out = _Outcome(chosen, b, [], [], [])
+        b = Basket(list(self.gross), self.floors, self.override)
+        out = Outcome(chosen, b, [], [], [])
         # stages 1-2 depend only on the item promotions chosen: combinations that differ in
         # order promotions alone (most exclusive groups) share them
         key = tuple(n for n in chosen if self.kinds[n] in rules.ITEM_KINDS)
@@ -442,7 +269,7 @@ class _Engine:
         out.handouts = self._order(b, key, chosen, out.savings)
         return out
 
-    def with_coupons(self, out: _Outcome) -> _Outcome:
+    def with_coupons(self, out: Outcome) -> Outcome:
         """Stage 4. Combinations that left the basket the same share its result."""
         key = tuple(out.b.disc)
         hit = self._coupon_memo.get(key)
@@ -457,29 +284,13 @@ class _Engine:
         out.refused = refused
         return out
 
-    def coupon_bound(self, out: _Outcome) -> int:
-        """The most the coupons could still take off this combination's basket: every
-        coupon at its face value (the search skips a combination that cannot win even so)."""
-        total, most = out.total, 0
-        for t in self.terms:
-            if t.kind == "percent_off":
-                off = _half_up_pct(total, t.percent_off)
-                most += off if t.cap_fen is None else min(off, t.cap_fen)
-            elif t.kind == "gift":
-                most += max(
-                    (it.unit_price_fen for it in self.items if it.sku == t.gift_sku), default=0
-                )
-            else:
-                most += t.amount_fen
-        return min(most, total)
-
-    def _items(self, b: _Basket, chosen: Sequence[int], savings: list[Saving]) -> set[int]:
+    def _items(self, b: Basket, chosen: Sequence[int], savings: list[Saving]) -> set[int]:
         """Greedy: the biggest offer first. An offer some of whose pieces went to a bigger one
         meanwhile is worked out again on what is still free, and one the floor now caps lower
         is put back at its new size (a lazy greedy). The exact assignment is a set packing,
         NP-hard in general; the greedy is exact when scopes do not overlap, the usual case.
         Returns the lines any item promotion touched."""
-        heap: list[tuple[int, int, int, int, _Offer]] = []
+        heap: list[tuple[int, int, int, int, Offer]] = []
         for n in [*chosen, self.member_n]:
             for o in self.first[n]:
                 heap.append((-o.saving, n, o.lines[0], len(heap), o))
@@ -518,19 +329,19 @@ class _Engine:
                 savings.append(Saving(p.kind, str(p.id), p.name, saved, sorted(set(lines))))
         return {i for i in range(len(free)) if free[i] != self.units[i]}
 
-    def _tier(self, b: _Basket, taken: set[int], savings: list[Saving]) -> None:
+    def _tier(self, b: Basket, taken: set[int], savings: list[Saving]) -> None:
         m = self.member
         if m is None or m.discount_pct >= 100:
             return
         idx = [i for i in range(len(self.items)) if i not in taken]
         nets = [b.net(i) for i in idx]
-        off = _half_up_pct(sum(nets), 100 - m.discount_pct)
+        off = half_up_pct(sum(nets), 100 - m.discount_pct)
         saved, gave = b.take(off, idx, nets)
         if saved:
             savings.append(Saving("tier", "member", f"tier {m.tier or ''}".strip(), saved, gave))
 
     def _order(
-        self, b: _Basket, key: tuple[int, ...], chosen: Sequence[int], savings: list[Saving]
+        self, b: Basket, key: tuple[int, ...], chosen: Sequence[int], savings: list[Saving]
     ) -> list[Handout]:
         """Stage 3. Every threshold is judged on the basket as stages 1-2 left it, and each
         discount spread by the lines' values then; applied in id order."""
@@ -576,11 +387,11 @@ class _Engine:
             )
         return handouts
 
-    def _coupons(self, b: _Basket, savings: list[Saving]) -> list[tuple[str, str]]:
+    def _coupons(self, b: Basket, savings: list[Saving]) -> list[tuple[str, str]]:
         if not self.terms:
             return []
         lines = [
-            _CouponLine(it.sku, it.category, it.unit_price_fen, b.disc[i], b.net(i))
+            CouponLine(it.sku, it.category, it.unit_price_fen, b.disc[i], b.net(i))
             for i, it in enumerate(self.items)
         ]
         result = coupons.stack(lines, self.terms, self.store)
@@ -594,48 +405,6 @@ class _Engine:
             if saved:
                 savings.append(Saving("coupon", a.code, t.kind, saved, gave))
         return [(r.code, r.reason) for r in result.refused]
-
-    # -- the search over exclusive groups ---------------------------------------------------
-    def _can_apply(self, n: int) -> bool:
-        """Whether promotion n can give anything in this basket, whatever else is chosen:
-        an item promotion with an offer on the untouched basket, an order promotion whose
-        scope reaches its threshold before any discount."""
-        rule = self.promos[n].rule
-        if isinstance(rule, rules.SpendSave | rules.Gift):
-            return sum(self.gross[i] for i in self.scope[n]) >= rule.threshold_fen
-        return bool(self.first[n])
-
-    def choices(self, limit: int) -> tuple[list[list[int]], str]:
-        """The combinations to evaluate: every ungrouped promotion that can apply, and per
-        exclusive group one of its members or none (a member may cost the customer more
-        than none: it can keep a coupon off a promoted line or under its threshold, or
-        block two smaller offers)."""
-        live = [n for n in range(len(self.promos)) if self._can_apply(n)]
-        free = [n for n in live if self.promos[n].group is None]
-        groups: dict[str, list[int | None]] = {}
-        for n in live:
-            if (g := self.promos[n].group) is not None:
-                groups.setdefault(g, [None]).append(n)
-        if not self.terms:  # an order promotion only ever takes more off: then none of an
-            for g, members in groups.items():  # order-only group never beats a member
-                if all(self.kinds[n] in rules.ORDER_KINDS for n in members[1:]):
-                    groups[g] = members[1:]
-        options = [groups[g] for g in sorted(groups)]
-        combos = 1
-        for o in options:
-            combos *= len(o)
-        if combos <= limit:
-            return [
-                sorted(free + [n for n in c if n is not None]) for c in itertools.product(*options)
-            ], "exhaustive"
-        picked: list[int] = []
-        for o in options:  # each group's choice that is best alone, beside the ungrouped
-            best = min(o, key=lambda n: self._total(sorted(free + ([] if n is None else [n]))))
-            picked += [] if best is None else [best]
-        return [sorted(free + picked)], "greedy"
-
-    def _total(self, chosen: list[int]) -> int:
-        return self.evaluate(chosen).total
 
 
 def price(
@@ -657,22 +426,9 @@ def price(
         if it.qty_milli <= 0 or it.unit_price_fen < 0 or (it.cost_fen or 0) < 0:
             raise ValueError(f"line {n + 1} ({it.sku}): quantity must be > 0, money >= 0")
     live = [p for p in promotions if p.active(at)]
-    eng = _Engine(items, live, member, coupons_presented, store, policy, override)
-    combos, search = eng.choices(policy.exhaustive_limit)
-    # stages 1-3 for every combination; then the coupons, the most promising first, skipping
-    # a combination whose best case with coupons cannot beat the best found (ties go to the
-    # earlier combination, as if all were evaluated in order)
-    pre = [eng.promoted(chosen) for chosen in combos]
-    best, best_k = None, 0
-    for k in sorted(range(len(pre)), key=lambda k: (pre[k].total, k)):
-        if best is not None:
-            floor = pre[k].total - eng.coupon_bound(pre[k])
-            if (floor, k) > (best.total, best_k):
-                continue
-        out = eng.with_coupons(pre[k])
-        if best is None or (out.total, k) < (best.total, best_k):
-            best, best_k = out, k
-    assert best is not None
+    eng = Engine(items, live, member, coupons_presented, store, policy, override)
+    combos, how = search.choices(eng, policy.exhaustive_limit)
+    best = search.cheapest(eng, combos)
     b = best.b
     lines = []
     below = False
@@ -702,6 +458,6 @@ def price(
         coupons_refused=best.refused,
         override_used=below,
         held_by_floor_fen=b.held,
-        search=search,
+        search=how,
         promotions=[eng.promos[n].id for n in best.chosen],
     )
