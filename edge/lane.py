@@ -28,6 +28,8 @@ from protocols import bounds, coupons, events, pricing
 
 log = logging.getLogger(__name__)
 
+# the canonical request's hash, kept with its Idempotency-Key (see Lanes._body)
+REQUEST_HASH = web.RequestKey("request_hash", str)
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, as HTTP headers carry
 
 
@@ -135,7 +137,7 @@ class Lanes:
         # what the request asks for, whatever its spacing or key order: a retry under the same
         # Idempotency-Key must ask for the same thing on the same route (see _commit)
         canon = f"{request.path}\n".encode() + msgspec.json.encode(body)
-        request["request_hash"] = hashlib.sha256(canon).hexdigest()
+        request[REQUEST_HASH] = hashlib.sha256(canon).hexdigest()
         return body
 
     def _commit(
@@ -148,7 +150,7 @@ class Lanes:
         """Journal the event; the answer for the lane, and the envelope when newly booked."""
         ref = request.headers.get("Idempotency-Key") or client_ref
         lane = request.match_info["lane"]
-        return self.commit(lane, type_, ref, request.get("request_hash"), build)
+        return self.commit(lane, type_, ref, request.get(REQUEST_HASH), build)
 
     def commit(
         self,
@@ -229,7 +231,7 @@ class Lanes:
         sale: SaleIn = await self._body(request, SaleIn)
         ref = request.headers.get("Idempotency-Key") or sale.client_ref
         lane = request.match_info["lane"]
-        return await self.sell(lane, sale, ref, request.get("request_hash"))
+        return await self.sell(lane, sale, ref, request.get(REQUEST_HASH))
 
     async def sell(
         self, lane: str, sale: SaleIn, ref: str | None, request_hash: str | None
@@ -315,7 +317,7 @@ class Lanes:
         shift: ShiftIn = await self._body(request, ShiftIn)
         ref = request.headers.get("Idempotency-Key") or shift.client_ref
         lane = request.match_info["lane"]
-        return self.close_shift(lane, shift, ref, request.get("request_hash"))
+        return self.close_shift(lane, shift, ref, request.get(REQUEST_HASH))
 
     def close_shift(
         self,

@@ -49,6 +49,18 @@ STATIC = {"admin.css": "text/css", "admin.js": "text/javascript"}
 SESSION_COOKIE = "storegw_admin"
 PRE_COOKIE = "storegw_admin_pre"  # anonymous forms (set-up, log-in): double-submit CSRF
 LANG_COOKIE = "storegw_lang"
+# what the guard found, for the handlers: the session (None on the open routes) and the language
+SESSION: web.RequestKey[Session | None] = web.RequestKey("session")
+LANG = web.RequestKey("lang", str)
+
+
+def signed_in(request: web.Request) -> Session:
+    """The session on a route outside OPEN: the guard refused the request without one."""
+    session = request[SESSION]
+    assert session is not None, request.path
+    return session
+
+
 OPEN = {
     "login",
     "login_post",
@@ -109,8 +121,8 @@ class Admin:
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         name = request.match_info.route.name or ""
         session = self.accounts.session(request.cookies.get(SESSION_COOKIE))
-        request["session"] = session
-        request["lang"] = "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
+        request[SESSION] = session
+        request[LANG] = "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
         if name not in OPEN and session is None:
             if request.method == "GET" and name != "events":
                 raise web.HTTPSeeOther(f"{PREFIX}login?next={quote(request.path_qs)}")
@@ -147,8 +159,8 @@ class Admin:
     def render(
         self, request: web.Request, template: str, status_: int = 200, **context: Any
     ) -> web.Response:
-        lang = request["lang"]
-        session: Session | None = request["session"]
+        lang = request[LANG]
+        session = request[SESSION]
 
         def t(zh: str, en: str) -> str:
             return en if lang == "en" else zh
@@ -246,7 +258,7 @@ class Admin:
         raise response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
-        session: Session = request["session"]
+        session = signed_in(request)
         self.accounts.log_out(request.cookies.get(SESSION_COOKIE))
         self.audit.record(session.username, "logout")
         response = web.HTTPSeeOther(f"{PREFIX}login")
@@ -268,7 +280,7 @@ class Admin:
         return self.render(request, "devices.html", devices=self.device_list())
 
     async def device_action(self, request: web.Request) -> web.StreamResponse:
-        session: Session = request["session"]
+        session = signed_in(request)
         devices = self.gw.devices
         device = devices.by_id.get(request.match_info["id"])
         action = request.match_info["action"]
@@ -305,7 +317,7 @@ class Admin:
         layouts = scanner.layouts if scanner else []
         substitute = scanner.gs_substitute if scanner else None
         result = classify(code.replace("{GS}", GS), layouts, substitute).event()  # code masked
-        who, target = request["session"].username, scanner.spec.id if scanner else ""
+        who, target = signed_in(request).username, scanner.spec.id if scanner else ""
         self.audit.record(who, "device.scan-test", target, None, {"kind": result["kind"]})
         return web.json_response(result)
 
@@ -397,7 +409,7 @@ class Admin:
         after = {e.get("id"): settings.masked(e) for e in entries}
         restarted = await self.gw.devices.reload_declared()
         self.audit.record(
-            request["session"].username, "config.devices", target,
+            signed_in(request).username, "config.devices", target,
             before.get(target), after.get(target),
         )  # fmt: skip
         log.info("admin: devices.toml saved (%s); restarted %s", target, restarted or "nothing")
@@ -435,7 +447,7 @@ class Admin:
         except AccountError as err:
             ctx = self._config_context() | {"error": str(err)}
             return self.render(request, "config.html", err.status, **ctx)
-        who = request["session"].username
+        who = signed_in(request).username
         self.audit.record(who, "account.add", username, None, {"role": role})
         raise web.HTTPSeeOther(f"{PREFIX}config?saved={quote(username)}")
 
@@ -462,7 +474,7 @@ class Admin:
         except PairingError as err:
             log.warning("pairing with %r failed: %s", hub_url, err)
             return await self.network(request, error=str(err), status_=400)
-        who = request["session"].username
+        who = signed_in(request).username
         self.audit.record(who, "pairing.begin", hub_url, None, {"code": view["code"]})
         raise web.HTTPSeeOther(f"{PREFIX}network#pairing")
 
@@ -492,7 +504,7 @@ class Admin:
                 out["hub_error"] = err.reason
             else:  # a hub that does not know `ping` still answered: it is reachable
                 out["hub_rtt_ms"] = round((time.perf_counter() - t0) * 1000, 1)
-        self.audit.record(request["session"].username, "network.ping", "", None, out)
+        self.audit.record(signed_in(request).username, "network.ping", "", None, out)
         return web.json_response(out)
 
     # --- logs and the bundle --------------------------------------------------------------------
@@ -509,7 +521,7 @@ class Admin:
     async def bundle(self, request: web.Request) -> web.StreamResponse:
         secrets_ = [request.cookies.get(SESSION_COOKIE, ""), self.accounts.setup_code or ""]
         data = await asyncio.to_thread(bundle.build, self.gw, self.facts(), secrets_)
-        self.audit.record(request["session"].username, "diagnostics.bundle", "", None,
+        self.audit.record(signed_in(request).username, "diagnostics.bundle", "", None,
                           {"bytes": len(data)})  # fmt: skip
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         name = f"storegw-{self.gw.journal.store}-{self.gw.journal.gateway}-{stamp}.zip"

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 CSP = assets.csp([], [])  # a page without inline assets
+OWNER = web.RequestKey("owner", str)  # a staff phone's basket owner, set by the guard
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -64,7 +65,7 @@ class Pages:
         if path.startswith("/order/"):
             ok = paired is not None and paired[1] == STAFF
             if ok:
-                request["owner"] = f"{STAFF}{paired[0]}"
+                request[OWNER] = f"{STAFF}{paired[0]}"
         else:
             ok = paired is not None and path.startswith(f"/lane/{paired[1]}/")
         if not ok:
@@ -79,7 +80,7 @@ class Pages:
     # --- basket calls (bearer and cookie alike) --------------------------------------------
     @staticmethod
     def owner(request: web.Request) -> str:
-        return request.get("owner") or request.match_info["lane"]
+        return request.get(OWNER) or request.match_info["lane"]
 
     async def _answer(self, fn: Awaitable[Any]) -> web.Response:
         try:
