@@ -91,10 +91,13 @@ def browser():
     """One headless Chromium per test module (Debian's chromium through Playwright). Not per
     session: while Playwright's sync API is open it keeps an event loop running in the test
     thread, and asyncio.run / anyio tests of later modules in the same worker would fail."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     from rig.browser import CHROMIUM_ARGS, chromium_path
 
+    # an assertion waits as long as an action (the page fixture's 10 s), not Playwright's 5 s:
+    # on a loaded 2-core machine a page's update can take longer than 5 s to show
+    expect.set_options(timeout=10_000)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield b
