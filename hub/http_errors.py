@@ -18,6 +18,11 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.accounts.service import AccountError, AccountNotFound, RefreshRefused, SignInRefused
+from hub.analytics.common import Refused as AnalyticsRefused
+from hub.analytics.interactions import InteractionError
+from hub.analytics.reads import UnknownCell
+from hub.analytics.rules import RuleError
+from hub.analytics.segments import SegmentError
 from hub.auth.service import KeyNotFound, KeyRefused
 from hub.coupons.holds import NotYourHold
 from hub.coupons.service import CouponError, CouponNotFound, CouponRequestInvalid
@@ -74,6 +79,11 @@ STATUS: dict[type[Exception], int] = {
     PairingConflict: 409,
     CertificateRefused: 403,
     TooManyRequests: 429,
+    RuleError: 422,
+    AnalyticsRefused: 422,
+    UnknownCell: 422,
+    SegmentError: 404,
+    InteractionError: 404,
 }
 
 

@@ -132,6 +132,25 @@ def test_hub_domain_modules_know_nothing_of_http() -> None:
     assert not found, "domain code raises its own errors, not HTTP:\n" + "\n".join(found)
 
 
+def test_hub_errors_carry_no_http_status() -> None:
+    """An error class says what went wrong; hub/http_errors.py's STATUS says how it answers."""
+    found = []
+    for name, (path, tree) in MODULES.items():
+        if not name.startswith("hub."):
+            continue
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+            if not any(ast.unparse(b).endswith(("Error", "Exception")) for b in cls.bases):
+                continue
+            for stmt in cls.body:
+                targets = (
+                    stmt.targets if isinstance(stmt, ast.Assign)
+                    else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+                )  # fmt: skip
+                if any(isinstance(t, ast.Name) and "status" in t.id for t in targets):
+                    found.append(f"{path.relative_to(ROOT)}:{stmt.lineno} {cls.name}")
+    assert not found, "error classes with an HTTP status:\n" + "\n".join(found)
+
+
 def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
     """Tarjan's algorithm, iterative (the graph is a few hundred modules deep at most)."""
     index: dict[str, int] = {}

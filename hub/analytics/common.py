@@ -26,6 +26,11 @@ OWNER = "COALESCE(m.merged_into, m.id)"
 ABSORBED = "(SELECT id, merged_into FROM members WHERE merged_into IS NOT NULL)"
 
 
+class Refused(ValueError):
+    """A computation analytics cannot do as asked (too few members to fit, a bad window): the
+    reason says why (hub/http_errors.py answers it 422)."""
+
+
 def owner_of(member_id: str) -> str:
     return f"COALESCE(mm.merged_into, {member_id})"
 

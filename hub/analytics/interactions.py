@@ -12,8 +12,8 @@ from hub.analytics.models import MemberInteraction
 from hub.members.models import Member
 
 
-class InteractionError(ValueError):
-    status = 404
+class InteractionError(LookupError):
+    """The interaction names no member (404)."""
 
 
 def record(

@@ -38,7 +38,7 @@ def daily(s: Session, as_of: date, window_days: int = 365) -> dict[str, Any]:
     try:
         with s.begin_nested():
             out["ltv"] = ltv.compute(s, as_of)
-    except ValueError as err:  # too few members to fit yet: the rest stands
+    except ValueError as err:  # too few members to fit yet (common.Refused): the rest stands
         out["ltv"] = {"skipped": str(err)}
     common.record(s, "daily", DAILY_METHOD, {"as_of": as_of.isoformat()}, {"steps": list(out)})
     return out

@@ -110,16 +110,16 @@ def compute(
 ) -> dict[str, Any]:
     """Fit the chain (and each active segment), predict every member from the chain's fit."""
     if period not in PERIOD_DAYS:
-        raise ValueError(f"period must be one of {', '.join(PERIOD_DAYS)}")
+        raise common.Refused(f"period must be one of {', '.join(PERIOD_DAYS)}")
     if not 1 <= horizon_days <= 3650 or not 0 <= holdout_days <= 3650:
-        raise ValueError("horizon_days must be 1..3650 and holdout_days 0..3650")
+        raise common.Refused("horizon_days must be 1..3650 and holdout_days 0..3650")
     pdays = PERIOD_DAYS[period]
     cal = as_of - timedelta(days=holdout_days)
     common.roomy(s)
     summ = summaries(s, cal, as_of, pdays)
     everyone = np.ones(len(summ.ids), dtype=bool)
     if len(summ.ids) < MIN_CUSTOMERS:
-        raise ValueError(f"{len(summ.ids)} members with purchases: at least {MIN_CUSTOMERS}")
+        raise common.Refused(f"{len(summ.ids)} members with purchases: at least {MIN_CUSTOMERS}")
     now = utcnow()
     fits: dict[str, Any] = {}
     chain = summ.subset(everyone)

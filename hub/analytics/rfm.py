@@ -94,7 +94,7 @@ def compute(
     """Score every member who bought in the window; replaces the previous scores.
     `from_facts`: member_facts was just rebuilt for `as_of` (and the window is its 365 days)."""
     if window_days < 1:
-        raise ValueError("window_days must be at least 1")
+        raise common.Refused("window_days must be at least 1")
     from_facts = from_facts and window_days == facts.WINDOW_DAYS
     common.roomy(s)
     now = utcnow()

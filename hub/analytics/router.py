@@ -1,20 +1,17 @@
-"""HQ's analytics API (thin: hub/analytics/* hold the rules). Every list says how and when it
-was computed (`computed_at`, `method`, `params`) and comes as CSV with `?format=csv` (the same
-two facts then in the X-Computed-At and X-Method headers)."""
+"""HQ's analytics API (thin: hub/analytics/* hold the rules; their refusals answer through
+hub/http_errors.py). Every list says how and when it was computed (`computed_at`, `method`,
+`params`) and comes as CSV with `?format=csv` (the same two facts then in the X-Computed-At and
+X-Method headers)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.analytics import (
@@ -25,23 +22,14 @@ from hub.analytics import (
     intimacy,
     jobs,
     ltv,
+    reads,
     rfm,
     rules,
     segments,
 )
-from hub.analytics.models import (
-    ChurnWarning,
-    MemberHeat,
-    MemberIntimacy,
-    MemberLtv,
-    MemberRfm,
-    Segment,
-    SegmentMembership,
-)
 from hub.deps import session
 from hub.inputs import CSV_TOO, In, RowId, When, errors
 
-log = logging.getLogger(__name__)
 router = APIRouter(
     prefix="/analytics", tags=["analytics"], responses={**errors(404, 409, 422), **CSV_TOO}
 )
@@ -51,19 +39,6 @@ Limit = Annotated[int, Query(ge=1, le=100000)]
 # a business day the books can hold (year 1 minus a window would not be a date at all)
 Day = Annotated[date, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 After = Annotated[str | None, Query(max_length=36)]
-
-
-@contextmanager
-def _answer(what: str) -> Iterator[None]:
-    """The services' refusals as 4xx with the reason (and a log line)."""
-    try:
-        yield
-    except (rules.RuleError, segments.SegmentError, interactions.InteractionError) as err:
-        log.warning("%s refused: %s", what, err)
-        raise HTTPException(err.status, str(err)) from None
-    except ValueError as err:
-        log.warning("%s refused: %s", what, err)
-        raise HTTPException(422, str(err)) from None
 
 
 def _listing(
@@ -104,7 +79,7 @@ def run_job(
     holdout_days: Annotated[int, Query(ge=0, le=3650)] = 0,
 ) -> dict[str, Any]:
     """Run one computation now (the scheduler runs them daily / weekly by itself)."""
-    with _answer(f"job {name}"), db.begin():
+    with db.begin():
         day = as_of or common.today(db)
         if name == "facts":
             return {"members": facts.refresh(db, day)}
@@ -153,43 +128,18 @@ def rfm_members(
     fmt: Format = "json",
 ) -> Any:
     with db.begin():
-        q = select(MemberRfm).order_by(MemberRfm.member_id).limit(limit)
-        if cell is not None:
-            if cell not in rfm.BY_KEY:
-                raise HTTPException(422, f"no cell {cell!r} (cells: {', '.join(rfm.BY_KEY)})")
-            q = q.where(MemberRfm.cell == cell)
-        if after:
-            q = q.where(MemberRfm.member_id > after)
-        made = common.provenance(db, "rfm")
-        as_of = date.fromisoformat(made["params"].get("as_of") or date.today().isoformat())
-        rows = [
-            {
-                "member_id": r.member_id,
-                "cell": r.cell,
-                "r": r.r,
-                "f": r.f,
-                "m": r.m,
-                "recency_days": rfm.recency_days(as_of, r.last_purchase),
-                "frequency": r.frequency,
-                "monetary_fen": r.monetary_fen,
-            }
-            for r in db.scalars(q)
-        ]
-        return _listing(made, rows, fmt, "rfm-members")
+        rows = reads.rfm_members(db, cell, limit, after)
+        return _listing(common.provenance(db, "rfm"), rows, fmt, "rfm-members")
 
 
 # --- heat and churn ---------------------------------------------------------------------
-
-
-def _week(db: Session, week: date | None) -> date | None:
-    return common.monday(week) if week else heat.newest_week(db)
 
 
 @router.get("/heat")
 def heat_distribution(db: Db, week: Day | None = None, fmt: Format = "json") -> Any:
     """Members per heat band of 10 in a week (default: the newest computed)."""
     with db.begin():
-        w = _week(db, week)
+        w = reads.week_or_newest(db, week)
         rows = heat.distribution(db, w) if w else []
         return _listing(
             common.provenance(db, "heat"),
@@ -210,27 +160,7 @@ def heat_members(
     fmt: Format = "json",
 ) -> Any:
     with db.begin():
-        w = _week(db, week)
-        q = (
-            select(MemberHeat)
-            .where(MemberHeat.week == w)
-            .order_by(MemberHeat.member_id)
-            .limit(limit)
-        )
-        if after:
-            q = q.where(MemberHeat.member_id > after)
-        rows = [
-            {
-                "member_id": h.member_id,
-                "week": h.week.isoformat(),
-                "heat": h.heat,
-                "visits": h.visits,
-                "online": h.online,
-                "reviews": h.reviews,
-                "coupons": h.coupons,
-            }
-            for h in (db.scalars(q) if w else [])
-        ]
+        rows = reads.heat_members(db, reads.week_or_newest(db, week), limit, after)
         return _listing(common.provenance(db, "heat"), rows, fmt, "heat-members")
 
 
@@ -238,19 +168,8 @@ def heat_members(
 def churn_warnings(db: Db, week: Day | None = None, fmt: Format = "json") -> Any:
     """The week's churn warnings: heat fell two weeks in a row (default: the newest week)."""
     with db.begin():
-        w = _week(db, week)
-        q = select(ChurnWarning).where(ChurnWarning.week == w).order_by(ChurnWarning.member_id)
-        rows = [
-            {
-                "member_id": c.member_id,
-                "week": c.week.isoformat(),
-                "store_id": c.store_id,
-                "heat": c.heat,
-                "heats": " > ".join(map(str, c.heats)),
-                "pushed_at": c.pushed_at.isoformat() if c.pushed_at else None,
-            }
-            for c in (db.scalars(q) if w else [])
-        ]
+        w = reads.week_or_newest(db, week)
+        rows = reads.churn_warnings(db, w)
         return _listing(
             common.provenance(db, "heat"), rows, fmt, "churn", week=w.isoformat() if w else None
         )
@@ -272,7 +191,7 @@ def add_interaction(body: InteractionIn, db: Db, response: Response) -> dict[str
         raise HTTPException(422, "at needs a UTC offset")
     if not 2000 <= body.at.year <= 2100:
         raise HTTPException(422, "at must lie between the years 2000 and 2100")
-    with _answer("interaction"), db.begin():
+    with db.begin():
         row, created = interactions.record(
             db, body.member_id, body.kind, body.at, body.source, body.key
         )
@@ -293,19 +212,7 @@ def add_interaction(body: InteractionIn, db: Db, response: Response) -> dict[str
 @router.get("/intimacy/members")
 def intimacy_members(db: Db, limit: Limit = 1000, after: After = None, fmt: Format = "json") -> Any:
     with db.begin():
-        q = select(MemberIntimacy).order_by(MemberIntimacy.member_id).limit(limit)
-        if after:
-            q = q.where(MemberIntimacy.member_id > after)
-        rows = [
-            {
-                "member_id": i.member_id,
-                "score": i.score,
-                "spend_fen": i.spend_fen,
-                "visits": i.visits,
-                "interactions": i.interactions,
-            }
-            for i in db.scalars(q)
-        ]
+        rows = reads.intimacy_members(db, limit, after)
         return _listing(common.provenance(db, "intimacy"), rows, fmt, "intimacy")
 
 
@@ -324,28 +231,12 @@ class SegmentChange(In):
     active: bool | None = None
 
 
-def _segment(g: Segment, size: int | None = None) -> dict[str, Any]:
-    return {
-        "id": g.id,
-        "name": g.name,
-        "rule": g.rule,
-        "description": g.description,
-        "active": g.active,
-        "members": size,
-    }
-
-
 @router.get("/segments")
 def list_segments(db: Db, fmt: Format = "json") -> Any:
     with db.begin():
-        sizes = dict(segments.current_sizes(db))
-        rows = [
-            _segment(g, sizes.get(g.name, 0))
-            for g in db.scalars(select(Segment).order_by(Segment.id))
-        ]
         return _listing(
             common.provenance(db, "segments"),
-            rows,
+            reads.segments_with_sizes(db),
             fmt,
             "segments",
             facts={k: f.doc for k, f in rules.FACTS.items()},
@@ -356,14 +247,14 @@ def list_segments(db: Db, fmt: Format = "json") -> Any:
 def create_segment(body: SegmentIn, db: Db, request: Request) -> dict[str, Any]:
     """A segment from a rule (see `GET /segments` for the facts); members join it at the
     next ingest batch or job (`POST /jobs/segments` now)."""
-    with _answer("segment"), db.begin():
-        return _segment(segments.create(db, body.name, body.rule, body.description), 0)
+    with db.begin():
+        return reads.segment(segments.create(db, body.name, body.rule, body.description), 0)
 
 
 @router.patch("/segments/{seg_id}")
 def change_segment(seg_id: RowId, body: SegmentChange, db: Db) -> dict[str, Any]:
-    with _answer("segment"), db.begin():
-        return _segment(segments.change(db, seg_id, body.rule, body.description, body.active))
+    with db.begin():
+        return reads.segment(segments.change(db, seg_id, body.rule, body.description, body.active))
 
 
 @router.get("/segments/{seg_id}/members")
@@ -377,30 +268,8 @@ def segment_members(
 ) -> Any:
     """Who is in the segment now; with `entered_since` (a store-local day) every stay that
     began since, open or closed — "became dormant this week"."""
-    with _answer("segment"), db.begin():
-        segments.get(db, seg_id)
-        q = (
-            select(SegmentMembership)
-            .where(SegmentMembership.segment_id == seg_id)
-            .order_by(SegmentMembership.member_id, SegmentMembership.id)
-            .limit(limit)
-        )
-        if entered_since is not None:
-            q = q.where(
-                SegmentMembership.entered_at >= common.day_start(entered_since, common.zone(db))
-            )
-        else:
-            q = q.where(SegmentMembership.left_at.is_(None))
-        if after:
-            q = q.where(SegmentMembership.member_id > after)
-        rows = [
-            {
-                "member_id": m.member_id,
-                "entered_at": m.entered_at.isoformat(),
-                "left_at": m.left_at.isoformat() if m.left_at else None,
-            }
-            for m in db.scalars(q)
-        ]
+    with db.begin():
+        rows = reads.segment_members(db, seg_id, entered_since, limit, after)
         return _listing(common.provenance(db, "segments"), rows, fmt, f"segment-{seg_id}")
 
 
@@ -413,7 +282,7 @@ def segment_sizes(
     fmt: Format = "json",
 ) -> Any:
     """Members at the end of each store-local day (default: the last 30 days)."""
-    with _answer("segment"), db.begin():
+    with db.begin():
         end = last or common.today(db)
         start = first or date.fromordinal(end.toordinal() - 29)
         if start > end:
@@ -435,21 +304,7 @@ def ltv_fits(db: Db) -> dict[str, Any]:
 @router.get("/ltv/members")
 def ltv_members(db: Db, limit: Limit = 1000, after: After = None, fmt: Format = "json") -> Any:
     with db.begin():
-        q = select(MemberLtv).order_by(MemberLtv.member_id).limit(limit)
-        if after:
-            q = q.where(MemberLtv.member_id > after)
-        rows = [
-            {
-                "member_id": v.member_id,
-                "p_alive": round(v.p_alive, 4),
-                "expected_purchases": round(v.expected_purchases, 4),
-                "expected_value_fen": v.expected_value_fen,
-                "horizon_days": v.horizon_days,
-                "repeat_purchases": v.x,
-                "first_purchase": v.first_purchase.isoformat(),
-            }
-            for v in db.scalars(q)
-        ]
+        rows = reads.ltv_members(db, limit, after)
         return _listing(common.provenance(db, "ltv"), rows, fmt, "ltv-members")
 
 

@@ -31,9 +31,7 @@ MAX_TESTS = 64
 
 
 class RuleError(ValueError):
-    """A rule that cannot be used; the message says where and why."""
-
-    status = 422
+    """A rule that cannot be used; the message says where and why (422)."""
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ _JOINS = {
 NAME_MAX = 64
 
 
-class SegmentError(ValueError):
-    status = 404
+class SegmentError(LookupError):
+    """No such segment (404)."""
 
 
 def check_rule(source: str) -> rules.Node:
