@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarResult, select
 from sqlalchemy.orm import Session
 
 from hub.analytics import common, heat, rfm, segments
@@ -25,16 +25,22 @@ class UnknownCell(ValueError):
     """An RFM cell that does not exist (422)."""
 
 
+def _page(
+    s: Session, model: Any, limit: int, after: str | None, *where: ColumnElement[bool]
+) -> ScalarResult[Any]:
+    """One page of a per-member score table, by member id after the cursor `after`."""
+    q = select(model).where(*where).order_by(model.member_id).limit(limit)
+    if after:
+        q = q.where(model.member_id > after)
+    return s.scalars(q)
+
+
 def rfm_members(
     s: Session, cell: str | None, limit: int, after: str | None
 ) -> list[dict[str, Any]]:
-    q = select(MemberRfm).order_by(MemberRfm.member_id).limit(limit)
-    if cell is not None:
-        if cell not in rfm.BY_KEY:
-            raise UnknownCell(f"no cell {cell!r} (cells: {', '.join(rfm.BY_KEY)})")
-        q = q.where(MemberRfm.cell == cell)
-    if after:
-        q = q.where(MemberRfm.member_id > after)
+    if cell is not None and cell not in rfm.BY_KEY:
+        raise UnknownCell(f"no cell {cell!r} (cells: {', '.join(rfm.BY_KEY)})")
+    in_cell = () if cell is None else (MemberRfm.cell == cell,)
     as_of = common.provenance(s, "rfm")["params"].get("as_of")
     on = date.fromisoformat(as_of) if as_of else common.today(s)
     return [
@@ -48,7 +54,7 @@ def rfm_members(
             "frequency": r.frequency,
             "monetary_fen": r.monetary_fen,
         }
-        for r in s.scalars(q)
+        for r in _page(s, MemberRfm, limit, after, *in_cell)
     ]
 
 
@@ -62,14 +68,6 @@ def heat_members(
 ) -> list[dict[str, Any]]:
     if week is None:
         return []
-    q = (
-        select(MemberHeat)
-        .where(MemberHeat.week == week)
-        .order_by(MemberHeat.member_id)
-        .limit(limit)
-    )
-    if after:
-        q = q.where(MemberHeat.member_id > after)
     return [
         {
             "member_id": h.member_id,
@@ -80,7 +78,7 @@ def heat_members(
             "reviews": h.reviews,
             "coupons": h.coupons,
         }
-        for h in s.scalars(q)
+        for h in _page(s, MemberHeat, limit, after, MemberHeat.week == week)
     ]
 
 
@@ -102,9 +100,6 @@ def churn_warnings(s: Session, week: date | None) -> list[dict[str, Any]]:
 
 
 def intimacy_members(s: Session, limit: int, after: str | None) -> list[dict[str, Any]]:
-    q = select(MemberIntimacy).order_by(MemberIntimacy.member_id).limit(limit)
-    if after:
-        q = q.where(MemberIntimacy.member_id > after)
     return [
         {
             "member_id": i.member_id,
@@ -113,7 +108,7 @@ def intimacy_members(s: Session, limit: int, after: str | None) -> list[dict[str
             "visits": i.visits,
             "interactions": i.interactions,
         }
-        for i in s.scalars(q)
+        for i in _page(s, MemberIntimacy, limit, after)
     ]
 
 
@@ -164,9 +159,6 @@ def segment_members(
 
 
 def ltv_members(s: Session, limit: int, after: str | None) -> list[dict[str, Any]]:
-    q = select(MemberLtv).order_by(MemberLtv.member_id).limit(limit)
-    if after:
-        q = q.where(MemberLtv.member_id > after)
     return [
         {
             "member_id": v.member_id,
@@ -177,5 +169,5 @@ def ltv_members(s: Session, limit: int, after: str | None) -> list[dict[str, Any
             "repeat_purchases": v.x,
             "first_purchase": v.first_purchase.isoformat(),
         }
-        for v in s.scalars(q)
+        for v in _page(s, MemberLtv, limit, after)
     ]
