@@ -86,6 +86,11 @@ def test_daily_job_and_every_list(api: TestClient, till) -> None:
         "/api/analytics/rfm/members", params={"limit": 10, "after": rows[9]["member_id"]}
     )
     assert [r["member_id"] for r in page.json()["rows"]] == [r["member_id"] for r in rows[10:20]]
+    champions = api.get("/api/analytics/rfm/members", params={"cell": "champions"}).json()
+    counted = next(c["members"] for c in cells["rows"] if c["cell"] == "champions")
+    assert len(champions["rows"]) == counted and {r["cell"] for r in champions["rows"]} == {
+        "champions"
+    }
 
     members = api.get(f"/api/analytics/segments/{seg.json()['id']}/members").json()
     assert len(members["rows"]) == 20 and members["method"].startswith("rule")
