@@ -1,6 +1,6 @@
 """What an item promotion would save on the pieces still free (`Offer`): N件M折 and
 buy-X-get-Y groups (`grouped`), bundles (`bundle`); and a line as the coupon stage reads it
-(`CouponLine`). The engine's stage 1 chooses among the offers (`engine._Engine._items`)."""
+(`CouponLine`). The engine's stage 1 chooses among the offers (`engine.Engine._items`)."""
 
 from __future__ import annotations
 
