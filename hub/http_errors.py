@@ -20,7 +20,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub.accounts.service import AccountError, AccountNotFound, RefreshRefused, SignInRefused
 from hub.analytics.common import Refused as AnalyticsRefused
 from hub.analytics.interactions import InteractionError
-from hub.analytics.reads import UnknownCell
 from hub.analytics.rules import RuleError
 from hub.analytics.segments import SegmentError
 from hub.auth.service import KeyNotFound, KeyRefused
@@ -81,7 +80,6 @@ STATUS: dict[type[Exception], int] = {
     TooManyRequests: 429,
     RuleError: 422,
     AnalyticsRefused: 422,
-    UnknownCell: 422,
     SegmentError: 404,
     InteractionError: 404,
 }

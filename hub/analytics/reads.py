@@ -21,10 +21,6 @@ from hub.analytics.models import (
 )
 
 
-class UnknownCell(ValueError):
-    """An RFM cell that does not exist (422)."""
-
-
 def _page(
     s: Session, model: Any, limit: int, after: str | None, *where: ColumnElement[bool]
 ) -> ScalarResult[Any]:
@@ -36,12 +32,11 @@ def _page(
 
 
 def rfm_members(
-    s: Session, cell: str | None, limit: int, after: str | None
+    s: Session, cell: str | None, limit: int, after: str | None, as_of: str | None
 ) -> list[dict[str, Any]]:
-    if cell is not None and cell not in rfm.BY_KEY:
-        raise UnknownCell(f"no cell {cell!r} (cells: {', '.join(rfm.BY_KEY)})")
+    """`as_of`: the day the scores were computed for (recency counts from it); None before
+    any run: the chain's today."""
     in_cell = () if cell is None else (MemberRfm.cell == cell,)
-    as_of = common.provenance(s, "rfm")["params"].get("as_of")
     on = date.fromisoformat(as_of) if as_of else common.today(s)
     return [
         {

@@ -127,9 +127,12 @@ def rfm_members(
     after: After = None,
     fmt: Format = "json",
 ) -> Any:
+    if cell is not None and cell not in rfm.BY_KEY:
+        raise HTTPException(422, f"no cell {cell!r} (cells: {', '.join(rfm.BY_KEY)})")
     with db.begin():
-        rows = reads.rfm_members(db, cell, limit, after)
-        return _listing(common.provenance(db, "rfm"), rows, fmt, "rfm-members")
+        made = common.provenance(db, "rfm")
+        rows = reads.rfm_members(db, cell, limit, after, made["params"].get("as_of"))
+        return _listing(made, rows, fmt, "rfm-members")
 
 
 # --- heat and churn ---------------------------------------------------------------------
